@@ -1,0 +1,201 @@
+//! The command line, exactly as API.md's table: `serve`, `migrate`, `key create`,
+//! `user add`. Every command opens the database and applies pending migrations first.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, DEFAULT_DATABASE_URL};
+use crate::db::Db;
+use crate::domain::Role;
+use crate::govern::{Principal, keys, users};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "hailong",
+    version,
+    about = "Citizen-satisfaction surveys for one-stop service desks"
+)]
+pub struct Cli {
+    /// Database URL: sqlite://FILE (created on first use) or postgres://USER:PASS@HOST/DB.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true,
+          hide_env_values = true)]
+    pub database_url: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the web server.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+        /// Load a demo province into an empty database.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Manage API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Manage web users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeyCommand {
+    /// Create an API key; prints the key alone on the last line (it is shown once).
+    Create {
+        /// admin, manager, viewer or integrator.
+        #[arg(long)]
+        role: String,
+        /// The agency the key is confined to (required for all roles but admin).
+        #[arg(long)]
+        agency: Option<String>,
+        /// A name to recognise the key by.
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create a web user; reads the password from stdin.
+    Add {
+        #[arg(long)]
+        username: String,
+        /// admin, manager, viewer or integrator.
+        #[arg(long)]
+        role: String,
+        /// The agency the user is confined to (required for all roles but admin).
+        #[arg(long)]
+        agency: Option<String>,
+    },
+}
+
+/// Runs the command line and turns any failure into one line on stderr and exit code 1.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HAILONG_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let db = open(&cli.database_url).await?;
+    match cli.command {
+        Command::Migrate => {
+            eprintln!("database is up to date");
+        }
+        Command::Serve { addr, demo } => {
+            let public_url = std::env::var("HAILONG_PUBLIC_URL").ok();
+            let config = Config::new(cli.database_url.clone(), addr, public_url);
+            if demo {
+                crate::demo::load(&db, &config).await?;
+            }
+            return crate::web::server::serve(db, config).await;
+        }
+        Command::Key(KeyCommand::Create { role, agency, name }) => {
+            let role: Role = role.parse()?;
+            let created = keys::create(
+                &db,
+                &Principal::cli(),
+                role,
+                agency.as_deref(),
+                name.as_deref(),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!(e.message))?;
+            let mut out = std::io::stdout().lock();
+            writeln!(
+                out,
+                "Created API key {} ({}, role {}{}). Store it now: it is shown only once.",
+                created.stored.prefix,
+                created.stored.name,
+                role,
+                agency.map(|a| format!(", agency {a}")).unwrap_or_default()
+            )?;
+            writeln!(out, "{}", created.secret)?;
+        }
+        Command::User(UserCommand::Add {
+            username,
+            role,
+            agency,
+        }) => {
+            let role: Role = role.parse()?;
+            let password = read_password()?;
+            users::add(
+                &db,
+                &Principal::cli(),
+                &username,
+                &password,
+                role,
+                agency.as_deref(),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!(e.message))?;
+            println!("Created user {username} (role {role}).");
+        }
+    }
+    db.close().await;
+    Ok(())
+}
+
+/// Connects and applies pending migrations, showing each one as it runs.
+pub async fn open(url: &str) -> anyhow::Result<Db> {
+    let db = Db::connect(url).await?;
+    let applied = db
+        .migrate(|name| eprintln!("applying migration {name}"))
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot migrate the database: {e}"))?;
+    if applied > 0 {
+        eprintln!("applied {applied} migration(s)");
+    }
+    Ok(db)
+}
+
+/// The password: prompted without echo on a terminal, else the first line of stdin.
+fn read_password() -> anyhow::Result<String> {
+    let password = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password("Password: ")?
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    };
+    if password.is_empty() {
+        anyhow::bail!("no password on stdin");
+    }
+    Ok(password)
+}

@@ -1,0 +1,94 @@
+//! Settings read from the command line and the environment.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+/// The default database: a SQLite file in the working directory, created on first use.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://hailong.db";
+
+/// Everything the server needs to know about its deployment.
+#[derive(Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub addr: SocketAddr,
+    /// Base of every link and QR code, without a trailing slash.
+    pub public_url: String,
+}
+
+impl Config {
+    pub fn new(database_url: String, addr: SocketAddr, public_url: Option<String>) -> Self {
+        let public_url = public_url
+            .filter(|u| !u.trim().is_empty())
+            .map(|u| u.trim().trim_end_matches('/').to_string())
+            .unwrap_or_else(|| format!("http://{addr}"));
+        Self {
+            database_url,
+            addr,
+            public_url,
+        }
+    }
+}
+
+// The database URL may hold a password: never print it.
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("addr", &self.addr)
+            .field("public_url", &self.public_url)
+            .finish()
+    }
+}
+
+/// The URL without its password, for messages and logs.
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut url) if url.password().is_some() => {
+            // set_password only fails for URLs that cannot have one, handled above.
+            let _ = url.set_password(None);
+            url.to_string()
+        }
+        Ok(_) => raw.to_string(),
+        // Not parseable as a URL: show only the scheme, in case the rest holds a secret.
+        Err(_) => raw
+            .split_once("://")
+            .map(|(scheme, _)| format!("{scheme}://…"))
+            .unwrap_or_else(|| "(unparseable URL)".to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_the_password_only() {
+        assert_eq!(
+            redact_url("postgres://hl:s3cret@db.example:5432/hailong"),
+            "postgres://hl@db.example:5432/hailong"
+        );
+        assert_eq!(redact_url("sqlite://hailong.db"), "sqlite://hailong.db");
+        assert!(!redact_url("postgres://hl:s3cret@[bad").contains("s3cret"));
+    }
+
+    #[test]
+    fn debug_never_shows_the_password() {
+        let config = Config::new(
+            "postgres://hl:s3cret@localhost/hailong".into(),
+            "127.0.0.1:8080".parse().unwrap(),
+            None,
+        );
+        assert!(!format!("{config:?}").contains("s3cret"));
+        assert_eq!(config.public_url, "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn public_url_loses_its_trailing_slash() {
+        let config = Config::new(
+            DEFAULT_DATABASE_URL.into(),
+            "127.0.0.1:8080".parse().unwrap(),
+            Some("https://hailong.example.vn/".into()),
+        );
+        assert_eq!(config.public_url, "https://hailong.example.vn");
+    }
+}

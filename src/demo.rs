@@ -1,0 +1,169 @@
+//! `serve --demo`: a demo province loaded into an empty database, through the same services
+//! as the API, so that a newcomer has something to look at.
+
+use entity::agency;
+use sea_orm::{EntityTrait, PaginatorTrait};
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::domain::Role;
+use crate::govern::{Principal, keys, users};
+use crate::org::{self, NewAgency, NewDesk};
+
+pub const PROVINCE: (&str, &str) = ("KH", "Ủy ban nhân dân tỉnh Khánh Hòa");
+
+/// Departments and provincial agencies: (code, name).
+pub const DEPARTMENTS: &[(&str, &str)] = &[
+    ("KH.SNV", "Sở Nội vụ"),
+    ("KH.STP", "Sở Tư pháp"),
+    ("KH.STC", "Sở Tài chính"),
+    ("KH.SXD", "Sở Xây dựng"),
+    ("KH.SCT", "Sở Công Thương"),
+    ("KH.SNNMT", "Sở Nông nghiệp và Môi trường"),
+    ("KH.SGDDT", "Sở Giáo dục và Đào tạo"),
+    ("KH.SYT", "Sở Y tế"),
+    ("KH.SVHTTDL", "Sở Văn hóa, Thể thao và Du lịch"),
+    ("KH.SKHCN", "Sở Khoa học và Công nghệ"),
+    ("KH.SDTTG", "Sở Dân tộc và Tôn giáo"),
+    ("KH.SNGV", "Sở Ngoại vụ"),
+    ("KH.TTR", "Thanh tra tỉnh"),
+    ("KH.BQLKKT", "Ban Quản lý Khu kinh tế Vân Phong"),
+    ("KH.CA", "Công an tỉnh"),
+    ("KH.BHXH", "Bảo hiểm xã hội tỉnh"),
+    ("KH.THUE", "Thuế tỉnh Khánh Hòa"),
+    ("KH.TTPVHCC", "Trung tâm Phục vụ hành chính công tỉnh"),
+    ("KH.VPUB", "Văn phòng Ủy ban nhân dân tỉnh"),
+    ("KH.SDL", "Sở Du lịch"),
+];
+
+/// Communes, wards and the special zone: (code, name).
+pub const COMMUNES: &[(&str, &str)] = &[
+    ("KH.P.NHATRANG", "Phường Nha Trang"),
+    ("KH.P.BACNHATRANG", "Phường Bắc Nha Trang"),
+    ("KH.P.TAYNHATRANG", "Phường Tây Nha Trang"),
+    ("KH.P.NAMNHATRANG", "Phường Nam Nha Trang"),
+    ("KH.P.BACCAMRANH", "Phường Bắc Cam Ranh"),
+    ("KH.P.CAMRANH", "Phường Cam Ranh"),
+    ("KH.P.CAMLINH", "Phường Cam Linh"),
+    ("KH.P.BANGOI", "Phường Ba Ngòi"),
+    ("KH.P.NINHHOA", "Phường Ninh Hòa"),
+    ("KH.P.DONGNINHHOA", "Phường Đông Ninh Hòa"),
+    ("KH.P.HOATHANG", "Phường Hòa Thắng"),
+    ("KH.X.CAMLAM", "Xã Cam Lâm"),
+    ("KH.X.SUOIDAU", "Xã Suối Dầu"),
+    ("KH.X.CAMHIEP", "Xã Cam Hiệp"),
+    ("KH.X.CAMAN", "Xã Cam An"),
+    ("KH.X.DIENKHANH", "Xã Diên Khánh"),
+    ("KH.X.DIENLAC", "Xã Diên Lạc"),
+    ("KH.X.DIENDIEN", "Xã Diên Điền"),
+    ("KH.X.SUOIHIEP", "Xã Suối Hiệp"),
+    ("KH.X.VANNINH", "Xã Vạn Ninh"),
+    ("KH.X.TUBONG", "Xã Tu Bông"),
+    ("KH.X.DAILANH", "Xã Đại Lãnh"),
+    ("KH.X.VANTHANG", "Xã Vạn Thắng"),
+    ("KH.X.VANHUNG", "Xã Vạn Hưng"),
+    ("KH.X.KHANHVINH", "Xã Khánh Vĩnh"),
+    ("KH.X.KHANHSON", "Xã Khánh Sơn"),
+    ("KH.X.TAYKHANHSON", "Xã Tây Khánh Sơn"),
+    ("KH.X.DONGKHANHSON", "Xã Đông Khánh Sơn"),
+    ("KH.X.NINHPHUOC", "Xã Ninh Phước"),
+    ("KH.DK.TRUONGSA", "Đặc khu Trường Sa"),
+];
+
+pub const ADMIN: (&str, &str) = ("demo-admin", "hailong-demo-admin");
+pub const MANAGER: (&str, &str) = ("demo-manager", "hailong-demo-manager");
+/// The agency the demo manager runs.
+pub const MANAGER_AGENCY: &str = "KH.STP";
+
+/// Loads the demo province into an empty database and prints how to sign in. A database
+/// that already holds agencies is left as it is.
+pub async fn load(db: &Db, config: &Config) -> anyhow::Result<()> {
+    let existing = agency::Entity::find().count(&db.read).await?;
+    if existing > 0 {
+        eprintln!(
+            "demo: the database already holds {existing} agencies; nothing loaded \
+             (demo users: {} / {}, {} / {})",
+            ADMIN.0, ADMIN.1, MANAGER.0, MANAGER.1
+        );
+        return Ok(());
+    }
+    let by = Principal {
+        actor: "demo".into(),
+        ..Principal::cli()
+    };
+    let total = 1 + DEPARTMENTS.len() + COMMUNES.len();
+    let fail = |e: crate::ApiError| anyhow::anyhow!("demo: {}", e.message);
+    let mut done = 0;
+    for (code, name, parent, level) in std::iter::once((PROVINCE.0, PROVINCE.1, None, "tỉnh"))
+        .chain(
+            DEPARTMENTS
+                .iter()
+                .map(|(c, n)| (*c, *n, Some(PROVINCE.0), "sở, ngành")),
+        )
+        .chain(
+            COMMUNES
+                .iter()
+                .map(|(c, n)| (*c, *n, Some(PROVINCE.0), "xã, phường")),
+        )
+    {
+        org::create_agency(
+            db,
+            &by,
+            NewAgency {
+                code: code.into(),
+                name: name.into(),
+                parent: parent.map(Into::into),
+                level: Some(level.into()),
+            },
+        )
+        .await
+        .map_err(fail)?;
+        let desks: &[(&str, &str)] = if parent.is_none() {
+            &[]
+        } else if level == "sở, ngành" {
+            &[("MC1", "Quầy một cửa số 1"), ("MC2", "Quầy một cửa số 2")]
+        } else {
+            &[("MC1", "Bộ phận một cửa")]
+        };
+        for (desk_code, desk_name) in desks {
+            org::create_desk(
+                db,
+                &by,
+                code,
+                NewDesk {
+                    code: (*desk_code).into(),
+                    name: (*desk_name).into(),
+                },
+            )
+            .await
+            .map_err(fail)?;
+        }
+        done += 1;
+        eprint!("\rdemo: agencies {done}/{total}");
+    }
+    eprintln!();
+    users::add(db, &by, ADMIN.0, ADMIN.1, Role::Admin, None)
+        .await
+        .map_err(fail)?;
+    users::add(
+        db,
+        &by,
+        MANAGER.0,
+        MANAGER.1,
+        Role::Manager,
+        Some(MANAGER_AGENCY),
+    )
+    .await
+    .map_err(fail)?;
+    let key = keys::create(db, &by, Role::Admin, None, Some("demo administrator key"))
+        .await
+        .map_err(fail)?;
+    eprintln!(
+        "demo: loaded {total} agencies.\n\
+         demo: administrator {} / {}; manager of {MANAGER_AGENCY} {} / {}\n\
+         demo: admin API key (shown once): {}\n\
+         demo: try  curl -H 'Authorization: Bearer {}' {}/api/v1/agencies",
+        ADMIN.0, ADMIN.1, MANAGER.0, MANAGER.1, key.secret, key.secret, config.public_url
+    );
+    Ok(())
+}

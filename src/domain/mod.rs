@@ -1,0 +1,27 @@
+//! Input parsed once at the edge into types that are valid by construction. Handlers turn
+//! request bodies into these; nothing downstream checks again.
+
+mod code;
+mod name;
+mod role;
+
+pub use code::Code;
+pub use name::Name;
+pub use role::Role;
+
+/// Why a value was rejected: a stable machine code and a human message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Invalid {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl Invalid {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}

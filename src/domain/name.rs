@@ -1,0 +1,70 @@
+//! Display names of agencies, desks and keys.
+
+use std::fmt;
+
+use super::Invalid;
+
+/// A human-readable name: trimmed, 1–300 characters, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Name(String);
+
+impl Name {
+    pub const MAX_CHARS: usize = 300;
+
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err(Invalid::new("invalid_name", "a name cannot be empty"));
+        }
+        if trimmed.chars().count() > Self::MAX_CHARS {
+            return Err(Invalid::new(
+                "invalid_name",
+                format!("a name has at most {} characters", Self::MAX_CHARS),
+            ));
+        }
+        if trimmed.chars().any(char::is_control) {
+            return Err(Invalid::new(
+                "invalid_name",
+                "a name cannot contain control characters",
+            ));
+        }
+        Ok(Self(trimmed.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_vietnamese_and_trims() {
+        let name = Name::parse("  Sở Tư pháp tỉnh Khánh Hòa ").unwrap();
+        assert_eq!(name.as_str(), "Sở Tư pháp tỉnh Khánh Hòa");
+        assert!(Name::parse(&"ệ".repeat(300)).is_ok());
+    }
+
+    #[test]
+    fn rejects_empty_long_and_control() {
+        for bad in ["", "   ", &"a".repeat(301), "a\nb", "tab\there"] {
+            assert_eq!(
+                Name::parse(bad).unwrap_err().code,
+                "invalid_name",
+                "{bad:?}"
+            );
+        }
+    }
+}

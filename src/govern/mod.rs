@@ -1,0 +1,38 @@
+//! Who may do what: principals (API keys now; web sessions later), roles and agency
+//! scope, API keys, users and their passwords, and the audit log of administrative changes.
+
+pub mod audit;
+pub mod keys;
+mod principal;
+pub mod secrets;
+pub mod users;
+
+pub use principal::Principal;
+
+use sea_orm::ConnectionTrait;
+
+use crate::domain::Role;
+use crate::web::error::{ApiError, ApiResult};
+
+/// The agency a key or user of `role` is confined to: scoped roles need one, and
+/// administrators have none.
+pub(crate) async fn resolve_scope(
+    conn: &impl ConnectionTrait,
+    role: Role,
+    agency: Option<&str>,
+) -> ApiResult<Option<i64>> {
+    match (role.is_scoped(), agency) {
+        (true, None) => Err(ApiError::unprocessable(
+            "agency_required",
+            format!("the role {role} needs an agency"),
+        )
+        .with_field("agency")),
+        (false, Some(_)) => Err(ApiError::unprocessable(
+            "agency_not_allowed",
+            "an administrator is not tied to an agency",
+        )
+        .with_field("agency")),
+        (false, None) => Ok(None),
+        (true, Some(code)) => Ok(Some(crate::org::agency_by_code(conn, code).await?.id)),
+    }
+}

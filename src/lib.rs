@@ -1,0 +1,27 @@
+//! hailong: citizen-satisfaction surveys for the one-stop desks of Vietnamese public
+//! agencies. See `README.md` for what it does and `../shared/docs/API.md` for the contract.
+//!
+//! Layout: `domain` (validated input types), `db` (connections, migrations), `govern`
+//! (principals, roles, API keys, users, audit), `org` (agencies and desks), `web` (routing,
+//! extractors, errors, operations endpoints), `cli` (the command line), `config`.
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod domain;
+pub mod govern;
+pub mod org;
+pub mod web;
+
+pub use web::error::ApiError;
+
+/// The current instant, truncated to whole microseconds: the precision PostgreSQL keeps,
+/// so that an instant reads back exactly as it was written on both databases (the
+/// response hash chain depends on that).
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::DurationRound;
+    let now = chrono::Utc::now();
+    now.duration_trunc(chrono::TimeDelta::microseconds(1))
+        .unwrap_or(now)
+}

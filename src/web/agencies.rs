@@ -1,0 +1,111 @@
+//! `/api/v1/agencies` and their desks.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+
+use super::AppState;
+use super::error::{ApiError, ApiResult, ErrorBody};
+use super::extract::ApiJson;
+use crate::domain::Role;
+use crate::govern::Principal;
+use crate::org::{self, AgencyDto, DeskDto, NewAgency, NewDesk};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/agencies", get(list_agencies).post(create_agency))
+        .route("/api/v1/agencies/{code}", get(get_agency))
+        .route(
+            "/api/v1/agencies/{code}/desks",
+            get(list_desks).post(create_desk),
+        )
+}
+
+/// The agencies the caller may see: all for administrators, their subtree for others.
+#[utoipa::path(get, path = "/api/v1/agencies", tag = "agencies", security(("bearer" = [])),
+    responses((status = 200, body = [AgencyDto]), (status = 401, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub async fn list_agencies(
+    State(state): State<AppState>,
+    by: Principal,
+) -> ApiResult<Json<Vec<AgencyDto>>> {
+    Ok(Json(org::list_agencies(&state.db, &by).await?))
+}
+
+/// Creates an agency (administrators).
+#[utoipa::path(post, path = "/api/v1/agencies", tag = "agencies", security(("bearer" = [])),
+    request_body = NewAgency,
+    responses(
+        (status = 201, body = AgencyDto),
+        (status = 400, description = "malformed JSON", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, description = "the code exists", body = ErrorBody),
+        (status = 413, body = ErrorBody),
+        (status = 422, description = "invalid field or unknown parent", body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub async fn create_agency(
+    State(state): State<AppState>,
+    by: Principal,
+    body: Result<ApiJson<NewAgency>, ApiError>,
+) -> ApiResult<(StatusCode, Json<AgencyDto>)> {
+    // The role is checked before the body, so that a caller without the role learns nothing
+    // about what a valid body would be.
+    by.require_role(&[Role::Admin])?;
+    let ApiJson(input) = body?;
+    let created = org::create_agency(&state.db, &by, input).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// One agency, within the caller's scope.
+#[utoipa::path(get, path = "/api/v1/agencies/{code}", tag = "agencies", security(("bearer" = [])),
+    params(("code" = String, Path, description = "agency code")),
+    responses((status = 200, body = AgencyDto), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub async fn get_agency(
+    State(state): State<AppState>,
+    by: Principal,
+    Path(code): Path<String>,
+) -> ApiResult<Json<AgencyDto>> {
+    Ok(Json(org::get_agency(&state.db, &by, &code).await?))
+}
+
+/// The desks of an agency, within the caller's scope.
+#[utoipa::path(get, path = "/api/v1/agencies/{code}/desks", tag = "agencies",
+    security(("bearer" = [])),
+    params(("code" = String, Path, description = "agency code")),
+    responses((status = 200, body = [DeskDto]), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub async fn list_desks(
+    State(state): State<AppState>,
+    by: Principal,
+    Path(code): Path<String>,
+) -> ApiResult<Json<Vec<DeskDto>>> {
+    Ok(Json(org::list_desks(&state.db, &by, &code).await?))
+}
+
+/// Creates a desk in an agency (administrators). Desk codes are unique within their agency.
+#[utoipa::path(post, path = "/api/v1/agencies/{code}/desks", tag = "agencies",
+    security(("bearer" = [])),
+    params(("code" = String, Path, description = "agency code")),
+    request_body = NewDesk,
+    responses(
+        (status = 201, body = DeskDto),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, description = "unknown agency", body = ErrorBody),
+        (status = 409, description = "the desk code exists in this agency", body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub async fn create_desk(
+    State(state): State<AppState>,
+    by: Principal,
+    Path(code): Path<String>,
+    body: Result<ApiJson<NewDesk>, ApiError>,
+) -> ApiResult<(StatusCode, Json<DeskDto>)> {
+    by.require_role(&[Role::Admin])?;
+    let ApiJson(input) = body?;
+    let created = org::create_desk(&state.db, &by, &code, input).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}

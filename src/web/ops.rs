@@ -1,0 +1,121 @@
+//! Operations: `/healthz`, `/metrics` (Prometheus text) and `/api/openapi.json` (generated
+//! from the handlers' annotations, never written by hand).
+
+use std::sync::OnceLock;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::AppState;
+use super::error::ApiError;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_text))
+        .route("/api/openapi.json", get(openapi_json))
+}
+
+/// The process-wide metrics recorder, installed on first use.
+pub fn metrics_handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets(&[
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ])
+            .map(PrometheusBuilder::build_recorder)
+            .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
+        let handle = recorder.handle();
+        // Fails only if another recorder was installed first; the handle still renders.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// `ok`.
+    pub status: &'static str,
+}
+
+/// 200 when the database answers, 503 otherwise.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, body = Health), (status = 503, body = super::error::ErrorBody)))]
+pub async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
+    if state.db.ping().await {
+        Ok(Json(Health { status: "ok" }))
+    } else {
+        Err(ApiError::unavailable(
+            "database_unavailable",
+            "the database does not answer",
+        ))
+    }
+}
+
+/// Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, content_type = "text/plain", body = String)))]
+pub async fn metrics_text() -> impl IntoResponse {
+    let handle = metrics_handle();
+    handle.run_upkeep();
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        handle.render(),
+    )
+}
+
+/// This document.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "operations",
+    responses((status = 200, content_type = "application/json", body = Object)))]
+pub async fn openapi_json() -> impl IntoResponse {
+    (StatusCode::OK, Json(ApiDoc::openapi()))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "hailong",
+        description = "Citizen-satisfaction surveys for one-stop administrative service desks. \
+                       Errors have one shape: {\"error\": {\"code\", \"message\", \"field\"?, \"row\"?}}."
+    ),
+    paths(
+        healthz,
+        metrics_text,
+        openapi_json,
+        super::agencies::list_agencies,
+        super::agencies::create_agency,
+        super::agencies::get_agency,
+        super::agencies::list_desks,
+        super::agencies::create_desk,
+    ),
+    components(schemas(super::error::ErrorBody, super::error::ErrorDetail)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "operations", description = "Health, metrics and this document"),
+        (name = "agencies", description = "The agency tree and its desks"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
