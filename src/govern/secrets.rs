@@ -11,6 +11,14 @@ pub fn random_token(bytes: usize) -> Result<String, getrandom::Error> {
     Ok(URL_SAFE_NO_PAD.encode(buf))
 }
 
+/// `bytes` random bytes from the OS source, as lowercase hex.
+pub fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    // getrandom fails only where the OS has no random source; the caller cannot go on.
+    getrandom::fill(&mut buf).unwrap_or_else(|e| panic!("no OS random source: {e}"));
+    hex::encode(buf)
+}
+
 /// Hex SHA-256, for looking up high-entropy secrets (API keys, session ids) by digest.
 pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))

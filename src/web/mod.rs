@@ -43,11 +43,17 @@ impl AppState {
 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
+    layered(
+        Router::new().merge(ops::router()).merge(agencies::router()),
+        state,
+    )
+}
+
+/// `routes` wrapped in the middleware every route gets.
+pub fn layered(routes: Router<AppState>, state: AppState) -> Router {
     // Install the recorder before the first request, so that no request goes uncounted.
     ops::metrics_handle();
-    Router::new()
-        .merge(ops::router())
-        .merge(agencies::router())
+    routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

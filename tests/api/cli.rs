@@ -1,0 +1,239 @@
+//! The command line, run as a real process against the test database.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+
+use crate::helpers::{TestApp, TestDb};
+
+fn hailong(db: &TestDb) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hailong"));
+    cmd.env("DATABASE_URL", &db.url).env("HAILONG_LOG", "warn");
+    cmd
+}
+
+fn run(mut cmd: Command, stdin: Option<&str>) -> (bool, String, String) {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn hailong");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    } else {
+        drop(child.stdin.take());
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn migrate_then_key_create_prints_a_working_key_last() {
+    let db = TestDb::new().await;
+    let (ok, _, err) = run(
+        {
+            let mut c = hailong(&db);
+            c.arg("migrate");
+            c
+        },
+        None,
+    );
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("m20261122_000001_initial"),
+        "progress names the migration: {err}"
+    );
+    let (ok, _, err) = run(
+        {
+            let mut c = hailong(&db);
+            c.arg("migrate");
+            c
+        },
+        None,
+    );
+    assert!(
+        ok && !err.contains("applying"),
+        "nothing left to apply: {err}"
+    );
+
+    let (ok, out, err) = run(
+        {
+            let mut c = hailong(&db);
+            c.args(["key", "create", "--role", "admin", "--name", "tích hợp"]);
+            c
+        },
+        None,
+    );
+    assert!(ok, "{err}");
+    let key = out.lines().last().unwrap().trim().to_string();
+    assert!(key.starts_with("hl_") && key.len() > 40, "{out}");
+
+    // The key works against a server on the same database.
+    let app = TestApp::spawn_on(db).await;
+    assert_eq!(
+        app.get("/api/v1/agencies", &key).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn key_and_user_commands_reject_bad_input() {
+    let db = TestDb::new().await;
+    let cases: Vec<(&[&str], &str)> = vec![
+        (&["key", "create", "--role", "boss"], "role"),
+        (&["key", "create", "--role", "manager"], "needs an agency"),
+        (
+            &["key", "create", "--role", "viewer", "--agency", "NOPE"],
+            "NOPE",
+        ),
+        (
+            &["key", "create", "--role", "admin", "--agency", "X"],
+            "administrator",
+        ),
+        (
+            &["user", "add", "--username", "lan", "--role", "manager"],
+            "needs an agency",
+        ),
+        (
+            &["user", "add", "--username", "có dấu", "--role", "admin"],
+            "username",
+        ),
+    ];
+    for (args, expected) in cases {
+        let (ok, out, err) = run(
+            {
+                let mut c = hailong(&db);
+                c.args(args);
+                c
+            },
+            Some("mật khẩu dài 123\n"),
+        );
+        assert!(!ok, "{args:?} succeeded: {out}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert!(!out.contains("hl_"), "{args:?} printed a key");
+    }
+    let (ok, _, err) = run(
+        {
+            let mut c = hailong(&db);
+            c.args(["user", "add", "--username", "lan", "--role", "admin"]);
+            c
+        },
+        Some("short\n"),
+    );
+    assert!(!ok && err.contains("at least 8"), "{err}");
+    let app = TestApp::spawn_on(db).await;
+    assert_eq!(app.count("users").await, 0);
+    assert_eq!(app.count("api_keys").await, 1, "only the harness's own key");
+}
+
+#[tokio::test]
+async fn user_add_reads_the_password_from_stdin() {
+    let db = TestDb::new().await;
+    let (ok, out, err) = run(
+        {
+            let mut c = hailong(&db);
+            c.args(["user", "add", "--username", "lan", "--role", "admin"]);
+            c
+        },
+        Some("mật khẩu dài 123\n"),
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("lan"));
+    let app = TestApp::spawn_on(db).await;
+    let user = <entity::user::Entity as sea_orm::EntityTrait>::find()
+        .one(&app.db.read)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(user.password_hash.starts_with("$argon2id$"));
+    assert!(hailong::govern::users::verify_password(
+        "mật khẩu dài 123",
+        &user.password_hash
+    ));
+    let (ok, _, err) = run(
+        {
+            let mut c = hailong(&app.test_db);
+            c.args(["user", "add", "--username", "lan", "--role", "admin"]);
+            c
+        },
+        Some("another password\n"),
+    );
+    assert!(!ok && err.contains("already exists"), "{err}");
+}
+
+#[test]
+fn an_unreachable_database_is_one_clear_line() {
+    let out = Command::new(env!("CARGO_BIN_EXE_hailong"))
+        .args([
+            "migrate",
+            "--database-url",
+            "postgres://hl:s3cret@127.0.0.1:9/hailong",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("postgres://hl@127.0.0.1:9/hailong"), "{err}");
+    assert!(!err.contains("s3cret"), "{err}");
+}
+
+#[tokio::test]
+async fn serve_stops_gracefully_on_sigterm() {
+    let db = TestDb::new().await;
+    let mut child = hailong(&db)
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for "listening on http://ADDR".
+    let stderr = child.stderr.take().unwrap();
+    let addr = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr).lines() {
+            let line = line.unwrap();
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                return rest.split_whitespace().next().unwrap().to_string();
+            }
+        }
+        panic!("server never listened");
+    })
+    .await
+    .unwrap();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).await.unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "exit status {status}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -1,0 +1,284 @@
+//! The test harness: a fresh database per test (a SQLite file in a temporary folder, or a
+//! new PostgreSQL database when `TEST_DATABASE_URL` is set), the real migrations, and the
+//! real router driven in-process.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use hailong::config::Config;
+use hailong::db::Db;
+use hailong::domain::Role;
+use hailong::govern::{Principal, keys};
+use hailong::web::{AppState, router};
+use http_body_util::BodyExt;
+use sea_orm::{ConnectionTrait, Database, Statement};
+use serde_json::Value;
+use tower::ServiceExt;
+
+/// Every table, for checking that a rejected request changed nothing.
+pub const TABLES: &[&str] = &[
+    "agencies",
+    "desks",
+    "services",
+    "questionnaires",
+    "questions",
+    "rating_links",
+    "responses",
+    "answers",
+    "exclusions",
+    "rollup_daily",
+    "rollup_monthly",
+    "users",
+    "api_keys",
+    "sessions",
+    "audit_log",
+    "annual_reports",
+    "year_settings",
+    "settings",
+];
+
+/// A database that lives as long as the test.
+pub struct TestDb {
+    pub url: String,
+    guard: Guard,
+}
+
+enum Guard {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl TestDb {
+    pub async fn new() -> Self {
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(admin_url) if !admin_url.is_empty() => {
+                let name = format!("hl_test_{}", hailong::govern::secrets::random_hex(8));
+                let admin = Database::connect(&admin_url)
+                    .await
+                    .expect("TEST_DATABASE_URL");
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create test database");
+                admin.close().await.ok();
+                let mut url = url::Url::parse(&admin_url).expect("TEST_DATABASE_URL is a URL");
+                url.set_path(&format!("/{name}"));
+                Self {
+                    url: url.to_string(),
+                    guard: Guard::Postgres { admin_url, name },
+                }
+            }
+            _ => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                Self {
+                    url,
+                    guard: Guard::Sqlite(dir),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Guard::Postgres { admin_url, name } = &self.guard {
+            let (admin_url, name) = (admin_url.clone(), name.clone());
+            // Drop runs outside any runtime we may block; use a thread with its own.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(async {
+                    if let Ok(admin) = Database::connect(&admin_url).await {
+                        let _ = admin
+                            .execute_unprepared(&format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            ))
+                            .await;
+                        let _ = admin.close().await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+pub struct TestApp {
+    pub router: Router,
+    pub db: Db,
+    pub state: AppState,
+    /// An administrator's API key.
+    pub admin: String,
+    pub test_db: TestDb,
+}
+
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub text: String,
+}
+
+impl TestResponse {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+
+    /// The error code of an error response.
+    pub fn error_code(&self) -> String {
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error code in {}", self.text))
+            .to_string()
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_on(TestDb::new().await).await
+    }
+
+    /// An app on an existing (possibly already migrated) test database.
+    pub async fn spawn_on(test_db: TestDb) -> Self {
+        let db = Db::connect(&test_db.url).await.expect("connect");
+        db.migrate(|_| {}).await.expect("migrate");
+        let config = Config::new(
+            test_db.url.clone(),
+            "127.0.0.1:8080".parse().expect("addr"),
+            Some("http://hailong.test".into()),
+        );
+        let state = AppState::new(db.clone(), config);
+        let admin = keys::create(
+            &db,
+            &Principal::cli(),
+            Role::Admin,
+            None,
+            Some("test admin"),
+        )
+        .await
+        .expect("admin key")
+        .secret;
+        Self {
+            router: router(state.clone()),
+            db,
+            state,
+            admin,
+            test_db,
+        }
+    }
+
+    pub async fn key(&self, role: Role, agency: Option<&str>) -> String {
+        keys::create(&self.db, &Principal::cli(), role, agency, None)
+            .await
+            .expect("key")
+            .secret
+    }
+
+    /// Sends a raw request through the real router.
+    pub async fn send(&self, req: Request<Body>) -> TestResponse {
+        let res = self.router.clone().oneshot(req).await.expect("infallible");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.expect("body").to_bytes();
+        TestResponse {
+            status,
+            headers,
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    /// A JSON request with an optional bearer key.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> TestResponse {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(key) = key {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {key}"));
+        }
+        let req = match body {
+            Some(body) => req
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string())),
+            None => req.body(Body::empty()),
+        }
+        .expect("request");
+        self.send(req).await
+    }
+
+    pub async fn get(&self, path: &str, key: &str) -> TestResponse {
+        self.call(Method::GET, path, Some(key), None).await
+    }
+
+    pub async fn post(&self, path: &str, key: &str, body: Value) -> TestResponse {
+        self.call(Method::POST, path, Some(key), Some(body)).await
+    }
+
+    /// Creates an agency as the administrator, asserting success.
+    pub async fn agency(&self, code: &str, parent: Option<&str>) {
+        let res = self
+            .post(
+                "/api/v1/agencies",
+                &self.admin,
+                serde_json::json!({"code": code, "name": format!("Cơ quan {code}"), "parent": parent}),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    }
+
+    /// The row count of every table: equal before and after means nothing changed.
+    pub async fn fingerprint(&self) -> Vec<(&'static str, i64)> {
+        let mut out = Vec::new();
+        for table in TABLES {
+            let row = self
+                .db
+                .read
+                .query_one_raw(Statement::from_string(
+                    self.db.backend(),
+                    format!("SELECT COUNT(*) AS n FROM {table}"),
+                ))
+                .await
+                .expect("count")
+                .expect("row");
+            out.push((*table, row.try_get::<i64>("", "n").expect("n")));
+        }
+        out
+    }
+
+    /// Asserts that `res` is the error `status`/`code` and that the database is as `before`.
+    pub async fn assert_rejected(
+        &self,
+        case: &str,
+        res: &TestResponse,
+        status: u16,
+        code: &str,
+        before: &[(&'static str, i64)],
+    ) {
+        assert_eq!(res.status.as_u16(), status, "{case}: {}", res.text);
+        assert_eq!(res.error_code(), code, "{case}");
+        let message = res.json()["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        assert!(!message.is_empty(), "{case}: no message");
+        assert_eq!(
+            self.fingerprint().await,
+            before,
+            "{case} changed the database"
+        );
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        self.fingerprint()
+            .await
+            .into_iter()
+            .find(|(t, _)| *t == table)
+            .map(|(_, n)| n)
+            .expect("known table")
+    }
+}

@@ -1,0 +1,12 @@
+//! Black-box tests through the real router, one binary. Each test gets a fresh database:
+//! SQLite by default, PostgreSQL when `TEST_DATABASE_URL` is set.
+
+// Tests may fail loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod agencies;
+mod auth;
+mod cli;
+mod desks;
+mod helpers;
+mod ops;
