@@ -120,7 +120,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Serve { addr, demo } => {
             let public_url = std::env::var("HAILONG_PUBLIC_URL").ok();
-            let config = Config::new(cli.database_url.clone(), addr, public_url);
+            let config = Config::new(cli.database_url.clone(), addr, public_url)
+                .with_env_timezone()
+                .map_err(anyhow::Error::msg)?;
             if demo {
                 crate::demo::load(&db, &config).await?;
             }
@@ -175,10 +177,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 /// Connects and applies pending migrations, showing each one as it runs.
 pub async fn open(url: &str) -> anyhow::Result<Db> {
     let db = Db::connect(url).await?;
-    let applied = db
-        .migrate(|name| eprintln!("applying migration {name}"))
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot migrate the database: {e}"))?;
+    let applied = crate::prepare(&db, |name| eprintln!("applying migration {name}")).await?;
     if applied > 0 {
         eprintln!("applied {applied} migration(s)");
     }

@@ -13,6 +13,8 @@ pub struct Config {
     pub addr: SocketAddr,
     /// Base of every link and QR code, without a trailing slash.
     pub public_url: String,
+    /// The deployment's time zone: days, months and years are counted in it.
+    pub timezone: chrono_tz::Tz,
 }
 
 impl Config {
@@ -25,9 +27,25 @@ impl Config {
             database_url,
             addr,
             public_url,
+            timezone: DEFAULT_TIMEZONE,
         }
     }
+
+    /// Reads `HAILONG_TIMEZONE` (an IANA name such as `Asia/Ho_Chi_Minh`).
+    pub fn with_env_timezone(mut self) -> Result<Self, String> {
+        if let Ok(name) = std::env::var("HAILONG_TIMEZONE")
+            && !name.trim().is_empty()
+        {
+            self.timezone = name
+                .trim()
+                .parse()
+                .map_err(|_| format!("HAILONG_TIMEZONE: unknown time zone {name:?}"))?;
+        }
+        Ok(self)
+    }
 }
+
+pub const DEFAULT_TIMEZONE: chrono_tz::Tz = chrono_tz::Asia::Ho_Chi_Minh;
 
 // The database URL may hold a password: never print it.
 impl fmt::Debug for Config {
@@ -36,6 +54,7 @@ impl fmt::Debug for Config {
             .field("database_url", &redact_url(&self.database_url))
             .field("addr", &self.addr)
             .field("public_url", &self.public_url)
+            .field("timezone", &self.timezone)
             .finish()
     }
 }

@@ -6,6 +6,7 @@
 //! extractors, errors, operations endpoints), `cli` (the command line), `config`.
 
 pub mod cli;
+pub mod collect;
 pub mod config;
 pub mod db;
 pub mod demo;
@@ -24,4 +25,17 @@ pub fn now() -> chrono::DateTime<chrono::Utc> {
     let now = chrono::Utc::now();
     now.duration_trunc(chrono::TimeDelta::microseconds(1))
         .unwrap_or(now)
+}
+
+/// Readies a database for use: applies pending migrations (calling `progress` with each
+/// one's name) and stores the built-in questionnaires' current versions.
+pub async fn prepare(db: &db::Db, progress: impl FnMut(&str)) -> anyhow::Result<usize> {
+    let applied = db
+        .migrate(progress)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot migrate the database: {e}"))?;
+    collect::questionnaire::ensure_builtins(db)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot store the built-in questionnaires: {}", e.message))?;
+    Ok(applied)
 }

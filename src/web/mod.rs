@@ -4,7 +4,9 @@
 pub mod agencies;
 pub mod error;
 pub mod extract;
+pub mod links;
 pub mod ops;
+pub mod responses;
 pub mod server;
 
 use std::sync::Arc;
@@ -18,6 +20,8 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::collect::questionnaire;
+use crate::collect::store::Writer;
 use crate::config::Config;
 use crate::db::Db;
 use error::ApiError;
@@ -30,13 +34,18 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 pub struct AppState {
     pub db: Db,
     pub config: Arc<Config>,
+    pub writer: Writer,
+    pub questionnaires: questionnaire::Cache,
 }
 
 impl AppState {
+    /// Starts the response writer on the current runtime.
     pub fn new(db: Db, config: Config) -> Self {
         Self {
+            writer: Writer::start(db.clone(), config.timezone),
             db,
             config: Arc::new(config),
+            questionnaires: questionnaire::Cache::default(),
         }
     }
 }
@@ -44,7 +53,11 @@ impl AppState {
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     layered(
-        Router::new().merge(ops::router()).merge(agencies::router()),
+        Router::new()
+            .merge(ops::router())
+            .merge(agencies::router())
+            .merge(links::router())
+            .merge(responses::router()),
         state,
     )
 }

@@ -98,12 +98,18 @@ pub async fn openapi_json() -> impl IntoResponse {
         super::agencies::get_agency,
         super::agencies::list_desks,
         super::agencies::create_desk,
+        super::links::create_link,
+        super::links::qr_png,
+        super::links::qr_svg,
+        super::responses::submit,
     ),
     components(schemas(super::error::ErrorBody, super::error::ErrorDetail)),
     modifiers(&BearerAuth),
     tags(
         (name = "operations", description = "Health, metrics and this document"),
         (name = "agencies", description = "The agency tree and its desks"),
+        (name = "links", description = "Rating links and their QR codes"),
+        (name = "responses", description = "Ratings"),
     )
 )]
 pub struct ApiDoc;

@@ -143,7 +143,7 @@ impl TestApp {
     /// An app on an existing (possibly already migrated) test database.
     pub async fn spawn_on(test_db: TestDb) -> Self {
         let db = Db::connect(&test_db.url).await.expect("connect");
-        db.migrate(|_| {}).await.expect("migrate");
+        hailong::prepare(&db, |_| {}).await.expect("prepare");
         let config = Config::new(
             test_db.url.clone(),
             "127.0.0.1:8080".parse().expect("addr"),
@@ -209,6 +209,22 @@ impl TestApp {
         }
         .expect("request");
         self.send(req).await
+    }
+
+    /// The raw bytes of a GET without credentials.
+    pub async fn png_bytes(&self, path: &str) -> Vec<u8> {
+        let res = self
+            .router
+            .clone()
+            .oneshot(Request::get(path).body(Body::empty()).expect("request"))
+            .await
+            .expect("infallible");
+        res.into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes()
+            .to_vec()
     }
 
     pub async fn get(&self, path: &str, key: &str) -> TestResponse {

@@ -7,6 +7,7 @@
 mod agencies;
 mod auth;
 mod cli;
+mod collect;
 mod desks;
 mod helpers;
 mod ops;

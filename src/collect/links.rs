@@ -1,0 +1,332 @@
+//! Rating links: permanent per desk, or single use per dossier (idempotent by its
+//! `reference`), with or without expiry. The token is the citizen's only authority: 128
+//! random bits from the OS.
+
+use chrono::{DateTime, Utc};
+use entity::{agency, desk, rating_link, service};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::questionnaire::{self, ONE_STOP_5};
+use crate::db::{Db, is_unique_violation};
+use crate::domain::{Code, Role};
+use crate::govern::{Principal, audit, secrets};
+use crate::org::agency_in_scope;
+use crate::web::error::{ApiError, ApiResult};
+
+/// The body of `POST /api/v1/links`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewLink {
+    pub agency: String,
+    #[serde(default)]
+    pub desk: Option<String>,
+    /// The national procedure code; registered on first use.
+    #[serde(default)]
+    pub service: Option<String>,
+    /// `one-stop-5` (default) or `kiosk-3`.
+    #[serde(default)]
+    pub questionnaire: Option<String>,
+    #[serde(default)]
+    pub single_use: bool,
+    /// The dossier code; one link per dossier.
+    #[serde(default)]
+    pub reference: Option<String>,
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Open the form in kiosk mode.
+    #[serde(default)]
+    pub kiosk: bool,
+}
+
+/// A link as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LinkDto {
+    pub token: String,
+    pub url: String,
+    pub qr_png: String,
+    pub qr_svg: String,
+    pub single_use: bool,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub agency: String,
+    pub desk: Option<String>,
+    pub questionnaire: String,
+    pub reference: Option<String>,
+    pub kiosk: bool,
+}
+
+/// Whether a link was made now (201) or found by its reference (200).
+pub enum Created {
+    New(LinkDto),
+    Existing(LinkDto),
+}
+
+const MAX_REFERENCE: usize = 100;
+
+pub async fn create(
+    db: &Db,
+    by: &Principal,
+    public_url: &str,
+    input: NewLink,
+) -> ApiResult<Created> {
+    by.require_role(&[Role::Admin, Role::Integrator])?;
+    let reference = match input.reference.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(r) if r.chars().count() > MAX_REFERENCE || r.chars().any(char::is_control) => {
+            return Err(ApiError::unprocessable(
+                "invalid_reference",
+                format!("a reference has at most {MAX_REFERENCE} characters"),
+            )
+            .with_field("reference"));
+        }
+        Some(r) => Some(r.to_string()),
+    };
+    if reference.is_some() && !input.single_use {
+        return Err(ApiError::unprocessable(
+            "reference_needs_single_use",
+            "a reference (dossier code) belongs to a single-use link",
+        )
+        .with_field("reference"));
+    }
+    if let Some(at) = input.expires_at
+        && at <= Utc::now()
+    {
+        return Err(
+            ApiError::unprocessable("expired", "expires_at is in the past")
+                .with_field("expires_at"),
+        );
+    }
+    let (owner, _) = agency_in_scope(&db.read, by, &input.agency).await?;
+    let q_key = input.questionnaire.as_deref().unwrap_or(ONE_STOP_5);
+    let q = questionnaire::latest(&db.read, q_key)
+        .await?
+        .ok_or_else(|| {
+            ApiError::unprocessable(
+                "unknown_questionnaire",
+                format!("there is no questionnaire {q_key}"),
+            )
+            .with_field("questionnaire")
+        })?;
+
+    if let Some(reference) = &reference
+        && let Some(existing) = by_reference(&db.read, reference).await?
+    {
+        return existing_for(db, public_url, &owner, existing)
+            .await
+            .map(Created::Existing);
+    }
+
+    let txn = db.write.begin().await?;
+    let desk = match input.desk.as_deref() {
+        None => None,
+        Some(code) => Some(
+            desk::Entity::find()
+                .filter(desk::Column::AgencyId.eq(owner.id))
+                .filter(desk::Column::Code.eq(code))
+                .one(&txn)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::not_found(
+                        "desk_not_found",
+                        format!("the agency {} has no desk {code}", owner.code),
+                    )
+                    .with_field("desk")
+                })?,
+        ),
+    };
+    let service_id = match input.service.as_deref() {
+        None => None,
+        Some(code) => Some(service_id(&txn, code).await?),
+    };
+    let token = secrets::random_token(16).map_err(ApiError::internal)?;
+    let stored = rating_link::ActiveModel {
+        token: Set(token),
+        agency_id: Set(owner.id),
+        desk_id: Set(desk.as_ref().map(|d| d.id)),
+        service_id: Set(service_id),
+        questionnaire_id: Set(q.id),
+        single_use: Set(input.single_use),
+        reference: Set(reference.clone()),
+        kiosk: Set(input.kiosk),
+        expires_at: Set(input.expires_at.map(truncate)),
+        created_at: Set(crate::now()),
+        created_by: Set(by.actor.clone()),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await;
+    let stored = match stored {
+        Ok(s) => s,
+        // Another request made the link for this reference first: return that one.
+        Err(e) if is_unique_violation(&e) && reference.is_some() => {
+            drop(txn);
+            let existing = by_reference(&db.read, reference.as_deref().unwrap_or_default())
+                .await?
+                .ok_or_else(|| ApiError::internal(e))?;
+            return existing_for(db, public_url, &owner, existing)
+                .await
+                .map(Created::Existing);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    audit::record(
+        &txn,
+        &by.actor,
+        "link.create",
+        &format!("link:{}", &stored.token[..6]),
+        json!({"agency": owner.code, "desk": desk.as_ref().map(|d| &d.code),
+               "single_use": stored.single_use, "reference": stored.reference}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Created::New(dto(
+        public_url,
+        stored,
+        owner.code,
+        desk.map(|d| d.code),
+        q.key,
+    )))
+}
+
+fn truncate(at: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::DurationRound;
+    at.duration_trunc(chrono::TimeDelta::microseconds(1))
+        .unwrap_or(at)
+}
+
+async fn by_reference(
+    conn: &impl ConnectionTrait,
+    reference: &str,
+) -> ApiResult<Option<rating_link::Model>> {
+    Ok(rating_link::Entity::find()
+        .filter(rating_link::Column::Reference.eq(reference))
+        .one(conn)
+        .await?)
+}
+
+/// The link already made for a reference, if it belongs to the same agency.
+async fn existing_for(
+    db: &Db,
+    public_url: &str,
+    owner: &agency::Model,
+    existing: rating_link::Model,
+) -> ApiResult<LinkDto> {
+    if existing.agency_id != owner.id {
+        return Err(ApiError::conflict(
+            "reference_taken",
+            "this reference already has a link for another agency",
+        )
+        .with_field("reference"));
+    }
+    to_dto(db, public_url, existing).await
+}
+
+/// The link as the API shows it, looking up its desk and questionnaire.
+pub async fn to_dto(db: &Db, public_url: &str, link: rating_link::Model) -> ApiResult<LinkDto> {
+    let agency = agency::Entity::find_by_id(link.agency_id)
+        .one(&db.read)
+        .await?
+        .map(|a| a.code)
+        .unwrap_or_default();
+    let desk = match link.desk_id {
+        Some(id) => desk::Entity::find_by_id(id)
+            .one(&db.read)
+            .await?
+            .map(|d| d.code),
+        None => None,
+    };
+    let q = entity::questionnaire::Entity::find_by_id(link.questionnaire_id)
+        .one(&db.read)
+        .await?
+        .map(|q| q.key)
+        .unwrap_or_default();
+    Ok(dto(public_url, link, agency, desk, q))
+}
+
+fn dto(
+    public_url: &str,
+    link: rating_link::Model,
+    agency: String,
+    desk: Option<String>,
+    questionnaire: String,
+) -> LinkDto {
+    let url = link_url(public_url, &link.token);
+    LinkDto {
+        qr_png: format!("{url}/qr.png"),
+        qr_svg: format!("{url}/qr.svg"),
+        url,
+        token: link.token,
+        single_use: link.single_use,
+        expires_at: link.expires_at,
+        agency,
+        desk,
+        questionnaire,
+        reference: link.reference,
+        kiosk: link.kiosk,
+    }
+}
+
+pub fn link_url(public_url: &str, token: &str) -> String {
+    format!("{public_url}/r/{token}")
+}
+
+async fn service_id(conn: &impl ConnectionTrait, code: &str) -> ApiResult<i64> {
+    let code = Code::parse(code).map_err(|e| ApiError::invalid("service", e))?;
+    if let Some(found) = service::Entity::find()
+        .filter(service::Column::Code.eq(code.as_str()))
+        .one(conn)
+        .await?
+    {
+        return Ok(found.id);
+    }
+    let stored = service::ActiveModel {
+        code: Set(code.as_str().to_string()),
+        name: Set(code.as_str().to_string()),
+        created_at: Set(crate::now()),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    Ok(stored.id)
+}
+
+/// Why a token cannot take a rating now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unusable {
+    Unknown,
+    Expired,
+    Used,
+}
+
+/// The link behind `token`, if it can take a rating now.
+pub async fn usable(
+    conn: &impl ConnectionTrait,
+    token: &str,
+) -> ApiResult<Result<rating_link::Model, Unusable>> {
+    // Tokens are URL-safe base64; anything else cannot be one (and is not worth a query).
+    if token.is_empty()
+        || token.len() > 64
+        || !token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Ok(Err(Unusable::Unknown));
+    }
+    let Some(link) = rating_link::Entity::find()
+        .filter(rating_link::Column::Token.eq(token))
+        .one(conn)
+        .await?
+    else {
+        return Ok(Err(Unusable::Unknown));
+    };
+    if link.expires_at.is_some_and(|at| at <= Utc::now()) {
+        return Ok(Err(Unusable::Expired));
+    }
+    if link.single_use && link.used_at.is_some() {
+        return Ok(Err(Unusable::Used));
+    }
+    Ok(Ok(link))
+}

@@ -1,0 +1,8 @@
+//! Collecting ratings: questionnaires, rating links and their QR codes, the citizen form,
+//! answer validation, and the store that writes responses.
+
+pub mod answers;
+pub mod links;
+pub mod qr;
+pub mod questionnaire;
+pub mod store;

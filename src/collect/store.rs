@@ -1,0 +1,449 @@
+//! Storing responses. A response, its answers, the claim on a single-use link, the roll-up
+//! counts and the hash chain are written in one transaction, and a response is never
+//! updated or deleted afterwards.
+//!
+//! Throughput comes from group commit: concurrent submissions queue for one writer task,
+//! which stores up to [`MAX_BATCH`] of them in one transaction with multi-row inserts and
+//! answers each only after the commit. Imports call [`store_batch`] in their own
+//! transaction.
+//!
+//! The hash chain is global: each response's `hash` is SHA-256 over the previous response's
+//! hash and this response's canonical text ([`canonical`]). Ids are handed out in chain
+//! order from the `chain_heads` row, which a writer locks (on PostgreSQL `FOR UPDATE`, so
+//! several app servers extend one chain).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono_tz::Tz;
+use entity::{answer, chain_head, rating_link, response};
+use sea_orm::sea_query::{Alias, Expr, OnConflict, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr,
+    EntityTrait, QueryFilter, QuerySelect, Set, TransactionTrait,
+};
+use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, oneshot};
+
+use super::answers::Answers;
+use crate::db::Db;
+use crate::web::error::{ApiError, ApiResult};
+
+/// How many submissions one transaction stores at most.
+pub const MAX_BATCH: usize = 256;
+/// The hash before the first response.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// How a rating arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    Qr,
+    Kiosk,
+    Web,
+    Paper,
+    Api,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Qr => "qr",
+            Channel::Kiosk => "kiosk",
+            Channel::Web => "web",
+            Channel::Paper => "paper",
+            Channel::Api => "api",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Channel::Qr,
+            Channel::Kiosk,
+            Channel::Web,
+            Channel::Paper,
+            Channel::Api,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+    }
+}
+
+/// A valid rating, ready to store.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    /// The link it came through, and whether that link is single use.
+    pub link: Option<(i64, bool)>,
+    pub agency_id: i64,
+    pub desk_id: Option<i64>,
+    pub service_id: Option<i64>,
+    pub questionnaire_id: i64,
+    pub channel: Channel,
+    pub submitted_at: DateTime<Utc>,
+    pub answers: Answers,
+    pub client_hash: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    pub id: i64,
+    pub submitted_at: DateTime<Utc>,
+}
+
+/// A submission the store turned down: its single-use link was used in the meantime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlreadyUsed;
+
+/// The text a response's hash covers. Instants are written with microseconds in UTC, the
+/// precision both databases keep.
+pub fn canonical(r: &response::Model, answers: &[(String, i16)]) -> String {
+    let instant = |t: &DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+    let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
+    let mut sorted: Vec<_> = answers.iter().collect();
+    sorted.sort();
+    let answers: Vec<String> = sorted.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!(
+        "v1|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}",
+        r.id,
+        opt(r.link_id),
+        r.agency_id,
+        opt(r.desk_id),
+        opt(r.service_id),
+        r.questionnaire_id,
+        r.channel,
+        instant(&r.submitted_at),
+        instant(&r.received_at),
+        answers.join(","),
+        // JSON-quoted, so that no comment can imitate the separators.
+        serde_json::Value::from(r.comment.clone()),
+    )
+}
+
+pub fn chain_hash(prev: &str, canonical: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(prev.as_bytes());
+    h.update(b"\n");
+    h.update(canonical.as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// The local day and the first day of the month of an instant.
+pub fn local_day(tz: Tz, at: DateTime<Utc>) -> (NaiveDate, NaiveDate) {
+    let day = at.with_timezone(&tz).date_naive();
+    let month = day.with_day(1).unwrap_or(day);
+    (day, month)
+}
+
+/// Stores `subs` inside `txn`: for each, the stored response or [`AlreadyUsed`].
+pub async fn store_batch(
+    txn: &DatabaseTransaction,
+    tz: Tz,
+    subs: &[Submission],
+) -> Result<Vec<Result<Stored, AlreadyUsed>>, DbErr> {
+    let received_at = crate::now();
+    let mut query = chain_head::Entity::find_by_id(1);
+    if txn.get_database_backend() == DbBackend::Postgres {
+        query = query.lock_exclusive();
+    }
+    let (mut last_id, mut last_hash) = match query.one(txn).await? {
+        Some(head) => (head.last_response_id, head.last_hash),
+        None => {
+            chain_head::ActiveModel {
+                id: Set(1),
+                last_response_id: Set(0),
+                last_hash: Set(GENESIS.into()),
+            }
+            .insert(txn)
+            .await?;
+            (0, GENESIS.to_string())
+        }
+    };
+
+    let mut results = Vec::with_capacity(subs.len());
+    let mut responses = Vec::new();
+    let mut answers = Vec::new();
+    let mut daily: HashMap<(i64, NaiveDate, i64, i64, String, i16), i64> = HashMap::new();
+    let mut monthly: HashMap<(i64, NaiveDate, i64, i64, String, i16), i64> = HashMap::new();
+    for sub in subs {
+        if let Some((link_id, true)) = sub.link {
+            let claimed = rating_link::Entity::update_many()
+                .col_expr(rating_link::Column::UsedAt, Expr::value(received_at))
+                .filter(rating_link::Column::Id.eq(link_id))
+                .filter(rating_link::Column::UsedAt.is_null())
+                .exec(txn)
+                .await?;
+            if claimed.rows_affected == 0 {
+                results.push(Err(AlreadyUsed));
+                continue;
+            }
+        }
+        last_id += 1;
+        let model = response::Model {
+            id: last_id,
+            link_id: sub.link.map(|(id, _)| id),
+            agency_id: sub.agency_id,
+            desk_id: sub.desk_id,
+            service_id: sub.service_id,
+            questionnaire_id: sub.questionnaire_id,
+            channel: sub.channel.as_str().to_string(),
+            submitted_at: sub.submitted_at,
+            received_at,
+            comment: sub.answers.comment.clone(),
+            client_hash: sub.client_hash.clone(),
+            hash: String::new(),
+        };
+        last_hash = chain_hash(&last_hash, &canonical(&model, &sub.answers.values));
+        let (day, month) = local_day(tz, sub.submitted_at);
+        for (key, value) in &sub.answers.values {
+            answers.push(answer::ActiveModel {
+                response_id: Set(last_id),
+                question_key: Set(key.clone()),
+                value: Set(*value),
+            });
+            let desk = sub.desk_id.unwrap_or(0);
+            *daily
+                .entry((
+                    sub.agency_id,
+                    day,
+                    desk,
+                    sub.questionnaire_id,
+                    key.clone(),
+                    *value,
+                ))
+                .or_default() += 1;
+            *monthly
+                .entry((
+                    sub.agency_id,
+                    month,
+                    desk,
+                    sub.questionnaire_id,
+                    key.clone(),
+                    *value,
+                ))
+                .or_default() += 1;
+        }
+        results.push(Ok(Stored {
+            id: last_id,
+            submitted_at: sub.submitted_at,
+        }));
+        responses.push(response::ActiveModel {
+            hash: Set(last_hash.clone()),
+            ..model.into()
+        });
+    }
+    if responses.is_empty() {
+        return Ok(results);
+    }
+    // SQLite allows 32,766 bound values per statement: 12 per response, 3 per answer.
+    for chunk in responses.chunks(2000) {
+        response::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(txn)
+            .await?;
+    }
+    for chunk in answers.chunks(8000) {
+        answer::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(txn)
+            .await?;
+    }
+    add_to_rollups(txn, daily, monthly).await?;
+    chain_head::ActiveModel {
+        id: Set(1),
+        last_response_id: Set(last_id),
+        last_hash: Set(last_hash),
+    }
+    .update(txn)
+    .await?;
+    Ok(results)
+}
+
+type RollupKey = (i64, NaiveDate, i64, i64, String, i16);
+
+/// Adds counts to both roll-up tables with multi-row upserts.
+async fn add_to_rollups(
+    txn: &DatabaseTransaction,
+    daily: HashMap<RollupKey, i64>,
+    monthly: HashMap<RollupKey, i64>,
+) -> Result<(), DbErr> {
+    upsert_counts(txn, "rollup_daily", "day", daily).await?;
+    upsert_counts(txn, "rollup_monthly", "month", monthly).await
+}
+
+/// `INSERT … ON CONFLICT (key) DO UPDATE SET n = n + excluded.n` into one roll-up table,
+/// in chunks that stay under SQLite's limit of bound values.
+async fn upsert_counts(
+    txn: &DatabaseTransaction,
+    table: &str,
+    period: &str,
+    counts: HashMap<RollupKey, i64>,
+) -> Result<(), DbErr> {
+    let key = [
+        "agency_id",
+        period,
+        "desk_id",
+        "questionnaire_id",
+        "question_key",
+        "value",
+    ];
+    let rows: Vec<_> = counts.into_iter().collect();
+    for chunk in rows.chunks(3000) {
+        let mut insert = Query::insert();
+        insert
+            .into_table(Alias::new(table))
+            .columns(key.iter().chain(&["n", "excluded"]).map(|c| Alias::new(*c)))
+            .on_conflict(
+                OnConflict::columns(key.iter().map(|c| Alias::new(*c)))
+                    .value(
+                        Alias::new("n"),
+                        Expr::cust(format!("{table}.n + excluded.n")),
+                    )
+                    .to_owned(),
+            );
+        for ((agency, period, desk, q, question, value), n) in chunk {
+            insert
+                .values([
+                    (*agency).into(),
+                    (*period).into(),
+                    (*desk).into(),
+                    (*q).into(),
+                    question.clone().into(),
+                    (*value).into(),
+                    (*n).into(),
+                    0i64.into(),
+                ])
+                .map_err(|e| DbErr::Custom(e.to_string()))?;
+        }
+        txn.execute(&insert).await?;
+    }
+    Ok(())
+}
+
+type Reply = oneshot::Sender<ApiResult<Result<Stored, AlreadyUsed>>>;
+
+/// The single writer of responses: a handle to the task that group-commits them.
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::Sender<(Submission, Reply)>,
+}
+
+impl Writer {
+    /// Starts the writer task on the current runtime.
+    pub fn start(db: Db, tz: Tz) -> Self {
+        let (tx, mut rx) = mpsc::channel::<(Submission, Reply)>(4 * MAX_BATCH);
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut jobs = vec![first];
+                while jobs.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(job) => jobs.push(job),
+                        Err(_) => break,
+                    }
+                }
+                let subs: Vec<Submission> = jobs.iter().map(|(s, _)| s.clone()).collect();
+                match commit_batch(&db, tz, &subs).await {
+                    Ok(results) => {
+                        for ((_, reply), result) in jobs.into_iter().zip(results) {
+                            let _ = reply.send(Ok(result));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, batch = jobs.len(), "storing a batch failed");
+                        for (_, reply) in jobs {
+                            let _ = reply.send(Err(ApiError::internal("the batch was not stored")));
+                        }
+                    }
+                }
+            }
+        });
+        Self { tx }
+    }
+
+    /// Stores one submission; returns after its transaction committed.
+    pub async fn submit(&self, sub: Submission) -> ApiResult<Result<Stored, AlreadyUsed>> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send((sub, reply))
+            .await
+            .map_err(|_| ApiError::internal("the writer has stopped"))?;
+        answer
+            .await
+            .map_err(|_| ApiError::internal("the writer dropped a submission"))?
+    }
+}
+
+async fn commit_batch(
+    db: &Db,
+    tz: Tz,
+    subs: &[Submission],
+) -> Result<Vec<Result<Stored, AlreadyUsed>>, DbErr> {
+    let txn = db.write.begin().await?;
+    let results = store_batch(&txn, tz, subs).await?;
+    txn.commit().await?;
+    Ok(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn late_evening_belongs_to_the_local_day() {
+        let tz: Tz = "Asia/Ho_Chi_Minh".parse().unwrap();
+        // 23:30 on 31 December in Hanoi is 16:30 UTC.
+        let at = Utc.with_ymd_and_hms(2025, 12, 31, 16, 30, 0).unwrap();
+        let (day, month) = local_day(tz, at);
+        assert_eq!(day, NaiveDate::from_ymd_opt(2025, 12, 31).unwrap());
+        assert_eq!(month, NaiveDate::from_ymd_opt(2025, 12, 1).unwrap());
+        let after = Utc.with_ymd_and_hms(2025, 12, 31, 17, 0, 0).unwrap();
+        assert_eq!(
+            local_day(tz, after).0,
+            NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()
+        );
+    }
+
+    #[test]
+    fn the_chain_depends_on_every_field() {
+        let base = response::Model {
+            id: 1,
+            link_id: Some(2),
+            agency_id: 3,
+            desk_id: None,
+            service_id: None,
+            questionnaire_id: 1,
+            channel: "qr".into(),
+            submitted_at: Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(),
+            received_at: Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 6).unwrap(),
+            comment: Some("tốt|x".into()),
+            client_hash: None,
+            hash: String::new(),
+        };
+        let answers = vec![("overall".to_string(), 5), ("staff".to_string(), 4)];
+        let h = chain_hash(GENESIS, &canonical(&base, &answers));
+        let changed = [
+            canonical(
+                &response::Model {
+                    agency_id: 4,
+                    ..base.clone()
+                },
+                &answers,
+            ),
+            canonical(
+                &response::Model {
+                    comment: None,
+                    ..base.clone()
+                },
+                &answers,
+            ),
+            canonical(
+                &base,
+                &[("overall".to_string(), 4), ("staff".to_string(), 4)],
+            ),
+        ];
+        for c in changed {
+            assert_ne!(chain_hash(GENESIS, &c), h);
+        }
+        assert_ne!(chain_hash(&h, &canonical(&base, &answers)), h);
+        // Answer order does not matter.
+        let reversed: Vec<_> = answers.iter().rev().cloned().collect();
+        assert_eq!(chain_hash(GENESIS, &canonical(&base, &reversed)), h);
+    }
+}
