@@ -4,6 +4,7 @@
 pub mod agencies;
 pub mod error;
 pub mod extract;
+pub mod form;
 pub mod links;
 pub mod ops;
 pub mod responses;
@@ -57,7 +58,8 @@ pub fn router(state: AppState) -> Router {
             .merge(ops::router())
             .merge(agencies::router())
             .merge(links::router())
-            .merge(responses::router()),
+            .merge(responses::router())
+            .merge(form::router()),
         state,
     )
 }

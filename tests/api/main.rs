@@ -9,5 +9,6 @@ mod auth;
 mod cli;
 mod collect;
 mod desks;
+mod form;
 mod helpers;
 mod ops;

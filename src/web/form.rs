@@ -1,0 +1,416 @@
+//! The citizen form: `GET/POST /r/{token}` and `/r/{token}/thanks`. Server-rendered from
+//! compiled, escaping templates; Vietnamese by default, English with `?lang=en`; one page
+//! that works without JavaScript; kiosk mode with one-tap smiley buttons.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, RawForm, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use serde::Deserialize;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::collect::answers::{self, Problem, Raw};
+use crate::collect::links::{self, Unusable};
+use crate::collect::questionnaire::Questionnaire;
+use crate::collect::store::{Channel, Submission};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/r/{token}", get(show).post(submit))
+        .route("/r/{token}/thanks", get(thanks))
+}
+
+/// The words of the citizen pages in one language.
+pub struct Texts {
+    pub lang: &'static str,
+    pub other_lang: &'static str,
+    pub other_lang_name: &'static str,
+    pub title: &'static str,
+    pub send: &'static str,
+    pub fix_these: &'static str,
+    pub privacy: &'static str,
+    pub thanks: &'static str,
+    pub thanks_body: &'static str,
+    pub unknown: (&'static str, &'static str),
+    pub expired: (&'static str, &'static str),
+    pub used: (&'static str, &'static str),
+    pub failed: (&'static str, &'static str),
+}
+
+pub const VI: Texts = Texts {
+    lang: "vi",
+    other_lang: "en",
+    other_lang_name: "English",
+    title: "Đánh giá mức độ hài lòng",
+    send: "Gửi đánh giá",
+    fix_these: "Vui lòng kiểm tra lại:",
+    privacy: "Phiếu đánh giá ẩn danh: chúng tôi không thu thập họ tên hay số điện thoại.",
+    thanks: "Cảm ơn Ông/Bà!",
+    thanks_body: "Đánh giá của Ông/Bà đã được ghi nhận và giúp cơ quan phục vụ tốt hơn.",
+    unknown: (
+        "Không tìm thấy phiếu đánh giá",
+        "Đường dẫn này không đúng. Vui lòng quét lại mã QR tại quầy.",
+    ),
+    expired: (
+        "Phiếu đánh giá đã hết hạn",
+        "Thời hạn đánh giá cho hồ sơ này đã kết thúc.",
+    ),
+    used: (
+        "Hồ sơ này đã được đánh giá",
+        "Mỗi hồ sơ được đánh giá một lần. Cảm ơn Ông/Bà đã tham gia.",
+    ),
+    failed: (
+        "Chưa gửi được đánh giá",
+        "Hệ thống đang bận. Vui lòng thử lại sau ít phút.",
+    ),
+};
+
+pub const EN: Texts = Texts {
+    lang: "en",
+    other_lang: "vi",
+    other_lang_name: "Tiếng Việt",
+    title: "How satisfied are you?",
+    send: "Send my rating",
+    fix_these: "Please check:",
+    privacy: "This survey is anonymous: we collect no names or phone numbers.",
+    thanks: "Thank you!",
+    thanks_body: "Your rating has been recorded and helps the agency serve you better.",
+    unknown: (
+        "Survey not found",
+        "This link is not valid. Please scan the QR code at the desk again.",
+    ),
+    expired: (
+        "This survey has expired",
+        "The time to rate this dossier has ended.",
+    ),
+    used: (
+        "This dossier has been rated",
+        "Each dossier is rated once. Thank you for taking part.",
+    ),
+    failed: (
+        "Your rating was not sent",
+        "The system is busy. Please try again in a few minutes.",
+    ),
+};
+
+fn texts(lang: Option<&str>) -> &'static Texts {
+    if lang == Some("en") { &EN } else { &VI }
+}
+
+#[derive(Deserialize)]
+pub struct PageQuery {
+    lang: Option<String>,
+    kiosk: Option<String>,
+}
+
+pub struct ChoiceView {
+    pub value: i16,
+    pub label: String,
+    pub face: &'static str,
+    pub checked: bool,
+}
+
+pub struct QuestionView {
+    pub key: String,
+    pub text: String,
+    pub required: bool,
+    pub choices: Vec<ChoiceView>,
+    pub error: Option<&'static str>,
+}
+
+#[derive(Template)]
+#[template(path = "form.html")]
+pub struct FormPage<'a> {
+    pub t: &'static Texts,
+    pub token: &'a str,
+    pub agency: String,
+    pub desk: Option<String>,
+    pub kiosk: bool,
+    pub questions: Vec<QuestionView>,
+    pub comment_label: String,
+    pub comment: String,
+    pub comment_error: Option<&'static str>,
+    /// (question key, message) for the summary at the top.
+    pub errors: Vec<(String, &'static str)>,
+    pub other_lang_href: String,
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+pub struct MessagePage<'a> {
+    pub t: &'static Texts,
+    pub heading: &'a str,
+    pub body: &'a str,
+    pub refresh: Option<String>,
+}
+
+fn page(status: StatusCode, t: &'static Texts, (heading, body): (&str, &str)) -> Response {
+    render(
+        status,
+        &MessagePage {
+            t,
+            heading,
+            body,
+            refresh: None,
+        },
+    )
+}
+
+fn render(status: StatusCode, template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => (status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response(),
+        Err(e) => ApiError::internal(e).into_response(),
+    }
+}
+
+fn unusable_page(t: &'static Texts, why: Unusable) -> Response {
+    match why {
+        Unusable::Unknown => page(StatusCode::NOT_FOUND, t, t.unknown),
+        Unusable::Expired => page(StatusCode::GONE, t, t.expired),
+        Unusable::Used => page(StatusCode::CONFLICT, t, t.used),
+    }
+}
+
+/// Smileys for the kiosk's three buttons.
+fn face(value: i16) -> &'static str {
+    match value {
+        1 | 2 => "☹",
+        3 => "😐",
+        4 => "🙂",
+        _ => "😀",
+    }
+}
+
+struct Filled<'a> {
+    raw: &'a [(String, Raw)],
+    comment: &'a str,
+    problems: &'a [Problem],
+}
+
+#[allow(clippy::too_many_arguments)]
+fn form_page<'a>(
+    t: &'static Texts,
+    token: &'a str,
+    agency: String,
+    desk: Option<String>,
+    q: &Questionnaire,
+    kiosk: bool,
+    filled: Filled<'_>,
+) -> FormPage<'a> {
+    let english = t.lang == "en";
+    let problem = |key: &str| {
+        filled
+            .problems
+            .iter()
+            .find(|p| p.field == key)
+            .map(|p| p.message(english))
+    };
+    let questions = q
+        .scale_questions()
+        .map(|question| {
+            let given = filled
+                .raw
+                .iter()
+                .find(|(k, _)| *k == question.key)
+                .map(|(_, v)| v.clone());
+            QuestionView {
+                key: question.key.clone(),
+                text: if english {
+                    &question.text_en
+                } else {
+                    &question.text_vi
+                }
+                .clone(),
+                required: question.required,
+                choices: question
+                    .choices
+                    .iter()
+                    .map(|c| ChoiceView {
+                        value: c.value,
+                        label: if english { &c.en } else { &c.vi }.clone(),
+                        face: face(c.value),
+                        checked: given == Some(Raw::Int(i64::from(c.value))),
+                    })
+                    .collect(),
+                error: problem(&question.key),
+            }
+        })
+        .collect();
+    let comment_label = q
+        .comment()
+        .map(|c| if english { &c.text_en } else { &c.text_vi }.clone())
+        .unwrap_or_default();
+    let errors = filled
+        .problems
+        .iter()
+        .map(|p| (p.field.clone(), p.message(english)))
+        .collect();
+    FormPage {
+        t,
+        token,
+        agency,
+        desk,
+        kiosk,
+        questions,
+        comment_label,
+        comment: filled.comment.to_string(),
+        comment_error: problem("comment"),
+        errors,
+        other_lang_href: format!(
+            "/r/{token}?lang={}{}",
+            t.other_lang,
+            if kiosk { "&kiosk=1" } else { "" }
+        ),
+    }
+}
+
+/// The agency's and desk's names for the page heading.
+async fn place(
+    state: &AppState,
+    link: &entity::rating_link::Model,
+) -> Result<(String, Option<String>), ApiError> {
+    use sea_orm::EntityTrait;
+    let agency = entity::agency::Entity::find_by_id(link.agency_id)
+        .one(&state.db.read)
+        .await?
+        .map(|a| a.name)
+        .unwrap_or_default();
+    let desk = match link.desk_id {
+        Some(id) => entity::desk::Entity::find_by_id(id)
+            .one(&state.db.read)
+            .await?
+            .map(|d| d.name),
+        None => None,
+    };
+    Ok((agency, desk))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    Query(query): Query<PageQuery>,
+) -> Result<Response, ApiError> {
+    let t = texts(query.lang.as_deref());
+    let link = match links::usable(&state.db.read, &token).await? {
+        Ok(link) => link,
+        Err(why) => return Ok(unusable_page(t, why)),
+    };
+    let q = state
+        .questionnaires
+        .get(&state.db.read, link.questionnaire_id)
+        .await?;
+    let kiosk = (link.kiosk || query.kiosk.as_deref() == Some("1")) && q.scale == 3;
+    let (agency, desk) = place(&state, &link).await?;
+    let filled = Filled {
+        raw: &[],
+        comment: "",
+        problems: &[],
+    };
+    Ok(render(
+        StatusCode::OK,
+        &form_page(t, &token, agency, desk, &q, kiosk, filled),
+    ))
+}
+
+/// Form fields that are not answers.
+const CONTROL_FIELDS: [&str; 4] = ["lang", "kiosk", "website", "comment"];
+
+async fn submit(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    RawForm(body): RawForm,
+) -> Result<Response, ApiError> {
+    let fields: Vec<(String, String)> = url::form_urlencoded::parse(&body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let t = texts(field("lang"));
+    let kiosk_post = field("kiosk") == Some("1");
+    let thanks_url = format!(
+        "/r/{token}/thanks?lang={}{}",
+        t.lang,
+        if kiosk_post { "&kiosk=1" } else { "" }
+    );
+    let link = match links::usable(&state.db.read, &token).await? {
+        Ok(link) => link,
+        Err(why) => return Ok(unusable_page(t, why)),
+    };
+    // A bot filled the field people cannot see: thank it, store nothing.
+    if field("website").is_some_and(|v| !v.is_empty()) {
+        metrics::counter!("hailong_honeypot_total").increment(1);
+        return Ok(Redirect::to(&thanks_url).into_response());
+    }
+    let q = state
+        .questionnaires
+        .get(&state.db.read, link.questionnaire_id)
+        .await?;
+    let raw: Vec<(String, Raw)> = fields
+        .iter()
+        .filter(|(k, _)| !CONTROL_FIELDS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), Raw::from_text(v)))
+        .collect();
+    let comment = field("comment").unwrap_or("");
+    let checked = match answers::check(&q, &raw, Some(comment)) {
+        Ok(checked) => checked,
+        Err(problems) => {
+            let kiosk = kiosk_post && q.scale == 3;
+            let (agency, desk) = place(&state, &link).await?;
+            let filled = Filled {
+                raw: &raw,
+                comment,
+                problems: &problems,
+            };
+            return Ok(render(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &form_page(t, &token, agency, desk, &q, kiosk, filled),
+            ));
+        }
+    };
+    let stored = state
+        .writer
+        .submit(Submission {
+            link: Some((link.id, link.single_use)),
+            agency_id: link.agency_id,
+            desk_id: link.desk_id,
+            service_id: link.service_id,
+            questionnaire_id: link.questionnaire_id,
+            channel: if link.kiosk || kiosk_post {
+                Channel::Kiosk
+            } else {
+                Channel::Qr
+            },
+            submitted_at: crate::now(),
+            answers: checked,
+            client_hash: None,
+        })
+        .await;
+    match stored {
+        Ok(Ok(_)) => Ok(Redirect::to(&thanks_url).into_response()),
+        Ok(Err(_)) => Ok(unusable_page(t, Unusable::Used)),
+        Err(_) => Ok(page(StatusCode::SERVICE_UNAVAILABLE, t, t.failed)),
+    }
+}
+
+async fn thanks(Path(token): Path<String>, Query(query): Query<PageQuery>) -> Response {
+    let t = texts(query.lang.as_deref());
+    let kiosk = query.kiosk.as_deref() == Some("1");
+    // The kiosk returns to a blank form by itself, without JavaScript.
+    let refresh = kiosk.then(|| format!("/r/{token}?kiosk=1&lang={}", t.lang));
+    render(
+        StatusCode::OK,
+        &MessagePage {
+            t,
+            heading: t.thanks,
+            body: t.thanks_body,
+            refresh,
+        },
+    )
+}
