@@ -83,6 +83,23 @@ pub struct Submission {
     pub client_hash: Option<String>,
 }
 
+impl Submission {
+    /// A rating made now through `link`.
+    pub fn through_link(link: &rating_link::Model, channel: Channel, answers: Answers) -> Self {
+        Self {
+            link: Some((link.id, link.single_use)),
+            agency_id: link.agency_id,
+            desk_id: link.desk_id,
+            service_id: link.service_id,
+            questionnaire_id: link.questionnaire_id,
+            channel,
+            submitted_at: crate::now(),
+            answers,
+            client_hash: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stored {
     pub id: i64,

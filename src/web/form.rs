@@ -376,21 +376,15 @@ async fn submit(
     };
     let stored = state
         .writer
-        .submit(Submission {
-            link: Some((link.id, link.single_use)),
-            agency_id: link.agency_id,
-            desk_id: link.desk_id,
-            service_id: link.service_id,
-            questionnaire_id: link.questionnaire_id,
-            channel: if link.kiosk || kiosk_post {
+        .submit(Submission::through_link(
+            &link,
+            if link.kiosk || kiosk_post {
                 Channel::Kiosk
             } else {
                 Channel::Qr
             },
-            submitted_at: crate::now(),
-            answers: checked,
-            client_hash: None,
-        })
+            checked,
+        ))
         .await;
     match stored {
         Ok(Ok(_)) => Ok(Redirect::to(&thanks_url).into_response()),

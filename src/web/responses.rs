@@ -74,21 +74,15 @@ pub async fn submit(
     })?;
     let stored = state
         .writer
-        .submit(Submission {
-            link: Some((link.id, link.single_use)),
-            agency_id: link.agency_id,
-            desk_id: link.desk_id,
-            service_id: link.service_id,
-            questionnaire_id: link.questionnaire_id,
-            channel: if link.kiosk {
+        .submit(Submission::through_link(
+            &link,
+            if link.kiosk {
                 Channel::Kiosk
             } else {
                 Channel::Api
             },
-            submitted_at: crate::now(),
-            answers: checked,
-            client_hash: None,
-        })
+            checked,
+        ))
         .await?
         .map_err(|_| unusable(Unusable::Used))?;
     Ok((
