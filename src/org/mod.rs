@@ -3,6 +3,8 @@
 //! they check the caller's role and scope themselves.
 
 use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use entity::{agency, desk};
 use sea_orm::{
@@ -80,6 +82,60 @@ impl Tree {
 
     pub fn children(&self, id: i64) -> &[i64] {
         self.children.get(&id).map(Vec::as_slice).unwrap_or(&[])
+    }
+}
+
+/// The display names of agencies and desks, cached for the citizen pages (which show them
+/// on every view). Entries live for [`Places::TTL`], so a rename shows within a minute.
+#[derive(Clone, Default)]
+pub struct Places(Arc<RwLock<HashMap<(i64, Option<i64>), (Instant, PlaceNames)>>>);
+
+/// An agency's name and, when there is one, its desk's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlaceNames {
+    pub agency: String,
+    pub desk: Option<String>,
+}
+
+impl Places {
+    pub const TTL: Duration = Duration::from_secs(60);
+
+    pub async fn get(
+        &self,
+        conn: &impl ConnectionTrait,
+        agency_id: i64,
+        desk_id: Option<i64>,
+    ) -> ApiResult<PlaceNames> {
+        let key = (agency_id, desk_id);
+        let fresh = self.0.read().ok().and_then(|m| {
+            m.get(&key)
+                .filter(|(at, _)| at.elapsed() < Self::TTL)
+                .map(|(_, names)| names.clone())
+        });
+        if let Some(names) = fresh {
+            return Ok(names);
+        }
+        let agency = agency::Entity::find_by_id(agency_id)
+            .one(conn)
+            .await?
+            .map(|a| a.name)
+            .unwrap_or_default();
+        let desk = match desk_id {
+            Some(id) => desk::Entity::find_by_id(id)
+                .one(conn)
+                .await?
+                .map(|d| d.name),
+            None => None,
+        };
+        let names = PlaceNames { agency, desk };
+        if let Ok(mut map) = self.0.write() {
+            // Bounded: a province has a few thousand desks at most.
+            if map.len() > 10_000 {
+                map.clear();
+            }
+            map.insert(key, (Instant::now(), names.clone()));
+        }
+        Ok(names)
     }
 }
 

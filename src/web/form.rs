@@ -21,6 +21,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/r/{token}", get(show).post(submit))
         .route("/r/{token}/thanks", get(thanks))
+        .route("/r/{token}/card", get(card))
 }
 
 /// The words of the citizen pages in one language.
@@ -145,6 +146,22 @@ pub struct MessagePage<'a> {
     pub heading: &'a str,
     pub body: &'a str,
     pub refresh: Option<String>,
+}
+
+/// The printable desk card: what a clerk prints and tapes to the desk.
+#[derive(Template)]
+#[template(path = "card.html")]
+pub struct CardPage {
+    pub t: &'static Texts,
+    pub agency: String,
+    pub desk: Option<String>,
+    pub url: String,
+    /// Made by the `qrcode` crate from the link's URL; nothing in it comes from input.
+    pub qr_svg: String,
+    pub qr_label: &'static str,
+    pub invitation: &'static str,
+    pub invitation_en: &'static str,
+    pub print_hint: &'static str,
 }
 
 fn page(status: StatusCode, t: &'static Texts, (heading, body): (&str, &str)) -> Response {
@@ -272,20 +289,11 @@ async fn place(
     state: &AppState,
     link: &entity::rating_link::Model,
 ) -> Result<(String, Option<String>), ApiError> {
-    use sea_orm::EntityTrait;
-    let agency = entity::agency::Entity::find_by_id(link.agency_id)
-        .one(&state.db.read)
-        .await?
-        .map(|a| a.name)
-        .unwrap_or_default();
-    let desk = match link.desk_id {
-        Some(id) => entity::desk::Entity::find_by_id(id)
-            .one(&state.db.read)
-            .await?
-            .map(|d| d.name),
-        None => None,
-    };
-    Ok((agency, desk))
+    let names = state
+        .places
+        .get(&state.db.read, link.agency_id, link.desk_id)
+        .await?;
+    Ok((names.agency, names.desk))
 }
 
 async fn show(
@@ -391,6 +399,40 @@ async fn submit(
         Ok(Err(_)) => Ok(unusable_page(t, Unusable::Used)),
         Err(_) => Ok(page(StatusCode::SERVICE_UNAVAILABLE, t, t.failed)),
     }
+}
+
+/// `GET /r/{token}/card`: the agency's and desk's names, the QR code, and an invitation in
+/// Vietnamese (with a smaller English line). A link that can no longer take ratings gets
+/// the same friendly page as the form, so that nobody prints a dead code.
+async fn card(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Response, ApiError> {
+    let link = match links::usable(&state.db.read, &token).await? {
+        Ok(link) => link,
+        Err(why) => return Ok(unusable_page(&VI, why)),
+    };
+    let (agency, desk) = place(&state, &link).await?;
+    let url = links::link_url(&state.config.public_url, &link.token);
+    let svg = crate::collect::qr::svg(&url)?;
+    // Inline SVG: drop the XML declaration the renderer puts first.
+    let qr_svg = svg
+        .find("<svg")
+        .map_or(svg.clone(), |at| svg[at..].to_string());
+    Ok(render(
+        StatusCode::OK,
+        &CardPage {
+            t: &VI,
+            agency,
+            desk,
+            url,
+            qr_svg,
+            qr_label: "Mã QR đánh giá mức độ hài lòng",
+            invitation: "Mời Ông/Bà quét mã QR để đánh giá mức độ hài lòng về việc giải quyết thủ tục hành chính",
+            invitation_en: "Scan the QR code to rate the service you received today",
+            print_hint: "In trang này và dán tại quầy (Ctrl+P). / Print this page and tape it to the desk.",
+        },
+    ))
 }
 
 async fn thanks(Path(token): Path<String>, Query(query): Query<PageQuery>) -> Response {

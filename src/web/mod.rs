@@ -37,6 +37,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub writer: Writer,
     pub questionnaires: questionnaire::Cache,
+    pub places: crate::org::Places,
 }
 
 impl AppState {
@@ -47,6 +48,7 @@ impl AppState {
             db,
             config: Arc::new(config),
             questionnaires: questionnaire::Cache::default(),
+            places: crate::org::Places::default(),
         }
     }
 }

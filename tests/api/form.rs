@@ -245,3 +245,53 @@ async fn the_kiosk_submits_with_one_tap_and_resets() {
         .unwrap();
     assert_eq!(stored.channel, "kiosk");
 }
+
+#[tokio::test]
+async fn the_desk_card_shows_names_qr_and_invitation() {
+    let app = TestApp::spawn().await;
+    app.agency("A", None).await;
+    let res = app
+        .post(
+            "/api/v1/agencies/A/desks",
+            &app.admin,
+            json!({"code": "MC1", "name": "Quầy số 1 & tiếp nhận"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    let res = app
+        .post(
+            "/api/v1/links",
+            &app.admin,
+            json!({"agency": "A", "desk": "MC1"}),
+        )
+        .await;
+    let token = res.json()["token"].as_str().unwrap().to_string();
+    let card = app
+        .call(Method::GET, &format!("/r/{token}/card"), None, None)
+        .await;
+    assert_eq!(card.status, StatusCode::OK);
+    assert!(card.text.contains("Cơ quan A"), "{}", card.text);
+    assert!(
+        card.text.contains("Quầy số 1 &#38; tiếp nhận"),
+        "escaped desk name"
+    );
+    assert!(card.text.contains("Mời Ông/Bà quét mã QR để đánh giá"));
+    assert!(
+        card.text
+            .contains(&format!("http://hailong.test/r/{token}"))
+    );
+    // The QR code is inline and is the same image as the link's SVG.
+    let svg = app
+        .call(Method::GET, &format!("/r/{token}/qr.svg"), None, None)
+        .await
+        .text;
+    let at = svg.find("<svg").unwrap();
+    assert!(card.text.contains(&svg[at..]), "inline QR code");
+    assert!(!card.text.contains("<?xml"));
+
+    let res = app
+        .call(Method::GET, "/r/nosuchtoken/card", None, None)
+        .await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    assert!(res.text.contains("Không tìm thấy phiếu đánh giá"));
+}
