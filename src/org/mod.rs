@@ -88,7 +88,9 @@ impl Tree {
 /// The display names of agencies and desks, cached for the citizen pages (which show them
 /// on every view). Entries live for [`Places::TTL`], so a rename shows within a minute.
 #[derive(Clone, Default)]
-pub struct Places(Arc<RwLock<HashMap<(i64, Option<i64>), (Instant, PlaceNames)>>>);
+pub struct Places(Arc<RwLock<PlaceMap>>);
+
+type PlaceMap = HashMap<(i64, Option<i64>), (Instant, PlaceNames)>;
 
 /// An agency's name and, when there is one, its desk's.
 #[derive(Debug, Clone, PartialEq, Eq)]
