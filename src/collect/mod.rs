@@ -2,7 +2,10 @@
 //! answer validation, and the store that writes responses.
 
 pub mod answers;
+pub mod exclusions;
+pub mod import;
 pub mod links;
+pub mod listing;
 pub mod qr;
 pub mod questionnaire;
 pub mod store;

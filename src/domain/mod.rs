@@ -3,10 +3,12 @@
 
 mod code;
 mod name;
+pub mod period;
 mod role;
 
 pub use code::Code;
 pub use name::Name;
+pub use period::Period;
 pub use role::Role;
 
 /// Why a value was rejected: a stable machine code and a human message.

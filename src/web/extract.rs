@@ -47,18 +47,8 @@ pub async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes,
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|err| {
-        let path = err.path().to_string();
-        let inner = err.into_inner();
-        if inner.is_data() {
-            let field = missing_field(&inner.to_string())
-                .map(|name| join_path(&path, name))
-                .unwrap_or(path);
-            let error = ApiError::unprocessable("invalid_body", describe(&inner));
-            if field.is_empty() || field == "." {
-                error
-            } else {
-                error.with_field(field)
-            }
+        if err.inner().is_data() {
+            shape_error(err)
         } else {
             ApiError::bad_request("malformed_json", "the body is not valid JSON")
         }
@@ -66,6 +56,25 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     de.end()
         .map_err(|_| ApiError::bad_request("malformed_json", "the body is not valid JSON"))?;
     Ok(value)
+}
+
+/// Reads an already parsed JSON value as `T`: 422 with the field's path when it does not fit.
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(shape_error)
+}
+
+fn shape_error(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = err.path().to_string();
+    let inner = err.into_inner();
+    let field = missing_field(&inner.to_string())
+        .map(|name| join_path(&path, name))
+        .unwrap_or(path);
+    let error = ApiError::unprocessable("invalid_body", describe(&inner));
+    if field.is_empty() || field == "." {
+        error
+    } else {
+        error.with_field(field)
+    }
 }
 
 fn is_json(req: &Request) -> bool {

@@ -1,7 +1,10 @@
 //! `POST /api/v1/responses`: a rating through a link's token, as JSON.
 
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
@@ -9,13 +12,24 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorBody};
-use super::extract::ApiJson;
+use super::extract::{ApiJson, read_body};
 use crate::collect::answers::{self, Raw};
+use crate::collect::exclusions::{self, ExcludeRequest, ExclusionDto};
+use crate::collect::import::{self, JsonImport};
 use crate::collect::links::{self, Unusable};
+use crate::collect::listing::{self, ListQuery, ResponseList};
 use crate::collect::store::{Channel, Submission};
+use crate::domain::Role;
+use crate::govern::Principal;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/responses", post(submit))
+    Router::new()
+        .route("/api/v1/responses", post(submit).get(list))
+        .route(
+            "/api/v1/responses/import",
+            post(import_responses).layer(DefaultBodyLimit::max(import::BODY_LIMIT)),
+        )
+        .route("/api/v1/responses/{id}/exclude", post(exclude))
 }
 
 /// The body of `POST /api/v1/responses`.
@@ -63,15 +77,8 @@ pub async fn submit(
         .iter()
         .map(|(k, v)| (k.clone(), Raw::from_json(v)))
         .collect();
-    let checked = answers::check(&q, &raw, body.comment.as_deref()).map_err(|problems| {
-        let first = &problems[0];
-        let field = if first.field == "comment" {
-            "comment".to_string()
-        } else {
-            format!("answers.{}", first.field)
-        };
-        ApiError::unprocessable(first.code, first.message(true)).with_field(field)
-    })?;
+    let checked = answers::check(&q, &raw, body.comment.as_deref())
+        .map_err(|problems| problems[0].api_error())?;
     let stored = state
         .writer
         .submit(Submission::through_link(
@@ -105,4 +112,120 @@ pub fn unusable(why: Unusable) -> ApiError {
         ),
         Unusable::Used => ApiError::conflict("link_used", "this single-use link was already used"),
     }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Imported {
+    pub imported: usize,
+}
+
+/// Imports paper forms and history, as JSON (`{"responses": [...]}`) or as CSV
+/// (`Content-Type: text/csv`, header
+/// `agency,desk,submitted_at,channel,overall,access,procedure,staff,result,feedback,comment`
+/// with an optional `questionnaire` column). At most 10,000 rows and 16 MiB; all or
+/// nothing: the first bad row is named in `row` (1-based, data rows only).
+#[utoipa::path(post, path = "/api/v1/responses/import", tag = "responses", security(("bearer" = [])),
+    request_body(content(
+        (JsonImport = "application/json"),
+        (String = "text/csv"))),
+    responses(
+        (status = 201, body = Imported),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, description = "role, or a row's agency outside the caller's scope", body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, description = "a bad row (see `row` and `field`), a bad CSV header, too many rows", body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub async fn import_responses(
+    State(state): State<AppState>,
+    by: Principal,
+    req: Request,
+) -> ApiResult<(StatusCode, Json<Imported>)> {
+    by.require_role(&[Role::Admin, Role::Integrator])?;
+    let mime = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let csv = match mime.as_str() {
+        "application/json" => false,
+        "text/csv" => true,
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send application/json or text/csv",
+            ));
+        }
+    };
+    let bytes = read_body(req, &state).await?;
+    let rows = if csv {
+        import::parse_csv_rows(&bytes)?
+    } else {
+        import::parse_json_rows(&bytes)?
+    };
+    let imported = import::import(&state.db, &by, state.config.timezone, rows).await?;
+    Ok((StatusCode::CREATED, Json(Imported { imported })))
+}
+
+/// Excludes a response from the figures (administrators). It stays stored and is counted
+/// as `excluded`; excluding it again changes nothing.
+#[utoipa::path(post, path = "/api/v1/responses/{id}/exclude", tag = "responses", security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    request_body = ExcludeRequest,
+    responses(
+        (status = 200, body = ExclusionDto),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "no such response", body = ErrorBody),
+        (status = 422, description = "missing or overlong reason", body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub async fn exclude(
+    State(state): State<AppState>,
+    by: Principal,
+    Path(id): Path<String>,
+    body: Result<ApiJson<ExcludeRequest>, ApiError>,
+) -> ApiResult<Json<ExclusionDto>> {
+    by.require_role(&[Role::Admin])?;
+    let id: i64 = id.parse().map_err(|_| {
+        ApiError::not_found("response_not_found", "there is no response with this id")
+    })?;
+    let ApiJson(input) = body?;
+    Ok(Json(
+        exclusions::exclude(&state.db, &by, state.config.timezone, id, input).await?,
+    ))
+}
+
+/// The stored responses of an agency's subtree over a period, oldest first, streamed as
+/// JSON or CSV (the import header plus `id,excluded`).
+#[utoipa::path(get, path = "/api/v1/responses", tag = "responses", security(("bearer" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, body = ResponseList, content_type = "application/json"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "unknown agency", body = ErrorBody),
+        (status = 422, description = "bad date, period or format", body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub async fn list(
+    State(state): State<AppState>,
+    by: Principal,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(query) =
+        query.map_err(|e| ApiError::unprocessable("invalid_query", e.body_text()))?;
+    let (format, stream) = listing::open(&state.db, &by, state.config.timezone, query).await?;
+    let mut res = Body::from_stream(stream).into_response();
+    let headers = res.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if format == listing::Format::Csv {
+        headers.insert(
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_static("attachment; filename=\"responses.csv\""),
+        );
+    }
+    Ok(res)
 }

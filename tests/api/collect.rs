@@ -4,19 +4,8 @@ use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
 
-/// Province KH with departments A (desk MC1) and B.
 async fn setup(app: &TestApp) {
-    app.agency("KH", None).await;
-    app.agency("A", Some("KH")).await;
-    app.agency("B", Some("KH")).await;
-    let res = app
-        .post(
-            "/api/v1/agencies/A/desks",
-            &app.admin,
-            json!({"code": "MC1", "name": "Quầy 1"}),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::CREATED);
+    app.province().await;
 }
 
 async fn link(app: &TestApp, body: Value) -> Value {

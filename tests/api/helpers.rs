@@ -247,6 +247,21 @@ impl TestApp {
         assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
     }
 
+    /// The usual fixture: province KH with departments A (desk MC1) and B.
+    pub async fn province(&self) {
+        self.agency("KH", None).await;
+        self.agency("A", Some("KH")).await;
+        self.agency("B", Some("KH")).await;
+        let res = self
+            .post(
+                "/api/v1/agencies/A/desks",
+                &self.admin,
+                serde_json::json!({"code": "MC1", "name": "Quầy 1"}),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    }
+
     /// The row count of every table: equal before and after means nothing changed.
     pub async fn fingerprint(&self) -> Vec<(&'static str, i64)> {
         let mut out = Vec::new();

@@ -12,3 +12,4 @@ mod desks;
 mod form;
 mod helpers;
 mod ops;
+mod responses;

@@ -59,6 +59,10 @@ async fn openapi_is_generated_and_lists_every_endpoint() {
         "/api/v1/agencies",
         "/api/v1/agencies/{code}",
         "/api/v1/agencies/{code}/desks",
+        "/api/v1/links",
+        "/api/v1/responses",
+        "/api/v1/responses/import",
+        "/api/v1/responses/{id}/exclude",
     ] {
         assert!(
             paths.contains_key(path),

@@ -1,0 +1,179 @@
+//! Excluding a response (spam, test data): the response stays stored and in the hash
+//! chain; an exclusion row beside it takes it out of the figures. The roll-ups move its
+//! counts from `n` to `excluded` in the same transaction.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use entity::{answer, exclusion, response};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    Set, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::store::local_day;
+use crate::db::{Db, is_unique_violation};
+use crate::domain::{Invalid, Role};
+use crate::govern::{Principal, audit};
+use crate::web::error::{ApiError, ApiResult};
+
+/// Reasons are short notes for the next administrator.
+pub const MAX_REASON: usize = 500;
+
+/// The body of `POST /api/v1/responses/{id}/exclude`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExcludeRequest {
+    /// Why, e.g. "test data from the training session" (1–500 characters).
+    pub reason: String,
+}
+
+/// An exclusion as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct ExclusionDto {
+    /// The response's id.
+    pub id: i64,
+    pub excluded: bool,
+    pub reason: String,
+    pub excluded_by: String,
+    pub excluded_at: DateTime<Utc>,
+}
+
+fn to_dto(e: exclusion::Model) -> ExclusionDto {
+    ExclusionDto {
+        id: e.response_id,
+        excluded: true,
+        reason: e.reason,
+        excluded_by: e.excluded_by,
+        excluded_at: e.excluded_at,
+    }
+}
+
+fn parse_reason(raw: &str) -> Result<String, Invalid> {
+    let reason = raw.trim();
+    if reason.is_empty()
+        || reason.chars().count() > MAX_REASON
+        || reason.chars().any(char::is_control)
+    {
+        return Err(Invalid::new(
+            "invalid_reason",
+            format!("give a reason of 1 to {MAX_REASON} characters on one line"),
+        ));
+    }
+    Ok(reason.to_string())
+}
+
+/// Excludes response `id` (administrators only). Excluding an excluded response changes
+/// nothing and answers with the first exclusion.
+pub async fn exclude(
+    db: &Db,
+    by: &Principal,
+    tz: Tz,
+    id: i64,
+    input: ExcludeRequest,
+) -> ApiResult<ExclusionDto> {
+    by.require_role(&[Role::Admin])?;
+    let reason = parse_reason(&input.reason).map_err(|e| ApiError::invalid("reason", e))?;
+    let txn = db.write.begin().await?;
+    let stored = response::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found("response_not_found", "there is no response with this id")
+        })?;
+    if let Some(existing) = find(&txn, id).await? {
+        return Ok(to_dto(existing));
+    }
+    let inserted = exclusion::ActiveModel {
+        response_id: Set(id),
+        reason: Set(reason.clone()),
+        excluded_by: Set(by.actor.clone()),
+        excluded_at: Set(crate::now()),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await;
+    let inserted = match inserted {
+        Ok(row) => row,
+        Err(e) if is_unique_violation(&e) => {
+            // Another administrator excluded it a moment ago.
+            drop(txn);
+            let existing = find(&db.write, id)
+                .await?
+                .ok_or_else(|| ApiError::internal(e))?;
+            return Ok(to_dto(existing));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    move_counts(&txn, tz, &stored).await?;
+    audit::record(
+        &txn,
+        &by.actor,
+        "response.exclude",
+        &format!("response:{id}"),
+        json!({"reason": reason}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(to_dto(inserted))
+}
+
+async fn find(
+    conn: &impl sea_orm::ConnectionTrait,
+    id: i64,
+) -> Result<Option<exclusion::Model>, sea_orm::DbErr> {
+    exclusion::Entity::find()
+        .filter(exclusion::Column::ResponseId.eq(id))
+        .one(conn)
+        .await
+}
+
+/// Moves the response's answers from `n` to `excluded` in both roll-ups.
+async fn move_counts(
+    txn: &DatabaseTransaction,
+    tz: Tz,
+    r: &response::Model,
+) -> Result<(), sea_orm::DbErr> {
+    let answers = answer::Entity::find()
+        .filter(answer::Column::ResponseId.eq(r.id))
+        .all(txn)
+        .await?;
+    let (day, month) = local_day(tz, r.submitted_at);
+    let col = |name: &str| Expr::col(Alias::new(name));
+    for a in answers {
+        for (table, period, date) in [
+            ("rollup_daily", "day", day),
+            ("rollup_monthly", "month", month),
+        ] {
+            let update = Query::update()
+                .table(Alias::new(table))
+                .value(Alias::new("n"), col("n").sub(1))
+                .value(Alias::new("excluded"), col("excluded").add(1))
+                .and_where(col("agency_id").eq(r.agency_id))
+                .and_where(col(period).eq(date))
+                .and_where(col("desk_id").eq(r.desk_id.unwrap_or(0)))
+                .and_where(col("questionnaire_id").eq(r.questionnaire_id))
+                .and_where(col("question_key").eq(a.question_key.clone()))
+                .and_where(col("value").eq(a.value))
+                .to_owned();
+            txn.execute(&update).await?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_are_short_single_lines() {
+        assert_eq!(parse_reason("  thử nghiệm  ").unwrap(), "thử nghiệm");
+        for bad in ["", "   ", "a\nb", &"x".repeat(MAX_REASON + 1)] {
+            assert_eq!(parse_reason(bad).unwrap_err().code, "invalid_reason");
+        }
+        assert!(parse_reason(&"ậ".repeat(MAX_REASON)).is_ok());
+    }
+}

@@ -1,0 +1,317 @@
+//! The response listing: the stored responses of an agency's subtree over a period, oldest
+//! first, as JSON or CSV. Large periods stream: one query is read row by row through a
+//! database cursor in a task of its own, and the body is sent in chunks of about
+//! [`CHUNK`] bytes as they fill, so memory does not grow with the period.
+
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
+use chrono::{DateTime, SecondsFormat, Utc};
+use chrono_tz::Tz;
+use futures_util::{Stream, StreamExt};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType, Order, Query, SelectStatement};
+use sea_orm::{DatabaseConnection, QueryResult, StreamTrait};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use super::import::{ANSWER_COLUMNS, CSV_HEADER};
+use crate::db::Db;
+use crate::domain::{Period, Role};
+use crate::govern::Principal;
+use crate::org::agency_in_scope;
+use crate::web::error::{ApiError, ApiResult};
+
+/// The body is sent in chunks of about this many bytes.
+pub const CHUNK: usize = 32 * 1024;
+
+/// The query of `GET /api/v1/responses`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct ListQuery {
+    /// The agency whose subtree is listed; by default the caller's own (every agency for
+    /// administrators).
+    pub agency: Option<String>,
+    /// First day, `YYYY-MM-DD`, inclusive.
+    pub from: Option<String>,
+    /// Last day, `YYYY-MM-DD`, inclusive.
+    pub to: Option<String>,
+    /// `json` (default) or `csv`.
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Csv,
+}
+
+impl Format {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Json => "application/json",
+            Format::Csv => "text/csv; charset=utf-8",
+        }
+    }
+}
+
+/// One listed response.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct ListedResponse {
+    pub id: i64,
+    pub agency: String,
+    pub desk: Option<String>,
+    pub questionnaire: String,
+    pub channel: String,
+    pub submitted_at: DateTime<Utc>,
+    /// Only the answered questions.
+    #[schema(value_type = Object)]
+    pub answers: BTreeMap<String, i16>,
+    pub comment: Option<String>,
+    pub excluded: bool,
+}
+
+/// The whole JSON body, for the OpenAPI document (the server streams it).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ResponseList {
+    pub responses: Vec<ListedResponse>,
+}
+
+/// Checks the request and starts streaming. Roles: administrators; managers and viewers
+/// within their scope.
+pub async fn open(
+    db: &Db,
+    by: &Principal,
+    tz: Tz,
+    query: ListQuery,
+) -> ApiResult<(
+    Format,
+    impl Stream<Item = Result<Bytes, std::io::Error>> + use<>,
+)> {
+    by.require_role(&[Role::Admin, Role::Manager, Role::Viewer])?;
+    let format = match query.format.as_deref() {
+        None | Some("") | Some("json") => Format::Json,
+        Some("csv") => Format::Csv,
+        Some(_) => {
+            return Err(
+                ApiError::unprocessable("invalid_format", "format is json or csv")
+                    .with_field("format"),
+            );
+        }
+    };
+    let period = Period::parse(query.from.as_deref(), query.to.as_deref())
+        .map_err(|(field, e)| ApiError::invalid(field, e))?;
+    let agencies = match (query.agency.as_deref(), by.agency_id) {
+        (Some(code), _) => {
+            let (root, tree) = agency_in_scope(&db.read, by, code).await?;
+            Some(tree.subtree(root.id))
+        }
+        (None, Some(root)) => Some(crate::org::Tree::load(&db.read).await?.subtree(root)),
+        (None, None) => None,
+    };
+    let select = statement(agencies, period.instants(tz));
+    let conn = db.read.clone();
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    tokio::spawn(async move {
+        if let Err(e) = produce(&conn, select, format, tz, &tx).await {
+            tracing::error!(error = %e, "the response listing stopped");
+            // An error mid-body aborts the connection: the client sees a failed transfer,
+            // never a complete-looking file with rows missing.
+            let _ = tx.send(Err(std::io::Error::other("listing failed"))).await;
+        }
+    });
+    Ok((
+        format,
+        futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        }),
+    ))
+}
+
+/// One row per answer (a response without answers has one row with nulls), ordered so
+/// that a response's rows are adjacent.
+fn statement(
+    agencies: Option<Vec<i64>>,
+    (start, end): (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
+) -> SelectStatement {
+    let t = |name: &str| Alias::new(name);
+    let c = |table: &str, column: &str| Expr::col((Alias::new(table), Alias::new(column)));
+    let mut q = Query::select();
+    q.expr_as(c("r", "id"), t("id"))
+        .expr_as(c("a", "code"), t("agency"))
+        .expr_as(c("d", "code"), t("desk"))
+        .expr_as(c("q", "key"), t("questionnaire"))
+        .expr_as(c("r", "channel"), t("channel"))
+        .expr_as(c("r", "submitted_at"), t("submitted_at"))
+        .expr_as(c("r", "comment"), t("comment"))
+        .expr_as(c("e", "reason"), t("excluded_reason"))
+        .expr_as(c("x", "question_key"), t("question_key"))
+        .expr_as(c("x", "value"), t("value"))
+        .from_as(t("responses"), t("r"))
+        .join_as(
+            JoinType::InnerJoin,
+            t("agencies"),
+            t("a"),
+            c("a", "id").equals((t("r"), t("agency_id"))),
+        )
+        .join_as(
+            JoinType::LeftJoin,
+            t("desks"),
+            t("d"),
+            c("d", "id").equals((t("r"), t("desk_id"))),
+        )
+        .join_as(
+            JoinType::InnerJoin,
+            t("questionnaires"),
+            t("q"),
+            c("q", "id").equals((t("r"), t("questionnaire_id"))),
+        )
+        .join_as(
+            JoinType::LeftJoin,
+            t("exclusions"),
+            t("e"),
+            c("e", "response_id").equals((t("r"), t("id"))),
+        )
+        .join_as(
+            JoinType::LeftJoin,
+            t("answers"),
+            t("x"),
+            c("x", "response_id").equals((t("r"), t("id"))),
+        )
+        .order_by((t("r"), t("submitted_at")), Order::Asc)
+        .order_by((t("r"), t("id")), Order::Asc);
+    if let Some(ids) = agencies {
+        q.and_where(c("r", "agency_id").is_in(ids));
+    }
+    if let Some(start) = start {
+        q.and_where(c("r", "submitted_at").gte(start));
+    }
+    if let Some(end) = end {
+        q.and_where(c("r", "submitted_at").lt(end));
+    }
+    q
+}
+
+async fn produce(
+    conn: &DatabaseConnection,
+    select: SelectStatement,
+    format: Format,
+    tz: Tz,
+    tx: &mpsc::Sender<Result<Bytes, std::io::Error>>,
+) -> anyhow::Result<()> {
+    let mut rows = conn.stream(&select).await?;
+    let mut out = Renderer::new(format, tz);
+    let mut current: Option<ListedResponse> = None;
+    while let Some(row) = rows.next().await {
+        let row = row?;
+        let id: i64 = row.try_get("", "id")?;
+        if current.as_ref().is_some_and(|r| r.id != id) {
+            if let Some(done) = current.take() {
+                out.push(&done)?;
+            }
+            if out.buf.len() >= CHUNK && tx.send(Ok(out.take())).await.is_err() {
+                return Ok(()); // the client went away
+            }
+        }
+        let listed = match current.as_mut() {
+            Some(listed) => listed,
+            None => current.insert(decode(&row, id)?),
+        };
+        let key: Option<String> = row.try_get("", "question_key")?;
+        let value: Option<i16> = row.try_get("", "value")?;
+        if let (Some(key), Some(value)) = (key, value) {
+            listed.answers.insert(key, value);
+        }
+    }
+    if let Some(done) = current.take() {
+        out.push(&done)?;
+    }
+    out.finish();
+    let _ = tx.send(Ok(out.take())).await;
+    Ok(())
+}
+
+fn decode(row: &QueryResult, id: i64) -> Result<ListedResponse, sea_orm::DbErr> {
+    let reason: Option<String> = row.try_get("", "excluded_reason")?;
+    Ok(ListedResponse {
+        id,
+        agency: row.try_get("", "agency")?,
+        desk: row.try_get("", "desk")?,
+        questionnaire: row.try_get("", "questionnaire")?,
+        channel: row.try_get("", "channel")?,
+        submitted_at: row.try_get("", "submitted_at")?,
+        answers: BTreeMap::new(),
+        comment: row.try_get("", "comment")?,
+        excluded: reason.is_some(),
+    })
+}
+
+/// Renders listed responses into a growing buffer that the producer drains in chunks.
+struct Renderer {
+    format: Format,
+    tz: Tz,
+    buf: Vec<u8>,
+    first: bool,
+}
+
+impl Renderer {
+    fn new(format: Format, tz: Tz) -> Self {
+        let mut buf = Vec::with_capacity(CHUNK + 1024);
+        match format {
+            Format::Json => buf.extend_from_slice(b"{\"responses\":["),
+            Format::Csv => {
+                buf.extend_from_slice(CSV_HEADER.join(",").as_bytes());
+                buf.extend_from_slice(b",id,excluded\n");
+            }
+        }
+        Self {
+            format,
+            tz,
+            buf,
+            first: true,
+        }
+    }
+
+    fn push(&mut self, r: &ListedResponse) -> anyhow::Result<()> {
+        match self.format {
+            Format::Json => {
+                if !self.first {
+                    self.buf.push(b',');
+                }
+                serde_json::to_writer(&mut self.buf, r)?;
+            }
+            Format::Csv => {
+                let answer = |k: &str| r.answers.get(k).map(|v| v.to_string()).unwrap_or_default();
+                let submitted = r
+                    .submitted_at
+                    .with_timezone(&self.tz)
+                    .to_rfc3339_opts(SecondsFormat::AutoSi, false);
+                let mut record = vec![
+                    r.agency.clone(),
+                    r.desk.clone().unwrap_or_default(),
+                    submitted,
+                    r.channel.clone(),
+                ];
+                record.extend(ANSWER_COLUMNS.iter().map(|k| answer(k)));
+                record.push(r.comment.clone().unwrap_or_default());
+                record.push(r.id.to_string());
+                record.push(r.excluded.to_string());
+                let mut w = csv::WriterBuilder::new()
+                    .has_headers(false)
+                    .from_writer(&mut self.buf);
+                w.write_record(&record)?;
+                w.flush()?;
+            }
+        }
+        self.first = false;
+        Ok(())
+    }
+
+    fn finish(&mut self) {
+        if self.format == Format::Json {
+            self.buf.extend_from_slice(b"]}");
+        }
+    }
+
+    fn take(&mut self) -> Bytes {
+        Bytes::from(std::mem::take(&mut self.buf))
+    }
+}
