@@ -121,7 +121,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { addr, demo } => {
             let public_url = std::env::var("HAILONG_PUBLIC_URL").ok();
             let config = Config::new(cli.database_url.clone(), addr, public_url)
-                .with_env_timezone()
+                .with_env()
                 .map_err(anyhow::Error::msg)?;
             if demo {
                 crate::demo::load(&db, &config).await?;

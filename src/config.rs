@@ -1,7 +1,11 @@
 //! Settings read from the command line and the environment.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+
+use ipnet::IpNet;
+
+use crate::collect::limit::RateLimit;
 
 /// The default database: a SQLite file in the working directory, created on first use.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://hailong.db";
@@ -15,6 +19,10 @@ pub struct Config {
     pub public_url: String,
     /// The deployment's time zone: days, months and years are counted in it.
     pub timezone: chrono_tz::Tz,
+    /// Ratings per client per link (`HAILONG_RATE_LIMIT`); `None` is `off`.
+    pub rate_limit: Option<RateLimit>,
+    /// Proxies whose `X-Forwarded-For` is believed (`HAILONG_TRUSTED_PROXIES`).
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 impl Config {
@@ -28,7 +36,23 @@ impl Config {
             addr,
             public_url,
             timezone: DEFAULT_TIMEZONE,
+            rate_limit: Some(RateLimit::DEFAULT),
+            trusted_proxies: Vec::new(),
         }
+    }
+
+    /// Reads every `HAILONG_*` setting of the server: time zone, rate limit, proxies.
+    pub fn with_env(self) -> Result<Self, String> {
+        let mut config = self.with_env_timezone()?;
+        if let Ok(raw) = std::env::var("HAILONG_RATE_LIMIT")
+            && !raw.trim().is_empty()
+        {
+            config.rate_limit = RateLimit::parse(&raw)?;
+        }
+        if let Ok(raw) = std::env::var("HAILONG_TRUSTED_PROXIES") {
+            config.trusted_proxies = parse_proxies(&raw)?;
+        }
+        Ok(config)
     }
 
     /// Reads `HAILONG_TIMEZONE` (an IANA name such as `Asia/Ho_Chi_Minh`).
@@ -45,6 +69,19 @@ impl Config {
     }
 }
 
+/// A comma-separated list of addresses (`10.0.0.5`) and networks (`10.0.0.0/8`).
+pub fn parse_proxies(raw: &str) -> Result<Vec<IpNet>, String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<IpNet>()
+                .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| format!("HAILONG_TRUSTED_PROXIES: {s:?} is not an address or network"))
+        })
+        .collect()
+}
+
 pub const DEFAULT_TIMEZONE: chrono_tz::Tz = chrono_tz::Asia::Ho_Chi_Minh;
 
 // The database URL may hold a password: never print it.
@@ -55,6 +92,8 @@ impl fmt::Debug for Config {
             .field("addr", &self.addr)
             .field("public_url", &self.public_url)
             .field("timezone", &self.timezone)
+            .field("rate_limit", &self.rate_limit)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
 }

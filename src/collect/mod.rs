@@ -4,6 +4,7 @@
 pub mod answers;
 pub mod exclusions;
 pub mod import;
+pub mod limit;
 pub mod links;
 pub mod listing;
 pub mod qr;

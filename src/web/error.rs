@@ -17,6 +17,8 @@ pub struct ApiError {
     pub message: String,
     pub field: Option<String>,
     pub row: Option<u64>,
+    /// Seconds, sent as `Retry-After` (429 and 503).
+    pub retry_after: Option<u64>,
 }
 
 /// The body of every error response.
@@ -46,7 +48,19 @@ impl ApiError {
             message: message.into(),
             field: None,
             row: None,
+            retry_after: None,
         }
+    }
+
+    /// 429: too many ratings from one client; try again after `wait`.
+    pub fn rate_limited(wait: std::time::Duration) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many ratings from this client for this link; try again later",
+        );
+        e.retry_after = Some(wait.as_secs().max(1));
+        e
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
@@ -132,7 +146,12 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, axum::Json(self.body())).into_response()
+        let mut res = (self.status, axum::Json(self.body())).into_response();
+        if let Some(secs) = self.retry_after {
+            res.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        res
     }
 }
 

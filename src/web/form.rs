@@ -11,11 +11,13 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use super::AppState;
+use super::client::{self, Who};
 use super::error::ApiError;
+use super::responses::{Refused, store_rating};
 use crate::collect::answers::{self, Problem, Raw};
 use crate::collect::links::{self, Unusable};
 use crate::collect::questionnaire::Questionnaire;
-use crate::collect::store::{Channel, Submission};
+use crate::collect::store::Channel;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -39,6 +41,7 @@ pub struct Texts {
     pub expired: (&'static str, &'static str),
     pub used: (&'static str, &'static str),
     pub failed: (&'static str, &'static str),
+    pub limited: (&'static str, &'static str),
 }
 
 pub const VI: Texts = Texts {
@@ -67,6 +70,10 @@ pub const VI: Texts = Texts {
         "Chưa gửi được đánh giá",
         "Hệ thống đang bận. Vui lòng thử lại sau ít phút.",
     ),
+    limited: (
+        "Ông/Bà đã gửi nhiều đánh giá",
+        "Cảm ơn Ông/Bà. Thiết bị này vừa gửi nhiều đánh giá cho quầy này; vui lòng thử lại sau ít phút.",
+    ),
 };
 
 pub const EN: Texts = Texts {
@@ -94,6 +101,10 @@ pub const EN: Texts = Texts {
     failed: (
         "Your rating was not sent",
         "The system is busy. Please try again in a few minutes.",
+    ),
+    limited: (
+        "You have sent several ratings",
+        "Thank you. This device has just sent several ratings for this desk; please try again in a few minutes.",
     ),
 };
 
@@ -298,6 +309,7 @@ async fn place(
 
 async fn show(
     State(state): State<AppState>,
+    who: Who,
     Path(token): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
@@ -317,10 +329,12 @@ async fn show(
         comment: "",
         problems: &[],
     };
-    Ok(render(
+    let mut res = render(
         StatusCode::OK,
         &form_page(t, &token, agency, desk, &q, kiosk, filled),
-    ))
+    );
+    client::give_cookie(&who, &state.config.public_url, &mut res);
+    Ok(res)
 }
 
 /// Form fields that are not answers.
@@ -328,6 +342,7 @@ const CONTROL_FIELDS: [&str; 4] = ["lang", "kiosk", "website", "comment"];
 
 async fn submit(
     State(state): State<AppState>,
+    who: Who,
     Path(token): Path<String>,
     RawForm(body): RawForm,
 ) -> Result<Response, ApiError> {
@@ -382,21 +397,20 @@ async fn submit(
             ));
         }
     };
-    let stored = state
-        .writer
-        .submit(Submission::through_link(
-            &link,
-            if link.kiosk || kiosk_post {
-                Channel::Kiosk
-            } else {
-                Channel::Qr
-            },
-            checked,
-        ))
-        .await;
-    match stored {
+    let channel = if link.kiosk || kiosk_post {
+        Channel::Kiosk
+    } else {
+        Channel::Qr
+    };
+    match store_rating(&state, &who, &link, channel, checked).await {
         Ok(Ok(_)) => Ok(Redirect::to(&thanks_url).into_response()),
-        Ok(Err(_)) => Ok(unusable_page(t, Unusable::Used)),
+        Ok(Err(Refused::Used)) => Ok(unusable_page(t, Unusable::Used)),
+        Ok(Err(Refused::Limited(wait))) => {
+            let mut res = page(StatusCode::TOO_MANY_REQUESTS, t, t.limited);
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, wait.as_secs().max(1).into());
+            Ok(res)
+        }
         Err(_) => Ok(page(StatusCode::SERVICE_UNAVAILABLE, t, t.failed)),
     }
 }

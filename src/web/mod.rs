@@ -2,6 +2,7 @@
 //! catching) and the handlers, grouped by resource.
 
 pub mod agencies;
+pub mod client;
 pub mod error;
 pub mod extract;
 pub mod form;
@@ -38,6 +39,8 @@ pub struct AppState {
     pub writer: Writer,
     pub questionnaires: questionnaire::Cache,
     pub places: crate::org::Places,
+    pub limiter: crate::collect::limit::Limiter,
+    pub client_hasher: client::ClientHasher,
 }
 
 impl AppState {
@@ -45,10 +48,12 @@ impl AppState {
     pub fn new(db: Db, config: Config) -> Self {
         Self {
             writer: Writer::start(db.clone(), config.timezone),
+            limiter: crate::collect::limit::Limiter::new(config.rate_limit),
             db,
             config: Arc::new(config),
             questionnaires: questionnaire::Cache::default(),
             places: crate::org::Places::default(),
+            client_hasher: client::ClientHasher::default(),
         }
     }
 }

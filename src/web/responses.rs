@@ -11,16 +11,20 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
+use super::client::Who;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, read_body};
+use crate::collect::answers::Answers;
 use crate::collect::answers::{self, Raw};
 use crate::collect::exclusions::{self, ExcludeRequest, ExclusionDto};
 use crate::collect::import::{self, JsonImport};
 use crate::collect::links::{self, Unusable};
 use crate::collect::listing::{self, ListQuery, ResponseList};
-use crate::collect::store::{Channel, Submission};
+use crate::collect::store::{AlreadyUsed, Channel, Stored, Submission, local_day};
 use crate::domain::Role;
 use crate::govern::Principal;
+use entity::rating_link;
+use std::time::{Duration, Instant};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -59,10 +63,12 @@ pub struct StoredResponse {
         (status = 409, description = "single-use link already used", body = ErrorBody),
         (status = 410, description = "expired link", body = ErrorBody),
         (status = 413, body = ErrorBody),
-        (status = 422, description = "invalid answers", body = ErrorBody)))]
+        (status = 422, description = "invalid answers", body = ErrorBody),
+        (status = 429, description = "too many ratings from this client for this link (see Retry-After)", body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
 pub async fn submit(
     State(state): State<AppState>,
+    who: Who,
     ApiJson(body): ApiJson<NewResponse>,
 ) -> ApiResult<(StatusCode, Json<StoredResponse>)> {
     let link = links::usable(&state.db.read, &body.token)
@@ -79,19 +85,16 @@ pub async fn submit(
         .collect();
     let checked = answers::check(&q, &raw, body.comment.as_deref())
         .map_err(|problems| problems[0].api_error())?;
-    let stored = state
-        .writer
-        .submit(Submission::through_link(
-            &link,
-            if link.kiosk {
-                Channel::Kiosk
-            } else {
-                Channel::Api
-            },
-            checked,
-        ))
-        .await?
-        .map_err(|_| unusable(Unusable::Used))?;
+    let channel = if link.kiosk {
+        Channel::Kiosk
+    } else {
+        Channel::Api
+    };
+    let stored = match store_rating(&state, &who, &link, channel, checked).await? {
+        Ok(stored) => stored,
+        Err(Refused::Used) => return Err(unusable(Unusable::Used)),
+        Err(Refused::Limited(wait)) => return Err(ApiError::rate_limited(wait)),
+    };
     Ok((
         StatusCode::CREATED,
         Json(StoredResponse {
@@ -99,6 +102,61 @@ pub async fn submit(
             submitted_at: stored.submitted_at,
         }),
     ))
+}
+
+/// Why a valid rating was not stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// The single-use link was used in the meantime.
+    Used,
+    /// The client reached its limit; it may try again after this long.
+    Limited(Duration),
+}
+
+/// Stores a valid rating made through `link`, within the client's rate limit, with the
+/// day's keyed hash of its address. The form and the JSON endpoint both come here.
+pub async fn store_rating(
+    state: &AppState,
+    who: &Who,
+    link: &rating_link::Model,
+    channel: Channel,
+    answers: Answers,
+) -> ApiResult<Result<Stored, Refused>> {
+    // A single-use link stores one rating at most: a limit per link adds nothing there.
+    let permit = if link.single_use {
+        None
+    } else {
+        match state.limiter.acquire(
+            link.id,
+            &who.client,
+            who.address,
+            link.kiosk,
+            Instant::now(),
+        ) {
+            Ok(permit) => Some(permit),
+            Err(wait) => {
+                metrics::counter!("hailong_rate_limited_total").increment(1);
+                return Ok(Err(Refused::Limited(wait)));
+            }
+        }
+    };
+    let mut sub = Submission::through_link(link, channel, answers);
+    let (day, _) = local_day(state.config.timezone, sub.submitted_at);
+    sub.client_hash = Some(
+        state
+            .client_hasher
+            .hash(&state.db.write, day, who.address)
+            .await?,
+    );
+    match state.writer.submit(sub).await? {
+        Ok(stored) => {
+            if let Some(permit) = permit {
+                permit.commit();
+            }
+            Ok(Ok(stored))
+        }
+        Err(AlreadyUsed) => Ok(Err(Refused::Used)),
+    }
 }
 
 /// The API's answer to a token that cannot take a rating.

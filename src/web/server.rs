@@ -17,9 +17,12 @@ pub async fn serve(db: Db, config: Config) -> anyhow::Result<()> {
         config.public_url
     );
     let state = AppState::new(db.clone(), config);
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     tracing::info!("stopped; closing the database");
     db.close().await;
     Ok(())

@@ -140,15 +140,25 @@ impl TestApp {
         Self::spawn_on(TestDb::new().await).await
     }
 
+    /// An app whose configuration `adjust` changes first.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_configured(TestDb::new().await, adjust).await
+    }
+
     /// An app on an existing (possibly already migrated) test database.
     pub async fn spawn_on(test_db: TestDb) -> Self {
+        Self::spawn_configured(test_db, |_| {}).await
+    }
+
+    async fn spawn_configured(test_db: TestDb, adjust: impl FnOnce(&mut Config)) -> Self {
         let db = Db::connect(&test_db.url).await.expect("connect");
         hailong::prepare(&db, |_| {}).await.expect("prepare");
-        let config = Config::new(
+        let mut config = Config::new(
             test_db.url.clone(),
             "127.0.0.1:8080".parse().expect("addr"),
             Some("http://hailong.test".into()),
         );
+        adjust(&mut config);
         let state = AppState::new(db.clone(), config);
         let admin = keys::create(
             &db,

@@ -11,5 +11,6 @@ mod collect;
 mod desks;
 mod form;
 mod helpers;
+mod limits;
 mod ops;
 mod responses;

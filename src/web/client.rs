@@ -1,0 +1,254 @@
+//! Who is rating, for the rate limits and the abuse hash: the first-party client cookie,
+//! and the client's address (from `X-Forwarded-For` only when the peer is one of
+//! `HAILONG_TRUSTED_PROXIES`). No address is ever stored: responses keep at most
+//! [`ClientHasher::hash`], an HMAC of the address under a secret kept in the database and
+//! the local day, so the same address gives unrelated values on different days.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue};
+use chrono::NaiveDate;
+use entity::setting;
+use hmac::{Hmac, KeyInit, Mac};
+use ipnet::IpNet;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ConnectionTrait, EntityTrait, Set};
+use sha2::Sha256;
+use tokio::sync::OnceCell;
+
+use super::AppState;
+use super::error::{ApiError, ApiResult};
+use crate::collect::limit::Client;
+use crate::govern::secrets;
+
+/// The client cookie's name. Its value is 128 random bits, nothing else.
+pub const COOKIE_NAME: &str = "hl_c";
+/// The settings key of the secret behind the daily client hash.
+const SECRET_KEY: &str = "client_hash_secret";
+
+/// The caller of a citizen endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Who {
+    pub client: Client,
+    pub address: IpAddr,
+}
+
+impl Who {
+    pub fn has_cookie(&self) -> bool {
+        matches!(self.client, Client::Device(_))
+    }
+}
+
+impl FromRequestParts<AppState> for Who {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        Ok(identify(
+            &parts.headers,
+            peer,
+            &state.config.trusted_proxies,
+        ))
+    }
+}
+
+/// The client and its address.
+pub fn identify(headers: &HeaderMap, peer: Option<IpAddr>, trusted: &[IpNet]) -> Who {
+    let address = client_address(headers, peer, trusted);
+    let client = match cookie(headers) {
+        Some(value) => Client::Device(value),
+        None => Client::Address(address),
+    };
+    Who { client, address }
+}
+
+/// The peer, or when the peer is a trusted proxy, the right-most untrusted address of
+/// `X-Forwarded-For` (addresses to its left were written by the client and prove nothing).
+fn client_address(headers: &HeaderMap, peer: Option<IpAddr>, trusted: &[IpNet]) -> IpAddr {
+    let peer = peer.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let mut address = peer;
+    for hop in hops.iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) if is_trusted(&ip) => address = ip,
+            Ok(ip) => return ip,
+            // Garbage in the header: trust nothing further left.
+            Err(_) => return address,
+        }
+    }
+    address
+}
+
+fn cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE_NAME)
+        .map(|(_, value)| value.trim())
+        .filter(|v| {
+            v.len() == 22
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map(str::to_string)
+}
+
+/// A `Set-Cookie` value giving a new client its cookie (a year, first party, not readable
+/// by scripts).
+pub fn new_cookie(secure: bool) -> ApiResult<HeaderValue> {
+    let value = secrets::random_token(16).map_err(ApiError::internal)?;
+    let secure = if secure { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{COOKIE_NAME}={value}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax{secure}"
+    ))
+    .map_err(ApiError::internal)
+}
+
+/// Adds the client cookie to `res` when the caller has none.
+pub fn give_cookie(who: &Who, public_url: &str, res: &mut axum::response::Response) {
+    if who.has_cookie() {
+        return;
+    }
+    if let Ok(value) = new_cookie(public_url.starts_with("https://")) {
+        res.headers_mut().append(SET_COOKIE, value);
+    }
+}
+
+/// Makes the daily keyed hash of client addresses.
+#[derive(Clone, Default)]
+pub struct ClientHasher {
+    secret: std::sync::Arc<OnceCell<Vec<u8>>>,
+}
+
+impl ClientHasher {
+    /// HMAC-SHA-256 of the local day and the address under the deployment's secret,
+    /// shortened to 128 bits (hex).
+    pub async fn hash(
+        &self,
+        conn: &impl ConnectionTrait,
+        day: NaiveDate,
+        address: IpAddr,
+    ) -> ApiResult<String> {
+        let secret = self.secret.get_or_try_init(|| load_secret(conn)).await?;
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret).map_err(ApiError::internal)?;
+        mac.update(format!("{day}|{address}").as_bytes());
+        let digest = mac.finalize().into_bytes();
+        Ok(hex::encode(&digest[..16]))
+    }
+}
+
+/// The secret, made on first use. Several servers starting at once agree on the first one
+/// written.
+async fn load_secret(conn: &impl ConnectionTrait) -> ApiResult<Vec<u8>> {
+    setting::Entity::insert(setting::ActiveModel {
+        key: Set(SECRET_KEY.to_string()),
+        value: Set(secrets::random_hex(32)),
+    })
+    .on_conflict(
+        OnConflict::column(setting::Column::Key)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await?;
+    let stored = setting::Entity::find_by_id(SECRET_KEY.to_string())
+        .one(conn)
+        .await?
+        .ok_or_else(|| ApiError::internal("the client hash secret is missing"))?;
+    hex::decode(stored.value).map_err(ApiError::internal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        h
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let h = headers(&[("x-forwarded-for", "1.2.3.4, 5.6.7.8, 10.0.0.9")]);
+        // From an untrusted peer the header is ignored.
+        assert_eq!(
+            identify(&h, Some(ip("9.9.9.9")), &trusted).address,
+            ip("9.9.9.9")
+        );
+        // From a trusted proxy: the right-most untrusted hop (1.2.3.4 could be forged).
+        assert_eq!(
+            identify(&h, Some(ip("10.1.1.1")), &trusted).address,
+            ip("5.6.7.8")
+        );
+        let h = headers(&[("x-forwarded-for", "garbage, 10.0.0.9")]);
+        assert_eq!(
+            identify(&h, Some(ip("10.1.1.1")), &trusted).address,
+            ip("10.0.0.9")
+        );
+        assert_eq!(
+            identify(&HeaderMap::new(), None, &trusted).address,
+            ip("0.0.0.0")
+        );
+    }
+
+    #[test]
+    fn only_well_formed_cookies_identify_a_device() {
+        let good = "AbCdEfGhIjKlMnOpQrSt_-";
+        let h = headers(&[("cookie", &format!("x=1; {COOKIE_NAME}={good}"))]);
+        assert_eq!(
+            identify(&h, None, &[]).client,
+            Client::Device(good.to_string())
+        );
+        for bad in ["short", "AbCdEfGhIjKlMnOpQrSt_!", ""] {
+            let h = headers(&[("cookie", &format!("{COOKIE_NAME}={bad}"))]);
+            assert!(
+                !identify(&h, Some(ip("1.1.1.1")), &[]).has_cookie(),
+                "{bad}"
+            );
+        }
+        let cookie = new_cookie(true).unwrap();
+        let text = cookie.to_str().unwrap();
+        assert!(
+            text.contains("HttpOnly") && text.contains("Secure") && text.contains("SameSite=Lax")
+        );
+        let value = text.split(';').next().unwrap().split('=').nth(1).unwrap();
+        assert_eq!(cookie_from(value), Some(value.to_string()));
+    }
+
+    fn cookie_from(value: &str) -> Option<String> {
+        cookie(&headers(&[("cookie", &format!("{COOKIE_NAME}={value}"))]))
+    }
+}
