@@ -323,3 +323,37 @@ impl TestApp {
             .expect("known table")
     }
 }
+
+/// Whether the real-tool tests (QR decoder, browser) must run: `.ci/run` sets
+/// `HAILONG_REQUIRE_TOOLS=1`, so that a missing tool fails there instead of skipping.
+pub fn tools_required() -> bool {
+    std::env::var("HAILONG_REQUIRE_TOOLS").is_ok_and(|v| v == "1")
+}
+
+/// Decodes a QR code image with the real decoder, `zbarimg`; `None` when it is not
+/// installed (and not required).
+pub fn decode_qr(png: &[u8]) -> Option<String> {
+    if std::process::Command::new("zbarimg")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(!tools_required(), "zbarimg is required but not installed");
+        eprintln!("zbarimg not installed: skipping the decode check");
+        return None;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("qr.png");
+    std::fs::write(&file, png).expect("write");
+    let out = std::process::Command::new("zbarimg")
+        .args(["--quiet", "--raw"])
+        .arg(&file)
+        .output()
+        .expect("zbarimg");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}

@@ -6,6 +6,7 @@
 
 mod agencies;
 mod auth;
+mod browser;
 mod cli;
 mod collect;
 mod desks;

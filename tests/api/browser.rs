@@ -1,0 +1,262 @@
+//! A real browser rates: headless Chromium from Debian's packages, driven through
+//! chromedriver (WebDriver) with fantoccini, on a 360×640 phone viewport. The page comes
+//! from the real server on a real socket, at the URL decoded from the link's QR code.
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, decode_qr, tools_required};
+
+/// chromedriver on a free port, stopped on drop.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start_driver() -> Option<Driver> {
+    let port = free_port();
+    let child = match Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(_) => {
+            assert!(
+                !tools_required(),
+                "chromedriver is required but not installed"
+            );
+            eprintln!("chromedriver not installed: skipping the browser test");
+            return None;
+        }
+    };
+    let driver = Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Some(driver);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not start");
+}
+
+async fn browser(driver: &Driver) -> Client {
+    let caps = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+            // A small phone: 360×640 CSS pixels, touch.
+            "mobileEmulation": {"deviceMetrics": {"width": 360, "height": 640, "pixelRatio": 2.0, "touch": true}},
+        }
+    });
+    let Value::Object(caps) = caps else {
+        unreachable!()
+    };
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a browser session")
+}
+
+/// The app served on a real socket, its public URL being that socket.
+async fn serve() -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = TestApp::spawn_with(|c| c.public_url = format!("http://{addr}")).await;
+    let router = app.router.clone();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    app
+}
+
+async fn js(client: &Client, script: &str) -> Value {
+    client.execute(script, vec![]).await.expect(script)
+}
+
+#[tokio::test]
+async fn a_phone_browser_rates_through_the_qr_code() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let app = serve().await;
+    app.province().await;
+    let res = app
+        .post(
+            "/api/v1/links",
+            &app.admin,
+            json!({"agency": "A", "desk": "MC1"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED);
+    let link = res.json();
+    let token = link["token"].as_str().unwrap();
+    let png = app.png_bytes(&format!("/r/{token}/qr.png")).await;
+    let url = decode_qr(&png).unwrap_or_else(|| link["url"].as_str().unwrap().to_string());
+    assert_eq!(url, link["url"].as_str().unwrap());
+
+    let client = browser(&driver).await;
+    let outcome = async {
+        client.goto(&url).await.unwrap();
+        assert_eq!(js(&client, "return window.innerWidth").await, json!(360));
+        assert_eq!(js(&client, "return document.documentElement.lang").await, "vi");
+        // Nothing wider than the phone.
+        let overflow = js(
+            &client,
+            "return document.documentElement.scrollWidth - window.innerWidth",
+        )
+        .await;
+        assert!(overflow.as_i64().unwrap() <= 0, "horizontal scroll: {overflow}");
+        // Every answer is a tap target of at least 44×44 CSS pixels.
+        let smallest = js(
+            &client,
+            "return Math.min(...[...document.querySelectorAll('.choices label')]\
+             .map(l => Math.min(l.getBoundingClientRect().height, l.getBoundingClientRect().width)))",
+        )
+        .await;
+        assert!(smallest.as_f64().unwrap() >= 44.0, "tap target {smallest}");
+
+        // Submitting nothing shows the error summary and keeps the page.
+        client
+            .find(Locator::Css("button.submit"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        // The browser's own `required` check stops an empty post; the server's check is
+        // tested through the router. Tap the answers.
+        for id in ["overall-5", "staff-4", "result-5"] {
+            client
+                .find(Locator::Css(&format!("label[for='{id}']")))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+        }
+        let comment = client.find(Locator::Id("comment")).await.unwrap();
+        comment.send_keys("Cán bộ hướng dẫn rất tận tình").await.unwrap();
+        client
+            .find(Locator::Css("button.submit"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_url(&url::Url::parse(&format!("{url}/thanks?lang=vi")).unwrap())
+            .await
+            .unwrap();
+        let heading = client
+            .find(Locator::Css("h1"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(heading, "Cảm ơn Ông/Bà!");
+    }
+    .await;
+    client.close().await.unwrap();
+    let () = outcome;
+
+    let listed = app
+        .get("/api/v1/responses?agency=A", &app.admin)
+        .await
+        .json();
+    let stored = &listed["responses"][0];
+    assert_eq!(
+        stored["answers"],
+        json!({"overall": 5, "staff": 4, "result": 5})
+    );
+    assert_eq!(stored["comment"], "Cán bộ hướng dẫn rất tận tình");
+    assert_eq!(stored["channel"], "qr");
+    assert_eq!(stored["desk"], "MC1");
+}
+
+#[tokio::test]
+async fn a_kiosk_takes_one_tap_and_returns_to_a_blank_form() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let app = serve().await;
+    app.province().await;
+    let res = app
+        .post(
+            "/api/v1/links",
+            &app.admin,
+            json!({"agency": "A", "desk": "MC1", "questionnaire": "kiosk-3", "kiosk": true}),
+        )
+        .await;
+    let url = res.json()["url"].as_str().unwrap().to_string();
+    let client = browser(&driver).await;
+    let outcome = async {
+        client.goto(&url).await.unwrap();
+        let buttons = client
+            .find_all(Locator::Css(".kiosk button"))
+            .await
+            .unwrap();
+        assert_eq!(buttons.len(), 3);
+        // "Rất hài lòng" is the last button; one tap submits.
+        buttons[2].click().await.unwrap();
+        client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css("meta[http-equiv='refresh']"))
+            .await
+            .unwrap();
+        // The meta refresh brings the blank form back by itself (5 s).
+        client
+            .wait()
+            .at_most(Duration::from_secs(15))
+            .for_element(Locator::Css(".kiosk button"))
+            .await
+            .unwrap();
+    }
+    .await;
+    client.close().await.unwrap();
+    let () = outcome;
+    let listed = app
+        .get("/api/v1/responses?agency=A", &app.admin)
+        .await
+        .json();
+    assert_eq!(listed["responses"][0]["answers"], json!({"overall": 5}));
+    assert_eq!(listed["responses"][0]["channel"], "kiosk");
+}
