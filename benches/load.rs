@@ -1,0 +1,260 @@
+//! The load script: submits ratings over HTTP with N concurrent clients against a release
+//! build, and reports throughput and p50/p99 latency.
+//!
+//! ```text
+//! cargo bench --bench load -- [--clients 64] [--seconds 10] [--mode api|form|both]
+//! ```
+//!
+//! It starts the real server in this process on 127.0.0.1 (a fresh SQLite file in a temp
+//! folder, or `LOAD_DATABASE_URL`), with the rate limit off (every client comes from one
+//! address), creates an agency, a desk and a desk link, then for each mode runs a one-second
+//! warm-up and the measured period:
+//!
+//! - `api`: `POST /api/v1/responses` with five answers;
+//! - `form`: `GET /r/{token}` then `POST /r/{token}` (form-encoded, 303), timed as a pair.
+//!
+//! Each client is a task with its own keep-alive connection that sends its next request as
+//! soon as the previous one is answered (a closed loop).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::http::{Method, Request, StatusCode, header};
+use hailong::collect::links::{self, Created, NewLink};
+use hailong::config::Config;
+use hailong::db::Db;
+use hailong::govern::Principal;
+use hailong::org::{self, NewAgency, NewDesk};
+use hailong::web::{AppState, router};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+struct Options {
+    clients: usize,
+    seconds: u64,
+    modes: Vec<&'static str>,
+}
+
+fn options() -> Options {
+    let args: Vec<String> = std::env::args().collect();
+    let value = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let modes = match value("--mode").as_deref() {
+        Some("api") => vec!["api"],
+        Some("form") => vec!["form"],
+        _ => vec!["api", "form"],
+    };
+    Options {
+        clients: value("--clients").and_then(|v| v.parse().ok()).unwrap_or(64),
+        seconds: value("--seconds").and_then(|v| v.parse().ok()).unwrap_or(10),
+        modes,
+    }
+}
+
+fn main() {
+    let options = options();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(run(options));
+}
+
+async fn run(options: Options) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = std::env::var("LOAD_DATABASE_URL").unwrap_or_else(|_| {
+        format!("sqlite://{}", dir.path().join("load.db").display())
+    });
+    let db = Db::connect(&url).await.unwrap();
+    hailong::prepare(&db, |_| {}).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let base = format!("http://{addr}");
+    let mut config = Config::new(url.clone(), addr, Some(base.clone()));
+    config.rate_limit = None;
+    let state = AppState::new(db.clone(), config);
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router(state).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    let token = fixture(&db, &base).await;
+    println!(
+        "hailong load: {} clients, {} s per mode, database {}",
+        options.clients,
+        options.seconds,
+        if url.starts_with("sqlite") {
+            "SQLite (temp file)"
+        } else {
+            "PostgreSQL"
+        }
+    );
+    for mode in &options.modes {
+        phase(&base, &token, mode, options.clients, Duration::from_secs(1)).await;
+        let report = phase(
+            &base,
+            &token,
+            mode,
+            options.clients,
+            Duration::from_secs(options.seconds),
+        )
+        .await;
+        report.print(mode);
+    }
+    db.close().await;
+}
+
+async fn fixture(db: &Db, base: &str) -> String {
+    let cli = Principal::cli();
+    let agency = NewAgency {
+        code: "LOAD".into(),
+        name: "Trung tâm Phục vụ hành chính công".into(),
+        parent: None,
+        level: None,
+    };
+    org::create_agency(db, &cli, agency).await.unwrap();
+    let desk = NewDesk {
+        code: "MC1".into(),
+        name: "Quầy số 1".into(),
+    };
+    org::create_desk(db, &cli, "LOAD", desk).await.unwrap();
+    let link: NewLink = serde_json::from_value(serde_json::json!({"agency": "LOAD", "desk": "MC1"}))
+        .unwrap();
+    match links::create(db, &cli, base, link).await.unwrap() {
+        Created::New(dto) | Created::Existing(dto) => dto.token,
+    }
+}
+
+struct Report {
+    done: usize,
+    errors: usize,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+}
+
+impl Report {
+    fn print(mut self, mode: &str) {
+        self.latencies.sort_unstable();
+        let pct = |p: f64| {
+            let i = ((self.latencies.len() as f64 * p).ceil() as usize).saturating_sub(1);
+            self.latencies.get(i).copied().unwrap_or_default()
+        };
+        let what = if mode == "api" {
+            "ratings/s through POST /api/v1/responses"
+        } else {
+            "form GET+POST pairs/s"
+        };
+        println!(
+            "{mode:>4}: {:>8.0} {what}; {} done, {} errors in {:.1} s; latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            self.done as f64 / self.elapsed.as_secs_f64(),
+            self.done,
+            self.errors,
+            self.elapsed.as_secs_f64(),
+            pct(0.50).as_secs_f64() * 1e3,
+            pct(0.99).as_secs_f64() * 1e3,
+            self.latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+        );
+    }
+}
+
+type Http = Client<HttpConnector, Full<Bytes>>;
+
+async fn send(
+    client: &Http,
+    method: Method,
+    uri: &str,
+    content_type: &str,
+    body: &'static str,
+) -> StatusCode {
+    let req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Full::new(Bytes::from_static(body.as_bytes())))
+        .unwrap();
+    match client.request(req).await {
+        Ok(res) => {
+            let status = res.status();
+            // Read the whole body, as a browser would.
+            let _ = res.into_body().collect().await;
+            status
+        }
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+async fn phase(base: &str, token: &str, mode: &str, clients: usize, length: Duration) -> Report {
+    let started = Instant::now();
+    let deadline = started + length;
+    let api_body: &'static str = Box::leak(
+        format!(
+            r#"{{"token":"{token}","answers":{{"overall":5,"access":4,"procedure":4,"staff":5,"result":4}}}}"#
+        )
+        .into_boxed_str(),
+    );
+    let mut tasks = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        let base = base.to_string();
+        let token = token.to_string();
+        let api = mode == "api";
+        tasks.push(tokio::spawn(async move {
+            let client: Http = Client::builder(TokioExecutor::new())
+                .pool_max_idle_per_host(1)
+                .build_http();
+            let form_url = format!("{base}/r/{token}");
+            let api_url = format!("{base}/api/v1/responses");
+            let mut latencies = Vec::new();
+            let mut errors = 0;
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                let ok = if api {
+                    send(&client, Method::POST, &api_url, "application/json", api_body).await
+                        == StatusCode::CREATED
+                } else {
+                    send(&client, Method::GET, &form_url, "text/html", "").await == StatusCode::OK
+                        && send(
+                            &client,
+                            Method::POST,
+                            &form_url,
+                            "application/x-www-form-urlencoded",
+                            "lang=vi&overall=5&access=4&procedure=5&staff=5&result=4&feedback=&comment=&website=",
+                        )
+                        .await
+                            == StatusCode::SEE_OTHER
+                };
+                if ok {
+                    latencies.push(t.elapsed());
+                } else {
+                    errors += 1;
+                }
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut report = Report {
+        done: 0,
+        errors: 0,
+        elapsed: Duration::ZERO,
+        latencies: Vec::new(),
+    };
+    for task in tasks {
+        let (latencies, errors) = task.await.unwrap();
+        report.done += latencies.len();
+        report.errors += errors;
+        report.latencies.extend(latencies);
+    }
+    report.elapsed = started.elapsed();
+    report
+}
