@@ -54,8 +54,12 @@ fn options() -> Options {
         _ => vec!["api", "form"],
     };
     Options {
-        clients: value("--clients").and_then(|v| v.parse().ok()).unwrap_or(64),
-        seconds: value("--seconds").and_then(|v| v.parse().ok()).unwrap_or(10),
+        clients: value("--clients")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(64),
+        seconds: value("--seconds")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(10),
         modes,
     }
 }
@@ -71,9 +75,8 @@ fn main() {
 
 async fn run(options: Options) {
     let dir = tempfile::tempdir().unwrap();
-    let url = std::env::var("LOAD_DATABASE_URL").unwrap_or_else(|_| {
-        format!("sqlite://{}", dir.path().join("load.db").display())
-    });
+    let url = std::env::var("LOAD_DATABASE_URL")
+        .unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("load.db").display()));
     let db = Db::connect(&url).await.unwrap();
     hailong::prepare(&db, |_| {}).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -130,8 +133,8 @@ async fn fixture(db: &Db, base: &str) -> String {
         name: "Quầy số 1".into(),
     };
     org::create_desk(db, &cli, "LOAD", desk).await.unwrap();
-    let link: NewLink = serde_json::from_value(serde_json::json!({"agency": "LOAD", "desk": "MC1"}))
-        .unwrap();
+    let link: NewLink =
+        serde_json::from_value(serde_json::json!({"agency": "LOAD", "desk": "MC1"})).unwrap();
     match links::create(db, &cli, base, link).await.unwrap() {
         Created::New(dto) | Created::Existing(dto) => dto.token,
     }
@@ -164,7 +167,12 @@ impl Report {
             self.elapsed.as_secs_f64(),
             pct(0.50).as_secs_f64() * 1e3,
             pct(0.99).as_secs_f64() * 1e3,
-            self.latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+            self.latencies
+                .last()
+                .copied()
+                .unwrap_or_default()
+                .as_secs_f64()
+                * 1e3,
         );
     }
 }
