@@ -15,6 +15,7 @@ pub mod rating_link;
 pub mod response;
 pub mod rollup_daily;
 pub mod rollup_monthly;
+pub mod rollup_yearly;
 pub mod service;
 pub mod session;
 pub mod setting;

@@ -1,18 +1,14 @@
-//! The `rollup_monthly` table.
-
+//! The `rollup_monthly` table: answers per month × agency × question × value.
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "rollup_monthly")]
 pub struct Model {
-    #[sea_orm(primary_key, auto_increment = false)]
-    pub agency_id: i64,
+    /// The first day of the month.
     #[sea_orm(primary_key, auto_increment = false)]
     pub month: Date,
     #[sea_orm(primary_key, auto_increment = false)]
-    pub desk_id: i64,
-    #[sea_orm(primary_key, auto_increment = false)]
-    pub questionnaire_id: i64,
+    pub agency_id: i64,
     #[sea_orm(primary_key, auto_increment = false)]
     pub question_key: String,
     #[sea_orm(primary_key, auto_increment = false)]

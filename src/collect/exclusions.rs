@@ -5,15 +5,14 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use entity::{answer, exclusion, response};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set,
+    TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::store::local_day;
+use super::rollup;
 use crate::db::{Db, is_unique_violation};
 use crate::domain::{Invalid, Role};
 use crate::govern::{Principal, audit};
@@ -140,26 +139,15 @@ async fn move_counts(
         .filter(answer::Column::ResponseId.eq(r.id))
         .all(txn)
         .await?;
-    let (day, month) = local_day(tz, r.submitted_at);
-    let col = |name: &str| Expr::col(Alias::new(name));
+    let places = rollup::places(
+        tz,
+        r.agency_id,
+        r.desk_id,
+        r.questionnaire_id,
+        r.submitted_at,
+    );
     for a in answers {
-        for (table, period, date) in [
-            ("rollup_daily", "day", day),
-            ("rollup_monthly", "month", month),
-        ] {
-            let update = Query::update()
-                .table(Alias::new(table))
-                .value(Alias::new("n"), col("n").sub(1))
-                .value(Alias::new("excluded"), col("excluded").add(1))
-                .and_where(col("agency_id").eq(r.agency_id))
-                .and_where(col(period).eq(date))
-                .and_where(col("desk_id").eq(r.desk_id.unwrap_or(0)))
-                .and_where(col("questionnaire_id").eq(r.questionnaire_id))
-                .and_where(col("question_key").eq(a.question_key.clone()))
-                .and_where(col("value").eq(a.value))
-                .to_owned();
-            txn.execute(&update).await?;
-        }
+        rollup::exclude(txn, &places, &a.question_key, a.value).await?;
     }
     Ok(())
 }

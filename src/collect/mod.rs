@@ -9,4 +9,5 @@ pub mod links;
 pub mod listing;
 pub mod qr;
 pub mod questionnaire;
+pub mod rollup;
 pub mod store;

@@ -12,12 +12,10 @@
 //! order from the `chain_heads` row, which a writer locks (on PostgreSQL `FOR UPDATE`, so
 //! several app servers extend one chain).
 
-use std::collections::HashMap;
-
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use entity::{answer, chain_head, rating_link, response};
-use sea_orm::sea_query::{Alias, Expr, OnConflict, Query};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr,
     EntityTrait, QueryFilter, QuerySelect, Set, TransactionTrait,
@@ -26,6 +24,8 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
 
 use super::answers::Answers;
+use super::rollup;
+pub use super::rollup::local_day;
 use crate::db::Db;
 use crate::web::error::{ApiError, ApiResult};
 
@@ -143,13 +143,6 @@ pub fn chain_hash(prev: &str, canonical: &str) -> String {
     hex::encode(h.finalize())
 }
 
-/// The local day and the first day of the month of an instant.
-pub fn local_day(tz: Tz, at: DateTime<Utc>) -> (NaiveDate, NaiveDate) {
-    let day = at.with_timezone(&tz).date_naive();
-    let month = day.with_day(1).unwrap_or(day);
-    (day, month)
-}
-
 /// Stores `subs` inside `txn`: for each, the stored response or [`AlreadyUsed`].
 pub async fn store_batch(
     txn: &DatabaseTransaction,
@@ -178,8 +171,7 @@ pub async fn store_batch(
     let mut results = Vec::with_capacity(subs.len());
     let mut responses = Vec::new();
     let mut answers = Vec::new();
-    let mut daily: HashMap<(i64, NaiveDate, i64, i64, String, i16), i64> = HashMap::new();
-    let mut monthly: HashMap<(i64, NaiveDate, i64, i64, String, i16), i64> = HashMap::new();
+    let mut counts = rollup::Additions::new();
     for sub in subs {
         if let Some((link_id, true)) = sub.link {
             let claimed = rating_link::Entity::update_many()
@@ -209,34 +201,24 @@ pub async fn store_batch(
             hash: String::new(),
         };
         last_hash = chain_hash(&last_hash, &canonical(&model, &sub.answers.values));
-        let (day, month) = local_day(tz, sub.submitted_at);
+        let places = rollup::places(
+            tz,
+            sub.agency_id,
+            sub.desk_id,
+            sub.questionnaire_id,
+            sub.submitted_at,
+        );
         for (key, value) in &sub.answers.values {
             answers.push(answer::ActiveModel {
                 response_id: Set(last_id),
                 question_key: Set(key.clone()),
                 value: Set(*value),
             });
-            let desk = sub.desk_id.unwrap_or(0);
-            *daily
-                .entry((
-                    sub.agency_id,
-                    day,
-                    desk,
-                    sub.questionnaire_id,
-                    key.clone(),
-                    *value,
-                ))
-                .or_default() += 1;
-            *monthly
-                .entry((
-                    sub.agency_id,
-                    month,
-                    desk,
-                    sub.questionnaire_id,
-                    key.clone(),
-                    *value,
-                ))
-                .or_default() += 1;
+            for place in &places {
+                *counts
+                    .entry((place.clone(), key.clone(), *value))
+                    .or_default() += 1;
+            }
         }
         results.push(Ok(Stored {
             id: last_id,
@@ -261,7 +243,7 @@ pub async fn store_batch(
             .exec_without_returning(txn)
             .await?;
     }
-    add_to_rollups(txn, daily, monthly).await?;
+    rollup::add(txn, counts).await?;
     chain_head::ActiveModel {
         id: Set(1),
         last_response_id: Set(last_id),
@@ -270,67 +252,6 @@ pub async fn store_batch(
     .update(txn)
     .await?;
     Ok(results)
-}
-
-type RollupKey = (i64, NaiveDate, i64, i64, String, i16);
-
-/// Adds counts to both roll-up tables with multi-row upserts.
-async fn add_to_rollups(
-    txn: &DatabaseTransaction,
-    daily: HashMap<RollupKey, i64>,
-    monthly: HashMap<RollupKey, i64>,
-) -> Result<(), DbErr> {
-    upsert_counts(txn, "rollup_daily", "day", daily).await?;
-    upsert_counts(txn, "rollup_monthly", "month", monthly).await
-}
-
-/// `INSERT … ON CONFLICT (key) DO UPDATE SET n = n + excluded.n` into one roll-up table,
-/// in chunks that stay under SQLite's limit of bound values.
-async fn upsert_counts(
-    txn: &DatabaseTransaction,
-    table: &str,
-    period: &str,
-    counts: HashMap<RollupKey, i64>,
-) -> Result<(), DbErr> {
-    let key = [
-        "agency_id",
-        period,
-        "desk_id",
-        "questionnaire_id",
-        "question_key",
-        "value",
-    ];
-    let rows: Vec<_> = counts.into_iter().collect();
-    for chunk in rows.chunks(3000) {
-        let mut insert = Query::insert();
-        insert
-            .into_table(Alias::new(table))
-            .columns(key.iter().chain(&["n", "excluded"]).map(|c| Alias::new(*c)))
-            .on_conflict(
-                OnConflict::columns(key.iter().map(|c| Alias::new(*c)))
-                    .value(
-                        Alias::new("n"),
-                        Expr::cust(format!("{table}.n + excluded.n")),
-                    )
-                    .to_owned(),
-            );
-        for ((agency, period, desk, q, question, value), n) in chunk {
-            insert
-                .values([
-                    (*agency).into(),
-                    (*period).into(),
-                    (*desk).into(),
-                    (*q).into(),
-                    question.clone().into(),
-                    (*value).into(),
-                    (*n).into(),
-                    0i64.into(),
-                ])
-                .map_err(|e| DbErr::Custom(e.to_string()))?;
-        }
-        txn.execute(&insert).await?;
-    }
-    Ok(())
 }
 
 type Reply = oneshot::Sender<ApiResult<Result<Stored, AlreadyUsed>>>;
@@ -401,21 +322,6 @@ async fn commit_batch(
 mod tests {
     use super::*;
     use chrono::TimeZone;
-
-    #[test]
-    fn late_evening_belongs_to_the_local_day() {
-        let tz: Tz = "Asia/Ho_Chi_Minh".parse().unwrap();
-        // 23:30 on 31 December in Hanoi is 16:30 UTC.
-        let at = Utc.with_ymd_and_hms(2025, 12, 31, 16, 30, 0).unwrap();
-        let (day, month) = local_day(tz, at);
-        assert_eq!(day, NaiveDate::from_ymd_opt(2025, 12, 31).unwrap());
-        assert_eq!(month, NaiveDate::from_ymd_opt(2025, 12, 1).unwrap());
-        let after = Utc.with_ymd_and_hms(2025, 12, 31, 17, 0, 0).unwrap();
-        assert_eq!(
-            local_day(tz, after).0,
-            NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()
-        );
-    }
 
     #[test]
     fn the_chain_depends_on_every_field() {

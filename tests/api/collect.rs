@@ -43,6 +43,7 @@ async fn a_desk_link_takes_many_ratings() {
     // Roll-ups: overall 5, 4, 1 and staff 5 (three times) on one day and month.
     assert_eq!(app.count("rollup_daily").await, 4);
     assert_eq!(app.count("rollup_monthly").await, 4);
+    assert_eq!(app.count("rollup_yearly").await, 4);
 }
 
 #[tokio::test]

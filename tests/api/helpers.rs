@@ -28,6 +28,7 @@ pub const TABLES: &[&str] = &[
     "exclusions",
     "rollup_daily",
     "rollup_monthly",
+    "rollup_yearly",
     "users",
     "api_keys",
     "sessions",

@@ -114,3 +114,53 @@ async fn a_panic_is_a_500_without_internals() {
     assert!(text.contains("\"code\":\"internal\""), "{text}");
     assert!(!text.contains("secret"), "{text}");
 }
+
+#[tokio::test]
+async fn the_coarse_rollup_migration_fills_months_and_years_from_days() {
+    use migration::{Migrator, MigratorTrait};
+    use sea_orm::{ConnectionTrait, Statement};
+    let test_db = crate::helpers::TestDb::new().await;
+    let db = hailong::db::Db::connect(&test_db.url).await.unwrap();
+    Migrator::up(&db.write, Some(1)).await.unwrap();
+    let backend = db.backend();
+    db.write
+        .execute_unprepared(
+            "INSERT INTO rollup_daily (agency_id, day, desk_id, questionnaire_id, question_key, value, n, excluded) VALUES \
+             (1, '2025-12-31', 0, 1, 'overall', 5, 3, 1), \
+             (1, '2025-12-02', 2, 1, 'overall', 5, 4, 0), \
+             (1, '2026-01-01', 0, 1, 'overall', 5, 7, 0)",
+        )
+        .await
+        .unwrap();
+    Migrator::up(&db.write, None).await.unwrap();
+    let rows = |sql: &str| {
+        let db = db.write.clone();
+        let sql = sql.to_string();
+        async move {
+            db.query_all_raw(Statement::from_string(backend, sql))
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| {
+                    (
+                        r.try_get_by_index::<String>(0).unwrap(),
+                        r.try_get_by_index::<i64>(1).unwrap(),
+                        r.try_get_by_index::<i64>(2).unwrap(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        rows("SELECT CAST(month AS TEXT), n, excluded FROM rollup_monthly ORDER BY month").await,
+        [
+            ("2025-12-01".to_string(), 7, 1),
+            ("2026-01-01".to_string(), 7, 0)
+        ]
+    );
+    assert_eq!(
+        rows("SELECT CAST(year AS TEXT), n, excluded FROM rollup_yearly ORDER BY year").await,
+        [("2025".to_string(), 7, 1), ("2026".to_string(), 7, 0)]
+    );
+    db.close().await;
+}

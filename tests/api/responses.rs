@@ -85,6 +85,7 @@ async fn json_import_stores_every_row_and_lists_them_oldest_first() {
     assert_eq!(app.count("responses").await, 3);
     assert_eq!(overall_rollup(&app, "rollup_daily").await, (3, 0));
     assert_eq!(overall_rollup(&app, "rollup_monthly").await, (3, 0));
+    assert_eq!(overall_rollup(&app, "rollup_yearly").await, (3, 0));
 
     let res = list(&app, &app.admin, "?agency=KH").await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
@@ -459,6 +460,7 @@ async fn an_excluded_response_stays_stored_and_leaves_the_figures() {
     assert_eq!(app.count("exclusions").await, 1);
     assert_eq!(overall_rollup(&app, "rollup_daily").await, (1, 1));
     assert_eq!(overall_rollup(&app, "rollup_monthly").await, (1, 1));
+    assert_eq!(overall_rollup(&app, "rollup_yearly").await, (1, 1));
     let listed = list(&app, &app.admin, "?agency=A").await.json();
     assert_eq!(listed["responses"][1]["excluded"], true);
     assert_eq!(listed["responses"][0]["excluded"], false);

@@ -1,0 +1,22 @@
+//! The `rollup_yearly` table: answers per year × agency × question × value.
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "rollup_yearly")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub year: i32,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub agency_id: i64,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub question_key: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub value: i16,
+    pub n: i64,
+    pub excluded: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
