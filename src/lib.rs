@@ -13,6 +13,7 @@ pub mod demo;
 pub mod domain;
 pub mod govern;
 pub mod org;
+pub mod report;
 pub mod score;
 pub mod web;
 

@@ -8,6 +8,7 @@ pub mod extract;
 pub mod form;
 pub mod links;
 pub mod ops;
+pub mod reports;
 pub mod responses;
 pub mod server;
 
@@ -66,6 +67,7 @@ pub fn router(state: AppState) -> Router {
             .merge(agencies::router())
             .merge(links::router())
             .merge(responses::router())
+            .merge(reports::router())
             .merge(form::router()),
         state,
     )

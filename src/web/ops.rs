@@ -105,6 +105,7 @@ pub async fn openapi_json() -> impl IntoResponse {
         super::responses::list,
         super::responses::import_responses,
         super::responses::exclude,
+        super::reports::agency_report,
     ),
     components(schemas(super::error::ErrorBody, super::error::ErrorDetail)),
     modifiers(&BearerAuth),
@@ -113,6 +114,7 @@ pub async fn openapi_json() -> impl IntoResponse {
         (name = "agencies", description = "The agency tree and its desks"),
         (name = "links", description = "Rating links and their QR codes"),
         (name = "responses", description = "Ratings"),
+        (name = "reports", description = "Figures computed by the scoring method"),
     )
 )]
 pub struct ApiDoc;

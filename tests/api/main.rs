@@ -14,4 +14,5 @@ mod form;
 mod helpers;
 mod limits;
 mod ops;
+mod reports;
 mod responses;

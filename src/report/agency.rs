@@ -1,0 +1,182 @@
+//! `GET /api/v1/reports/agencies/{code}`: an agency over its whole subtree, and each of its
+//! direct children over theirs.
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, NaiveDate};
+use chrono_tz::Tz;
+use entity::agency;
+use sea_orm::EntityTrait;
+use serde::{Deserialize, Serialize};
+
+use super::{MAX_YEARS, sum_of, tallies};
+use crate::db::Db;
+use crate::domain::period::parse_date;
+use crate::domain::{Invalid, Role};
+use crate::govern::Principal;
+use crate::org::agency_in_scope;
+use crate::score::{self, Figures, METHOD, Summary};
+use crate::web::error::{ApiError, ApiResult};
+
+/// The query of an agency report.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct ReportQuery {
+    /// First day, `YYYY-MM-DD` (default: 1 January of this year).
+    pub from: Option<String>,
+    /// Last day, `YYYY-MM-DD` (default: today), inclusive.
+    pub to: Option<String>,
+    /// `json` (default).
+    pub format: Option<String>,
+}
+
+/// One child's line.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct ChildFigures {
+    pub agency: String,
+    pub name: String,
+    pub responses: u64,
+    pub satisfaction_pct: Option<f64>,
+    pub ci95: Option<[f64; 2]>,
+    pub mean: Option<f64>,
+    pub index: Option<f64>,
+}
+
+/// The figures of an agency and its subtree over a period (API.md, "Reports").
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct AgencyReport {
+    pub agency: String,
+    pub name: String,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub method: u32,
+    pub responses: u64,
+    pub excluded: u64,
+    pub satisfied: u64,
+    pub satisfaction_pct: Option<f64>,
+    pub ci95: Option<[f64; 2]>,
+    pub mean: Option<f64>,
+    pub index: Option<f64>,
+    /// Overall answers per level, "1".."5".
+    pub distribution: BTreeMap<String, u64>,
+    pub elements: BTreeMap<String, Figures>,
+    pub children: Vec<ChildFigures>,
+}
+
+/// The checked period: both ends, `from` ≤ `to`, at most [`MAX_YEARS`] years.
+pub fn period(
+    from: Option<&str>,
+    to: Option<&str>,
+    today: NaiveDate,
+) -> ApiResult<(NaiveDate, NaiveDate)> {
+    let parse =
+        |raw: Option<&str>, field: &str, default: NaiveDate| match raw.filter(|s| !s.is_empty()) {
+            Some(s) => parse_date(s).map_err(|e| ApiError::invalid(field, e)),
+            None => Ok(default),
+        };
+    let start_of_year = NaiveDate::from_ymd_opt(today.year(), 1, 1).unwrap_or(today);
+    let from = parse(from, "from", start_of_year)?;
+    let to = parse(to, "to", today)?;
+    if from > to {
+        return Err(ApiError::invalid(
+            "to",
+            Invalid::new("invalid_period", "`to` comes before `from`"),
+        ));
+    }
+    let limit = from.with_year(from.year() + MAX_YEARS).unwrap_or(from);
+    if to >= limit {
+        return Err(ApiError::invalid(
+            "to",
+            Invalid::new(
+                "period_too_long",
+                format!("a report covers at most {MAX_YEARS} years"),
+            ),
+        ));
+    }
+    Ok((from, to))
+}
+
+/// The report of agency `code`. Roles: administrators; managers, viewers and integrators
+/// within their scope.
+pub async fn report(
+    db: &Db,
+    by: &Principal,
+    tz: Tz,
+    code: &str,
+    query: &ReportQuery,
+) -> ApiResult<AgencyReport> {
+    by.require_role(&[Role::Admin, Role::Manager, Role::Viewer, Role::Integrator])?;
+    let (root, tree) = agency_in_scope(&db.read, by, code).await?;
+    let today = crate::now().with_timezone(&tz).date_naive();
+    let (from, to) = period(query.from.as_deref(), query.to.as_deref(), today)?;
+    let subtree = tree.subtree(root.id);
+    let tallies = tallies(&db.read, from, to, Some(&subtree)).await?;
+    let summary = score::summarize(&sum_of(&tallies, &subtree));
+    let names: std::collections::HashMap<i64, (String, String)> = agency::Entity::find()
+        .all(&db.read)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, (a.code, a.name)))
+        .collect();
+    let mut children: Vec<ChildFigures> = tree
+        .children(root.id)
+        .iter()
+        .map(|&child| {
+            let s = score::summarize(&sum_of(&tallies, &tree.subtree(child)));
+            let (code, name) = names.get(&child).cloned().unwrap_or_default();
+            ChildFigures {
+                agency: code,
+                name,
+                responses: s.responses,
+                satisfaction_pct: s.overall.satisfaction_pct,
+                ci95: s.overall.ci95,
+                mean: s.overall.mean,
+                index: s.index,
+            }
+        })
+        .collect();
+    children.sort_by(|a, b| a.agency.cmp(&b.agency));
+    Ok(build(root, from, to, summary, children))
+}
+
+fn build(
+    root: agency::Model,
+    from: NaiveDate,
+    to: NaiveDate,
+    s: Summary,
+    children: Vec<ChildFigures>,
+) -> AgencyReport {
+    AgencyReport {
+        agency: root.code,
+        name: root.name,
+        from,
+        to,
+        method: METHOD,
+        responses: s.responses,
+        excluded: s.excluded,
+        satisfied: s.overall.satisfied,
+        satisfaction_pct: s.overall.satisfaction_pct,
+        ci95: s.overall.ci95,
+        mean: s.overall.mean,
+        index: s.index,
+        distribution: s.distribution,
+        elements: s.elements,
+        children,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_default_to_this_year_and_are_bounded() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
+        let (from, to) = period(None, None, today).unwrap();
+        assert_eq!((from.to_string(), to), ("2026-01-01".to_string(), today));
+        let code = |f, t| period(Some(f), Some(t), today).unwrap_err().code;
+        assert_eq!(code("2026-02-01", "2026-01-01"), "invalid_period");
+        assert_eq!(code("2016-01-01", "2026-01-01"), "period_too_long");
+        assert!(period(Some("2016-01-02"), Some("2026-01-01"), today).is_ok());
+        assert_eq!(code("2026-1-1", "2026-02-01"), "invalid_date");
+    }
+}
