@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use axum::http::StatusCode;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
@@ -115,15 +114,7 @@ async fn a_phone_browser_rates_through_the_qr_code() {
     };
     let app = serve().await;
     app.province().await;
-    let res = app
-        .post(
-            "/api/v1/links",
-            &app.admin,
-            json!({"agency": "A", "desk": "MC1"}),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::CREATED);
-    let link = res.json();
+    let link = app.link(json!({"agency": "A", "desk": "MC1"})).await;
     let token = link["token"].as_str().unwrap();
     let png = app.png_bytes(&format!("/r/{token}/qr.png")).await;
     let url = decode_qr(&png).unwrap_or_else(|| link["url"].as_str().unwrap().to_string());
@@ -218,14 +209,10 @@ async fn a_kiosk_takes_one_tap_and_returns_to_a_blank_form() {
     };
     let app = serve().await;
     app.province().await;
-    let res = app
-        .post(
-            "/api/v1/links",
-            &app.admin,
-            json!({"agency": "A", "desk": "MC1", "questionnaire": "kiosk-3", "kiosk": true}),
-        )
+    let link = app
+        .link(json!({"agency": "A", "desk": "MC1", "questionnaire": "kiosk-3", "kiosk": true}))
         .await;
-    let url = res.json()["url"].as_str().unwrap().to_string();
+    let url = link["url"].as_str().unwrap().to_string();
     let client = browser(&driver).await;
     let outcome = async {
         client.goto(&url).await.unwrap();

@@ -9,9 +9,7 @@ async fn setup(app: &TestApp) {
 }
 
 async fn link(app: &TestApp, body: Value) -> Value {
-    let res = app.post("/api/v1/links", &app.admin, body).await;
-    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
-    res.json()
+    app.link(body).await
 }
 
 async fn rate(app: &TestApp, body: Value) -> crate::helpers::TestResponse {

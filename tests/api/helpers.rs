@@ -273,6 +273,13 @@ impl TestApp {
         assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
     }
 
+    /// Creates a rating link as the administrator, asserting 201; the link's JSON.
+    pub async fn link(&self, body: Value) -> Value {
+        let res = self.post("/api/v1/links", &self.admin, body).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+        res.json()
+    }
+
     /// The row count of every table: equal before and after means nothing changed.
     pub async fn fingerprint(&self) -> Vec<(&'static str, i64)> {
         let mut out = Vec::new();

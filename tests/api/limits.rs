@@ -13,9 +13,7 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, TestResponse};
 
 async fn link(app: &TestApp, body: Value) -> String {
-    let res = app.post("/api/v1/links", &app.admin, body).await;
-    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
-    res.json()["token"].as_str().unwrap().to_string()
+    app.link(body).await["token"].as_str().unwrap().to_string()
 }
 
 /// A JSON rating from `peer`, with optional cookie and X-Forwarded-For.
