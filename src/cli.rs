@@ -47,6 +47,9 @@ pub enum Command {
     /// Manage web users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Check that stored ratings were not changed: walks the hash chain and names the first
+    /// broken link (exit code 1 then).
+    Verify,
 }
 
 #[derive(Subcommand, Debug)]
@@ -127,6 +130,39 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 crate::demo::load(&db, &config).await?;
             }
             return crate::web::server::serve(db, config).await;
+        }
+        Command::Verify => {
+            use crate::collect::chain::{self, ChainCheck};
+            let started = std::time::Instant::now();
+            let check = chain::verify(&db.read, |n| {
+                if n % 100_000 == 0 {
+                    eprintln!("checked {n} responses…");
+                }
+            })
+            .await?;
+            db.close().await;
+            match check {
+                ChainCheck::Intact { responses } => {
+                    println!(
+                        "hash chain intact: {responses} responses checked in {:.1} s",
+                        started.elapsed().as_secs_f64()
+                    );
+                    return Ok(());
+                }
+                ChainCheck::Broken {
+                    response_id,
+                    stored,
+                    recomputed,
+                } => anyhow::bail!(
+                    "hash chain broken at response {response_id}: stored hash {stored}, \
+                     recomputed {recomputed}; this response or one of its answers was changed \
+                     outside hailong, or a response before it was removed"
+                ),
+                ChainCheck::HeadMismatch { last_id, head_id } => anyhow::bail!(
+                    "hash chain head points at response {head_id} but the last response is \
+                     {last_id}: the newest responses were removed or the head was edited"
+                ),
+            }
         }
         Command::Key(KeyCommand::Create { role, agency, name }) => {
             let role: Role = role.parse()?;

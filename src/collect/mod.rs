@@ -2,6 +2,7 @@
 //! answer validation, and the store that writes responses.
 
 pub mod answers;
+pub mod chain;
 pub mod exclusions;
 pub mod import;
 pub mod limit;

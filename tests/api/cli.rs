@@ -237,3 +237,79 @@ async fn serve_stops_gracefully_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[tokio::test]
+async fn verify_names_the_first_response_changed_behind_the_application() {
+    use sea_orm::ConnectionTrait;
+    let app = TestApp::spawn().await;
+    app.province().await;
+    let rows: Vec<serde_json::Value> = [1, 2, 3, 4]
+        .iter()
+        .map(|v| serde_json::json!({"agency": "A", "submitted_at": "2026-03-01", "answers": {"overall": v, "staff": 3}}))
+        .collect();
+    let res = app
+        .post(
+            "/api/v1/responses/import",
+            &app.admin,
+            serde_json::json!({ "responses": rows }),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED);
+    let verify = || {
+        let mut c = hailong(&app.test_db);
+        c.arg("verify");
+        run(c, None)
+    };
+    let (ok, out, err) = verify();
+    assert!(ok, "{err}");
+    assert!(out.contains("hash chain intact: 4 responses"), "{out}");
+
+    // An answer edited directly in the database file.
+    app.db
+        .write
+        .execute_unprepared(
+            "UPDATE answers SET value = 5 WHERE response_id = 2 AND question_key = 'overall'",
+        )
+        .await
+        .unwrap();
+    let (ok, _, err) = verify();
+    assert!(!ok);
+    assert!(err.contains("hash chain broken at response 2"), "{err}");
+    app.db
+        .write
+        .execute_unprepared(
+            "UPDATE answers SET value = 2 WHERE response_id = 2 AND question_key = 'overall'",
+        )
+        .await
+        .unwrap();
+    assert!(verify().0, "restored");
+
+    // A response removed: the next one no longer chains.
+    app.db
+        .write
+        .execute_unprepared("DELETE FROM answers WHERE response_id = 3")
+        .await
+        .unwrap();
+    let (ok, _, err) = verify();
+    assert!(!ok && err.contains("broken at response 3"), "{err}");
+    app.db
+        .write
+        .execute_unprepared("DELETE FROM responses WHERE id = 3")
+        .await
+        .unwrap();
+    let (ok, _, err) = verify();
+    assert!(!ok && err.contains("broken at response 4"), "{err}");
+    // The newest removed: the head no longer matches.
+    app.db
+        .write
+        .execute_unprepared("DELETE FROM answers WHERE response_id = 4")
+        .await
+        .unwrap();
+    app.db
+        .write
+        .execute_unprepared("DELETE FROM responses WHERE id IN (3, 4)")
+        .await
+        .unwrap();
+    let (ok, _, err) = verify();
+    assert!(!ok && err.contains("head points at response 4"), "{err}");
+}
