@@ -98,7 +98,7 @@ pub async fn exclude(
         Ok(row) => row,
         Err(e) if is_unique_violation(&e) => {
             // Another administrator excluded it a moment ago.
-            drop(txn);
+            txn.rollback().await?;
             let existing = find(&db.write, id)
                 .await?
                 .ok_or_else(|| ApiError::internal(e))?;

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{Datelike, NaiveDate};
+use chrono::{Datelike, Months, NaiveDate};
 use chrono_tz::Tz;
 use entity::agency;
 use sea_orm::EntityTrait;
@@ -82,7 +82,10 @@ pub fn period(
             Invalid::new("invalid_period", "`to` comes before `from`"),
         ));
     }
-    let limit = from.with_year(from.year() + MAX_YEARS).unwrap_or(from);
+    // 29 February plus ten years is 28 February: `checked_add_months` clamps.
+    let limit = from
+        .checked_add_months(Months::new(12 * MAX_YEARS.unsigned_abs()))
+        .unwrap_or(NaiveDate::MAX);
     if to >= limit {
         return Err(ApiError::invalid(
             "to",
@@ -178,5 +181,9 @@ mod tests {
         assert_eq!(code("2016-01-01", "2026-01-01"), "period_too_long");
         assert!(period(Some("2016-01-02"), Some("2026-01-01"), today).is_ok());
         assert_eq!(code("2026-1-1", "2026-02-01"), "invalid_date");
+        // A leap day starts a period like any other day.
+        assert!(period(Some("2024-02-29"), Some("2024-03-01"), today).is_ok());
+        assert_eq!(code("2024-02-29", "2034-02-28"), "period_too_long");
+        assert!(period(Some("2024-02-29"), Some("2034-02-27"), today).is_ok());
     }
 }
