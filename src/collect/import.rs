@@ -21,6 +21,7 @@ use crate::domain::period::{local_to_utc, start_of};
 use crate::domain::{Invalid, Role};
 use crate::govern::{Principal, audit};
 use crate::org::Tree;
+use crate::score::{ELEMENTS, OVERALL};
 use crate::web::error::{ApiError, ApiResult};
 use crate::web::extract::{from_value, parse_json};
 
@@ -30,14 +31,14 @@ pub const MAX_ROWS: usize = 10_000;
 pub const BODY_LIMIT: usize = 16 * 1024 * 1024;
 /// How far in the future a `submitted_at` may lie (clocks differ a little).
 pub const FUTURE_SLACK: TimeDelta = TimeDelta::minutes(5);
-/// The answer columns of the CSV format, in order.
+/// The answer columns of the CSV format, in order: the built-in questions.
 pub const ANSWER_COLUMNS: [&str; 6] = [
-    "overall",
-    "access",
-    "procedure",
-    "staff",
-    "result",
-    "feedback",
+    OVERALL,
+    ELEMENTS[0],
+    ELEMENTS[1],
+    ELEMENTS[2],
+    ELEMENTS[3],
+    ELEMENTS[4],
 ];
 /// The CSV header: the import's, and the first columns of the response listing's.
 pub const CSV_HEADER: [&str; 11] = [
@@ -45,12 +46,12 @@ pub const CSV_HEADER: [&str; 11] = [
     "desk",
     "submitted_at",
     "channel",
-    "overall",
-    "access",
-    "procedure",
-    "staff",
-    "result",
-    "feedback",
+    ANSWER_COLUMNS[0],
+    ANSWER_COLUMNS[1],
+    ANSWER_COLUMNS[2],
+    ANSWER_COLUMNS[3],
+    ANSWER_COLUMNS[4],
+    ANSWER_COLUMNS[5],
     "comment",
 ];
 

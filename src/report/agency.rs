@@ -11,8 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{MAX_YEARS, sum_of, tallies};
 use crate::db::Db;
-use crate::domain::period::parse_date;
-use crate::domain::{Invalid, Role};
+use crate::domain::{Invalid, Period, Role};
 use crate::govern::Principal;
 use crate::org::agency_in_scope;
 use crate::score::{self, Figures, METHOD, Summary};
@@ -68,14 +67,11 @@ pub fn period(
     to: Option<&str>,
     today: NaiveDate,
 ) -> ApiResult<(NaiveDate, NaiveDate)> {
-    let parse =
-        |raw: Option<&str>, field: &str, default: NaiveDate| match raw.filter(|s| !s.is_empty()) {
-            Some(s) => parse_date(s).map_err(|e| ApiError::invalid(field, e)),
-            None => Ok(default),
-        };
+    // The same parsing and order check as every period; reports add defaults and a bound.
+    let given = Period::parse(from, to).map_err(|(field, e)| ApiError::invalid(field, e))?;
     let start_of_year = NaiveDate::from_ymd_opt(today.year(), 1, 1).unwrap_or(today);
-    let from = parse(from, "from", start_of_year)?;
-    let to = parse(to, "to", today)?;
+    let from = given.from.unwrap_or(start_of_year);
+    let to = given.to.unwrap_or(today);
     if from > to {
         return Err(ApiError::invalid(
             "to",

@@ -77,17 +77,19 @@ fn shape_error(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
     }
 }
 
-fn is_json(req: &Request) -> bool {
+/// The request's media type, lower case and without parameters (`""` when absent).
+pub fn media_type(req: &Request) -> String {
     req.headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .map(|mime| {
-            let mime = mime.trim().to_ascii_lowercase();
-            mime == "application/json"
-                || (mime.starts_with("application/") && mime.ends_with("+json"))
-        })
-        .unwrap_or(false)
+        .map(|mime| mime.trim().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+fn is_json(req: &Request) -> bool {
+    let mime = media_type(req);
+    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
 /// serde reports a missing field at its parent's path; name the field itself.

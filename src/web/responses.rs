@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::client::Who;
 use super::error::{ApiError, ApiResult, ErrorBody};
-use super::extract::{ApiJson, read_body};
+use super::extract::{ApiJson, media_type, read_body};
 use crate::collect::answers::Answers;
 use crate::collect::answers::{self, Raw};
 use crate::collect::exclusions::{self, ExcludeRequest, ExclusionDto};
@@ -199,14 +199,7 @@ pub async fn import_responses(
     req: Request,
 ) -> ApiResult<(StatusCode, Json<Imported>)> {
     by.require_role(&[Role::Admin, Role::Integrator])?;
-    let mime = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|v| v.trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    let csv = match mime.as_str() {
+    let csv = match media_type(&req).as_str() {
         "application/json" => false,
         "text/csv" => true,
         _ => {
