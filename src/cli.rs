@@ -47,8 +47,9 @@ pub enum Command {
     /// Manage web users.
     #[command(subcommand)]
     User(UserCommand),
-    /// Check that stored ratings were not changed: walks the hash chain and names the first
-    /// broken link (exit code 1 then).
+    /// Check that stored ratings and frozen reports were not changed: walks the hash chain
+    /// (naming the first broken link) and recomputes every frozen annual report from the
+    /// responses it covers; exit code 1 on any failure.
     Verify,
 }
 
@@ -140,29 +141,57 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             })
             .await?;
-            db.close().await;
+            let mut problems = Vec::new();
             match check {
-                ChainCheck::Intact { responses } => {
-                    println!(
-                        "hash chain intact: {responses} responses checked in {:.1} s",
-                        started.elapsed().as_secs_f64()
-                    );
-                    return Ok(());
-                }
+                ChainCheck::Intact { responses } => println!(
+                    "hash chain intact: {responses} responses checked in {:.1} s",
+                    started.elapsed().as_secs_f64()
+                ),
                 ChainCheck::Broken {
                     response_id,
                     stored,
                     recomputed,
-                } => anyhow::bail!(
+                } => problems.push(format!(
                     "hash chain broken at response {response_id}: stored hash {stored}, \
                      recomputed {recomputed}; this response or one of its answers was changed \
                      outside hailong, or a response before it was removed"
-                ),
-                ChainCheck::HeadMismatch { last_id, head_id } => anyhow::bail!(
+                )),
+                ChainCheck::HeadMismatch { last_id, head_id } => problems.push(format!(
                     "hash chain head points at response {head_id} but the last response is \
                      {last_id}: the newest responses were removed or the head was edited"
-                ),
+                )),
             }
+            use sea_orm::EntityTrait;
+            let reports = entity::annual_report::Entity::find().all(&db.read).await?;
+            for stored in &reports {
+                let parent = if stored.scope.is_empty() {
+                    "top level".to_string()
+                } else {
+                    format!("parent {}", stored.scope)
+                };
+                eprintln!("verifying the frozen {} report ({parent})…", stored.year);
+                let check = crate::report::annual::verify_stored(&db.read, stored)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+                if check.ok {
+                    println!(
+                        "frozen {} report ({parent}) verified: digest {}",
+                        stored.year, check.digest
+                    );
+                } else {
+                    problems.push(format!(
+                        "frozen {} report ({parent}) does not verify: stored digest {}, \
+                         recomputed {}; responses it covers or the report itself were changed \
+                         outside hailong",
+                        stored.year, check.digest, check.recomputed
+                    ));
+                }
+            }
+            db.close().await;
+            if problems.is_empty() {
+                return Ok(());
+            }
+            anyhow::bail!("{}", problems.join("\n"));
         }
         Command::Key(KeyCommand::Create { role, agency, name }) => {
             let role: Role = role.parse()?;

@@ -23,6 +23,9 @@ pub struct Config {
     pub rate_limit: Option<RateLimit>,
     /// Proxies whose `X-Forwarded-For` is believed (`HAILONG_TRUSTED_PROXIES`).
     pub trusted_proxies: Vec<IpNet>,
+    /// Responses an agency needs for a rank (`HAILONG_MIN_RESPONSES`), unless a year's
+    /// settings say otherwise.
+    pub min_responses: u64,
 }
 
 impl Config {
@@ -38,6 +41,7 @@ impl Config {
             timezone: DEFAULT_TIMEZONE,
             rate_limit: Some(RateLimit::DEFAULT),
             trusted_proxies: Vec::new(),
+            min_responses: crate::score::DEFAULT_MIN_RESPONSES,
         }
     }
 
@@ -51,6 +55,13 @@ impl Config {
         }
         if let Ok(raw) = std::env::var("HAILONG_TRUSTED_PROXIES") {
             config.trusted_proxies = parse_proxies(&raw)?;
+        }
+        if let Ok(raw) = std::env::var("HAILONG_MIN_RESPONSES")
+            && !raw.trim().is_empty()
+        {
+            config.min_responses = raw.trim().parse().map_err(|_| {
+                format!("HAILONG_MIN_RESPONSES: {raw:?} is not a whole number of responses")
+            })?;
         }
         Ok(config)
     }
@@ -94,6 +105,7 @@ impl fmt::Debug for Config {
             .field("timezone", &self.timezone)
             .field("rate_limit", &self.rate_limit)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("min_responses", &self.min_responses)
             .finish()
     }
 }

@@ -76,6 +76,8 @@ pub async fn exclude(
     by.require_role(&[Role::Admin])?;
     let reason = parse_reason(&input.reason).map_err(|e| ApiError::invalid("reason", e))?;
     let txn = db.write.begin().await?;
+    // Exclusions happen in chain order too, so that a freeze sees all or none of them.
+    super::store::lock_head(&txn).await?;
     let stored = response::Entity::find_by_id(id)
         .one(&txn)
         .await?

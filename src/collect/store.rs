@@ -143,18 +143,16 @@ pub fn chain_hash(prev: &str, canonical: &str) -> String {
     hex::encode(h.finalize())
 }
 
-/// Stores `subs` inside `txn`: for each, the stored response or [`AlreadyUsed`].
-pub async fn store_batch(
-    txn: &DatabaseTransaction,
-    tz: Tz,
-    subs: &[Submission],
-) -> Result<Vec<Result<Stored, AlreadyUsed>>, DbErr> {
-    let received_at = crate::now();
+/// Locks the chain head for the rest of `txn` and returns the last response's id and hash.
+/// Every writer of responses and exclusions takes this lock first, so a transaction that
+/// holds it sees a still picture: nothing is stored or excluded until it ends (on SQLite
+/// the single writer connection gives the same).
+pub async fn lock_head(txn: &DatabaseTransaction) -> Result<(i64, String), DbErr> {
     let mut query = chain_head::Entity::find_by_id(1);
     if txn.get_database_backend() == DbBackend::Postgres {
         query = query.lock_exclusive();
     }
-    let (mut last_id, mut last_hash) = match query.one(txn).await? {
+    Ok(match query.one(txn).await? {
         Some(head) => (head.last_response_id, head.last_hash),
         None => {
             chain_head::ActiveModel {
@@ -166,7 +164,17 @@ pub async fn store_batch(
             .await?;
             (0, GENESIS.to_string())
         }
-    };
+    })
+}
+
+/// Stores `subs` inside `txn`: for each, the stored response or [`AlreadyUsed`].
+pub async fn store_batch(
+    txn: &DatabaseTransaction,
+    tz: Tz,
+    subs: &[Submission],
+) -> Result<Vec<Result<Stored, AlreadyUsed>>, DbErr> {
+    let (mut last_id, mut last_hash) = lock_head(txn).await?;
+    let received_at = crate::now();
 
     let mut results = Vec::with_capacity(subs.len());
     let mut responses = Vec::new();

@@ -128,6 +128,8 @@ pub fn sum_of(tallies: &HashMap<i64, Tally>, ids: &[i64]) -> Tally {
 }
 
 pub mod agency;
+pub mod annual;
+pub mod export;
 
 #[cfg(test)]
 mod tests {

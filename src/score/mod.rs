@@ -338,11 +338,11 @@ pub fn rank(mut candidates: Vec<Candidate>, min_responses: u64, bands: &Bands) -
         .collect()
 }
 
-/// How many rows fall in each band.
-pub fn band_counts(rows: &[Ranked]) -> BTreeMap<&'static str, u64> {
+/// How many rows fall in each band (every band listed, zero included).
+pub fn band_counts(bands: impl IntoIterator<Item = Band>) -> BTreeMap<&'static str, u64> {
     let mut out: BTreeMap<&'static str, u64> = Band::ALL.iter().map(|b| (b.as_str(), 0)).collect();
-    for row in rows {
-        *out.entry(row.band.as_str()).or_default() += 1;
+    for band in bands {
+        *out.entry(band.as_str()).or_default() += 1;
     }
     out
 }

@@ -157,7 +157,7 @@ fn ranking_order_ties_and_insufficient_data() {
             ("G", None, Band::InsufficientData),
         ]
     );
-    let counts = band_counts(&rows);
+    let counts = band_counts(rows.iter().map(|r| r.band));
     assert_eq!(counts["outstanding"], 4);
     assert_eq!(counts["insufficient_data"], 2);
     assert_eq!(counts["not_completed"], 0);

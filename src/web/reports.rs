@@ -1,26 +1,90 @@
-//! Reports over HTTP.
+//! Reports over HTTP: the agency report and the annual ranking (JSON, CSV, XLSX), freezing,
+//! verification and the year settings.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::routing::get;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::{Json, Router};
+use serde::Serialize;
 
 use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorBody};
+use super::extract::ApiJson;
 use crate::govern::Principal;
 use crate::report::agency::{self, AgencyReport, ReportQuery};
+use crate::report::annual::{
+    self, AnnualQuery, AnnualReport, Verification, YearSettings, YearSettingsInput,
+};
+use crate::report::export::{self, ReportFormat, Table};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/reports/agencies/{code}", get(agency_report))
+    Router::new()
+        .route("/api/v1/reports/agencies/{code}", get(agency_report))
+        .route("/api/v1/reports/annual/{year}", get(annual_report))
+        .route("/api/v1/reports/annual/{year}/freeze", post(freeze))
+        .route("/api/v1/reports/annual/{year}/verify", get(verify))
+        .route("/api/v1/reports/annual/{year}/canonical", get(canonical))
+        .route(
+            "/api/v1/reports/annual/{year}/settings",
+            get(get_settings).put(put_settings),
+        )
+}
+
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> ApiResult<T> {
+    q.map(|Query(q)| q)
+        .map_err(|e| ApiError::unprocessable("invalid_query", e.body_text()))
+}
+
+/// A report in the asked format: JSON, or its table as CSV or XLSX, downloaded as
+/// `name.csv` / `name.xlsx`.
+fn respond<T: Serialize>(
+    format: ReportFormat,
+    status: StatusCode,
+    report: &T,
+    table: impl FnOnce(&T) -> Table,
+    name: &str,
+) -> ApiResult<Response> {
+    let bytes = match format {
+        ReportFormat::Json => return Ok((status, Json(report)).into_response()),
+        ReportFormat::Csv => export::to_csv(&table(report))?,
+        ReportFormat::Xlsx => export::to_xlsx(&table(report))?,
+    };
+    let disposition = format!("attachment; filename=\"{name}.{}\"", format.extension());
+    Ok((
+        status,
+        [
+            (header::CONTENT_TYPE, format.content_type().to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// A file name made of the characters agency codes may hold.
+fn file_name(parts: &[&str]) -> String {
+    parts
+        .iter()
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.chars()
+                .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 /// The figures of an agency and all its descendants over a period, and of each direct
 /// child over its own subtree (PRODUCT.md, "The scoring method"). With no responses the
-/// shares, means and intervals are `null`.
+/// shares, means and intervals are `null`. `format=csv` (UTF-8 with a byte-order mark) and
+/// `format=xlsx` give the same figures as a table.
 #[utoipa::path(get, path = "/api/v1/reports/agencies/{code}", tag = "reports", security(("bearer" = [])),
     params(("code" = String, Path), ReportQuery),
     responses(
-        (status = 200, body = AgencyReport),
+        (status = 200, description = "JSON; with `format=csv` or `format=xlsx` the same figures as a table", body = AgencyReport),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, description = "unknown agency", body = ErrorBody),
         (status = 422, description = "bad date, `from` after `to`, a period over 10 years, bad format", body = ErrorBody)))]
@@ -29,19 +93,171 @@ pub async fn agency_report(
     State(state): State<AppState>,
     by: Principal,
     Path(code): Path<String>,
-    query: Result<Query<ReportQuery>, QueryRejection>,
-) -> ApiResult<Json<AgencyReport>> {
-    let Query(query) =
-        query.map_err(|e| ApiError::unprocessable("invalid_query", e.body_text()))?;
-    match query.format.as_deref() {
-        None | Some("") | Some("json") => {}
-        Some(_) => {
-            return Err(
-                ApiError::unprocessable("invalid_format", "format is json").with_field("format")
-            );
-        }
-    }
+    q: Result<Query<ReportQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    let q = query(q)?;
+    let format = ReportFormat::parse(q.format.as_deref())?;
+    let report = agency::report(&state.db, &by, state.config.timezone, &code, &q).await?;
+    let name = file_name(&[
+        "bao-cao",
+        &report.agency,
+        &report.from.to_string(),
+        &report.to.to_string(),
+    ]);
+    respond(format, StatusCode::OK, &report, export::agency_table, &name)
+}
+
+/// The annual ranking in the asked format, downloaded as `xep-hang-YEAR-PARENT.*`.
+fn annual_file(format: ReportFormat, status: StatusCode, r: &AnnualReport) -> ApiResult<Response> {
+    let name = file_name(&[
+        "xep-hang",
+        &r.year.to_string(),
+        r.parent.as_deref().unwrap_or(""),
+    ]);
+    respond(format, status, r, export::annual_table, &name)
+}
+
+/// The ranking of the direct children of `parent` (without it, of the top-level agencies,
+/// for administrators) over the year, each over its whole subtree; the frozen report once
+/// there is one, with `late_responses`. Band counts come with their change against the
+/// previous year's frozen report.
+#[utoipa::path(get, path = "/api/v1/reports/annual/{year}", tag = "reports", security(("bearer" = [])),
+    params(("year" = String, Path), AnnualQuery),
+    responses(
+        (status = 200, description = "JSON; with `format=csv` or `format=xlsx` the same figures as a table", body = AnnualReport),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "unknown parent", body = ErrorBody),
+        (status = 422, description = "a year out of range, bad format", body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub async fn annual_report(
+    State(state): State<AppState>,
+    by: Principal,
+    Path(year): Path<String>,
+    q: Result<Query<AnnualQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    let q = query(q)?;
+    let format = ReportFormat::parse(q.format.as_deref())?;
+    let c = &state.config;
+    let report = annual::ranking(
+        &state.db,
+        &by,
+        c.timezone,
+        c.min_responses,
+        &year,
+        q.parent.as_deref(),
+    )
+    .await?;
+    annual_file(format, StatusCode::OK, &report)
+}
+
+/// Freezes a past year's ranking: stores it with the method version, its parameters, the
+/// cut-off and the SHA-256 of its canonical text. Administrators only.
+#[utoipa::path(post, path = "/api/v1/reports/annual/{year}/freeze", tag = "reports", security(("bearer" = [])),
+    params(("year" = String, Path), AnnualQuery),
+    responses(
+        (status = 201, body = AnnualReport),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "unknown parent", body = ErrorBody),
+        (status = 409, description = "already frozen, or the year has not ended", body = ErrorBody),
+        (status = 422, description = "a year out of range", body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub async fn freeze(
+    State(state): State<AppState>,
+    by: Principal,
+    Path(year): Path<String>,
+    q: Result<Query<AnnualQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    let q = query(q)?;
+    let format = ReportFormat::parse(q.format.as_deref())?;
+    let c = &state.config;
+    let report = annual::freeze(
+        &state.db,
+        &by,
+        c.timezone,
+        c.min_responses,
+        &year,
+        q.parent.as_deref(),
+    )
+    .await?;
+    annual_file(format, StatusCode::CREATED, &report)
+}
+
+/// Recomputes a frozen report from the stored responses and exclusions it covers (not from
+/// the roll-ups) and compares the digests.
+#[utoipa::path(get, path = "/api/v1/reports/annual/{year}/verify", tag = "reports", security(("bearer" = [])),
+    params(("year" = String, Path), AnnualQuery),
+    responses(
+        (status = 200, body = Verification),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "unknown parent, or not frozen", body = ErrorBody),
+        (status = 422, description = "a year out of range", body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub async fn verify(
+    State(state): State<AppState>,
+    by: Principal,
+    Path(year): Path<String>,
+    q: Result<Query<AnnualQuery>, QueryRejection>,
+) -> ApiResult<Json<Verification>> {
+    let q = query(q)?;
+    let tz = state.config.timezone;
+    let stored = annual::frozen_report(&state.db, &by, tz, &year, q.parent.as_deref()).await?;
+    Ok(Json(annual::verify_stored(&state.db.read, &stored).await?))
+}
+
+/// The exact canonical text of a frozen report: its SHA-256 is the published digest.
+#[utoipa::path(get, path = "/api/v1/reports/annual/{year}/canonical", tag = "reports", security(("bearer" = [])),
+    params(("year" = String, Path), AnnualQuery),
+    responses(
+        (status = 200, description = "the canonical JSON text", content_type = "application/json"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "unknown parent, or not frozen", body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub async fn canonical(
+    State(state): State<AppState>,
+    by: Principal,
+    Path(year): Path<String>,
+    q: Result<Query<AnnualQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    let q = query(q)?;
+    let tz = state.config.timezone;
+    let stored = annual::frozen_report(&state.db, &by, tz, &year, q.parent.as_deref()).await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], stored.body).into_response())
+}
+
+/// The band thresholds and minimum sample of a year (defaults when never set).
+#[utoipa::path(get, path = "/api/v1/reports/annual/{year}/settings", tag = "reports", security(("bearer" = [])),
+    params(("year" = String, Path)),
+    responses((status = 200, body = YearSettings), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub async fn get_settings(
+    State(state): State<AppState>,
+    by: Principal,
+    Path(year): Path<String>,
+) -> ApiResult<Json<YearSettings>> {
+    let c = &state.config;
     Ok(Json(
-        agency::report(&state.db, &by, state.config.timezone, &code, &query).await?,
+        annual::get_settings(&state.db, &by, c.timezone, c.min_responses, &year).await?,
+    ))
+}
+
+/// Sets a year's band thresholds (`outstanding` ≥ `good` ≥ `completed`, in percent) and its
+/// minimum sample (`null`: the deployment's default). Reports frozen before keep theirs.
+/// Administrators only.
+#[utoipa::path(put, path = "/api/v1/reports/annual/{year}/settings", tag = "reports", security(("bearer" = [])),
+    params(("year" = String, Path)), request_body = YearSettingsInput,
+    responses((status = 200, body = YearSettings), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 422, description = "thresholds out of order, a year out of range", body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub async fn put_settings(
+    State(state): State<AppState>,
+    by: Principal,
+    Path(year): Path<String>,
+    ApiJson(input): ApiJson<YearSettingsInput>,
+) -> ApiResult<Json<YearSettings>> {
+    let c = &state.config;
+    Ok(Json(
+        annual::put_settings(&state.db, &by, c.timezone, c.min_responses, &year, input).await?,
     ))
 }

@@ -313,3 +313,60 @@ async fn verify_names_the_first_response_changed_behind_the_application() {
     let (ok, _, err) = verify();
     assert!(!ok && err.contains("head points at response 4"), "{err}");
 }
+
+#[tokio::test]
+async fn verify_recomputes_every_frozen_report() {
+    use sea_orm::ConnectionTrait;
+    let app = TestApp::spawn_with(|c| c.min_responses = 1).await;
+    app.province().await;
+    let rows: Vec<serde_json::Value> = [5, 4, 2]
+        .iter()
+        .map(|v| serde_json::json!({"agency": "A", "submitted_at": "2025-03-01", "answers": {"overall": v}}))
+        .collect();
+    let res = app
+        .post(
+            "/api/v1/responses/import",
+            &app.admin,
+            serde_json::json!({ "responses": rows }),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED);
+    let res = app
+        .post(
+            "/api/v1/reports/annual/2025/freeze?parent=KH",
+            &app.admin,
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    let digest = res.json()["digest"].as_str().unwrap().to_string();
+    let verify = || {
+        let mut c = hailong(&app.test_db);
+        c.arg("verify");
+        run(c, None)
+    };
+    let (ok, out, err) = verify();
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(&format!(
+            "frozen 2025 report (parent KH) verified: digest {digest}"
+        )),
+        "{out}"
+    );
+    // An answer changed behind the application's back: the chain breaks, and the frozen
+    // report no longer recomputes to its digest.
+    app.db
+        .write
+        .execute_unprepared(
+            "UPDATE answers SET value = 1 WHERE response_id = 1 AND question_key = 'overall'",
+        )
+        .await
+        .unwrap();
+    let (ok, _, err) = verify();
+    assert!(!ok);
+    assert!(err.contains("hash chain broken at response 1"), "{err}");
+    assert!(
+        err.contains("frozen 2025 report (parent KH) does not verify"),
+        "{err}"
+    );
+}

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod agencies;
+mod annual;
 mod auth;
 mod browser;
 mod cli;
