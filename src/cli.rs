@@ -51,6 +51,20 @@ pub enum Command {
     /// (naming the first broken link) and recomputes every frozen annual report from the
     /// responses it covers; exit code 1 on any failure.
     Verify,
+    /// Maintain the roll-ups that reports read.
+    #[command(subcommand)]
+    Rollup(RollupCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RollupCommand {
+    /// Recount the roll-ups from the stored responses, list any difference and rewrite
+    /// them (in one transaction).
+    Rebuild {
+        /// Only compare: write nothing, exit 1 when anything differs.
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -192,6 +206,55 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 return Ok(());
             }
             anyhow::bail!("{}", problems.join("\n"));
+        }
+        Command::Rollup(RollupCommand::Rebuild { check }) => {
+            use crate::collect::rebuild;
+            let tz = Config::new(cli.database_url.clone(), "127.0.0.1:0".parse()?, None)
+                .with_env_timezone()
+                .map_err(anyhow::Error::msg)?
+                .timezone;
+            let started = std::time::Instant::now();
+            let mut next_report = 0;
+            let result = rebuild::rebuild(&db, tz, check, |n| {
+                if n >= next_report {
+                    eprintln!("counted {n} responses…");
+                    next_report = n + 100_000;
+                }
+            })
+            .await?;
+            db.close().await;
+            let by_table = rebuild::differences_by_table(&result);
+            for (table, rows) in &result.rows {
+                let differed = by_table.get(table).copied().unwrap_or(0);
+                println!("{table}: {rows} rows recounted, {differed} differed");
+                let mine = result
+                    .differences
+                    .iter()
+                    .filter(|d| d.place.table() == *table);
+                for d in mine.take(10) {
+                    println!("  differs: {}", rebuild::describe(d));
+                }
+                if differed > 10 {
+                    println!("  … and {} more", differed - 10);
+                }
+            }
+            let summary = format!(
+                "{} responses counted in {:.1} s",
+                result.responses,
+                started.elapsed().as_secs_f64()
+            );
+            if result.differences.is_empty() {
+                println!("roll-ups match the responses: {summary}");
+            } else if result.written {
+                println!("roll-ups rewritten from the responses: {summary}");
+            } else {
+                anyhow::bail!(
+                    "{} roll-up rows differ from the responses ({summary}); \
+                     run `hailong rollup rebuild` to rewrite them",
+                    result.differences.len()
+                );
+            }
+            return Ok(());
         }
         Command::Key(KeyCommand::Create { role, agency, name }) => {
             let role: Role = role.parse()?;

@@ -10,5 +10,6 @@ pub mod links;
 pub mod listing;
 pub mod qr;
 pub mod questionnaire;
+pub mod rebuild;
 pub mod rollup;
 pub mod store;

@@ -101,13 +101,22 @@ pub fn places(
     ]
 }
 
-/// Counts to add: (place, question, value) → answers.
-pub type Additions = HashMap<(Place, String, i16), i64>;
+/// The two counts of a roll-up row.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Count {
+    /// Included answers.
+    pub n: i64,
+    /// Answers of excluded responses.
+    pub excluded: i64,
+}
 
-/// Adds `counts` with multi-row upserts (`n = n + excluded.n`), one statement per table and
-/// chunk, in `conn`'s transaction.
+/// Counts to add: (place, question, value) → answers.
+pub type Additions = HashMap<(Place, String, i16), Count>;
+
+/// Adds `counts` with multi-row upserts (`n = n + excluded.n`, and the same for
+/// `excluded`), one statement per table and chunk, in `conn`'s transaction.
 pub async fn add(conn: &impl ConnectionTrait, counts: Additions) -> Result<(), DbErr> {
-    let mut by_table: HashMap<&'static str, Vec<(Place, String, i16, i64)>> = HashMap::new();
+    let mut by_table: HashMap<&'static str, Vec<(Place, String, i16, Count)>> = HashMap::new();
     for ((place, question, value), n) in counts {
         by_table
             .entry(place.table())
@@ -136,6 +145,10 @@ pub async fn add(conn: &impl ConnectionTrait, counts: Additions) -> Result<(), D
                             Alias::new("n"),
                             Expr::cust(format!("{table}.n + excluded.n")),
                         )
+                        .value(
+                            Alias::new("excluded"),
+                            Expr::cust(format!("{table}.excluded + excluded.excluded")),
+                        )
                         .to_owned(),
                 );
             for (place, question, value, n) in chunk {
@@ -147,8 +160,8 @@ pub async fn add(conn: &impl ConnectionTrait, counts: Additions) -> Result<(), D
                 values.extend([
                     question.clone().into(),
                     (*value).into(),
-                    (*n).into(),
-                    0i64.into(),
+                    n.n.into(),
+                    n.excluded.into(),
                 ]);
                 insert
                     .values(values)

@@ -223,9 +223,10 @@ pub async fn store_batch(
                 value: Set(*value),
             });
             for place in &places {
-                *counts
+                counts
                     .entry((place.clone(), key.clone(), *value))
-                    .or_default() += 1;
+                    .or_default()
+                    .n += 1;
             }
         }
         results.push(Ok(Stored {

@@ -370,3 +370,91 @@ async fn verify_recomputes_every_frozen_report() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn rollup_rebuild_finds_and_mends_differences() {
+    use sea_orm::ConnectionTrait;
+    let app = TestApp::spawn().await;
+    app.province().await;
+    let rows: Vec<serde_json::Value> = (0..40)
+        .map(|i| {
+            let agency = ["A", "B"][i % 2];
+            serde_json::json!({
+                "agency": agency,
+                "submitted_at": format!("2025-{:02}-28T23:30:00+07:00", 1 + i % 12),
+                "answers": {"overall": 1 + i % 5, "staff": 1 + (i * 3) % 5},
+            })
+        })
+        .collect();
+    let res = app
+        .post(
+            "/api/v1/responses/import",
+            &app.admin,
+            serde_json::json!({ "responses": rows }),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED);
+    let res = app
+        .post(
+            "/api/v1/responses/3/exclude",
+            &app.admin,
+            serde_json::json!({"reason": "trùng lặp"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
+    let report = "/api/v1/reports/agencies/KH?from=2025-01-01&to=2025-12-31";
+    let partial = "/api/v1/reports/agencies/KH?from=2025-02-03&to=2025-11-30";
+    let before = (
+        app.get(report, &app.admin).await.text,
+        app.get(partial, &app.admin).await.text,
+    );
+    let rebuild = |check: bool| {
+        let mut c = hailong(&app.test_db);
+        c.args(["rollup", "rebuild"]);
+        if check {
+            c.arg("--check");
+        }
+        run(c, None)
+    };
+    let (ok, out, err) = rebuild(true);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("roll-ups match the responses: 40 responses"),
+        "{out}"
+    );
+
+    // Counts changed, removed and invented behind the application's back.
+    for sql in [
+        "UPDATE rollup_yearly SET n = n + 7 WHERE question_key = 'overall' AND value = 5",
+        "DELETE FROM rollup_monthly WHERE question_key = 'staff'",
+        "UPDATE rollup_daily SET excluded = 0 WHERE excluded > 0",
+    ] {
+        app.db.write.execute_unprepared(sql).await.unwrap();
+    }
+    assert_ne!(app.get(report, &app.admin).await.text, before.0);
+    let (ok, out, err) = rebuild(true);
+    assert!(!ok);
+    assert!(
+        err.contains("roll-up rows differ from the responses"),
+        "{err}"
+    );
+    assert!(out.contains("differs: rollup_yearly 2025 agency"), "{out}");
+    assert!(out.contains("stored n"), "{out}");
+    assert_ne!(
+        app.get(report, &app.admin).await.text,
+        before.0,
+        "check writes nothing"
+    );
+
+    let (ok, out, err) = rebuild(false);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("roll-ups rewritten from the responses"),
+        "{out}"
+    );
+    assert!(out.contains("rollup_monthly: "), "{out}");
+    assert_eq!(app.get(report, &app.admin).await.text, before.0);
+    assert_eq!(app.get(partial, &app.admin).await.text, before.1);
+    let (ok, out, _) = rebuild(true);
+    assert!(ok && out.contains("roll-ups match"), "{out}");
+}

@@ -1,0 +1,251 @@
+//! `hailong rollup rebuild`: recounts every roll-up from the stored responses, answers and
+//! exclusions, lists where the stored roll-ups differ, and (unless only checking) rewrites
+//! them in one transaction.
+//!
+//! The transaction takes the chain-head lock first, like every writer of responses and
+//! exclusions, so nothing is stored or excluded while it counts.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType, Order, Query};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, TransactionTrait};
+
+use super::rollup::{self, Additions, Count, Place};
+use super::store::lock_head;
+use crate::db::Db;
+
+/// Responses read per query.
+const PAGE: i64 = 20_000;
+
+/// The roll-up tables, finest first.
+pub const TABLES: [&str; 3] = ["rollup_daily", "rollup_monthly", "rollup_yearly"];
+
+/// One roll-up row that differs: its place, question and value, and both counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Difference {
+    pub place: Place,
+    pub question: String,
+    pub value: i16,
+    pub stored: Count,
+    pub recounted: Count,
+}
+
+/// What a rebuild found.
+#[derive(Debug, Clone, Default)]
+pub struct Rebuild {
+    pub responses: u64,
+    /// Rows per table after the recount.
+    pub rows: BTreeMap<&'static str, u64>,
+    pub differences: Vec<Difference>,
+    /// Whether the roll-ups were rewritten.
+    pub written: bool,
+}
+
+/// Recounts the roll-ups; rewrites them unless `check_only`. `progress` hears the number of
+/// responses counted so far.
+pub async fn rebuild(
+    db: &Db,
+    tz: Tz,
+    check_only: bool,
+    mut progress: impl FnMut(u64),
+) -> Result<Rebuild, DbErr> {
+    let txn = db.write.begin().await?;
+    let (last, _) = lock_head(&txn).await?;
+    let (recounted, responses) = recount(&txn, tz, last, &mut progress).await?;
+    let stored = stored(&txn).await?;
+    let mut differences: Vec<Difference> = Vec::new();
+    let zero = Count::default();
+    for (key, recount) in &recounted {
+        let have = stored.get(key).copied().unwrap_or(zero);
+        if have != *recount {
+            differences.push(difference(key, have, *recount));
+        }
+    }
+    for (key, have) in &stored {
+        if !recounted.contains_key(key) && *have != zero {
+            differences.push(difference(key, *have, zero));
+        }
+    }
+    differences.sort_by_key(|d| (d.place.table(), format!("{:?}", d.place), d.value));
+    let mut rows: BTreeMap<&'static str, u64> = TABLES.iter().map(|t| (*t, 0)).collect();
+    for (place, ..) in recounted.keys() {
+        *rows.entry(place.table()).or_default() += 1;
+    }
+    let written = !check_only && !differences.is_empty();
+    if written {
+        rewrite(&txn, recounted).await?;
+        txn.commit().await?;
+    } else {
+        txn.rollback().await?;
+    }
+    Ok(Rebuild {
+        responses,
+        rows,
+        differences,
+        written,
+    })
+}
+
+fn difference(key: &(Place, String, i16), stored: Count, recounted: Count) -> Difference {
+    Difference {
+        place: key.0.clone(),
+        question: key.1.clone(),
+        value: key.2,
+        stored,
+        recounted,
+    }
+}
+
+/// Counts every answer of responses up to `last` into its three places.
+async fn recount(
+    txn: &DatabaseTransaction,
+    tz: Tz,
+    last: i64,
+    progress: &mut impl FnMut(u64),
+) -> Result<(Additions, u64), DbErr> {
+    let t = |n: &str| Alias::new(n);
+    let c = |table: &str, col: &str| Expr::col((Alias::new(table), Alias::new(col)));
+    let mut out = Additions::new();
+    let mut responses = 0u64;
+    let mut from = 0i64;
+    while from < last {
+        let to = Ord::min(from.saturating_add(PAGE), last);
+        let mut q = Query::select();
+        q.expr_as(c("r", "id"), t("id"))
+            .expr_as(c("r", "agency_id"), t("agency_id"))
+            .expr_as(c("r", "desk_id"), t("desk_id"))
+            .expr_as(c("r", "questionnaire_id"), t("questionnaire_id"))
+            .expr_as(c("r", "submitted_at"), t("submitted_at"))
+            .expr_as(c("x", "id"), t("exclusion_id"))
+            .expr_as(c("a", "question_key"), t("question_key"))
+            .expr_as(c("a", "value"), t("value"))
+            .from_as(t("responses"), t("r"))
+            .join_as(
+                JoinType::InnerJoin,
+                t("answers"),
+                t("a"),
+                c("a", "response_id").equals((t("r"), t("id"))),
+            )
+            .join_as(
+                JoinType::LeftJoin,
+                t("exclusions"),
+                t("x"),
+                c("x", "response_id").equals((t("r"), t("id"))),
+            )
+            .and_where(c("r", "id").gt(from))
+            .and_where(c("r", "id").lte(to))
+            .order_by((t("r"), t("id")), Order::Asc);
+        let mut previous = None;
+        for row in txn.query_all(&q).await? {
+            let id: i64 = row.try_get("", "id")?;
+            let agency: i64 = row.try_get("", "agency_id")?;
+            let desk: Option<i64> = row.try_get("", "desk_id")?;
+            let questionnaire: i64 = row.try_get("", "questionnaire_id")?;
+            let submitted_at: DateTime<Utc> = row.try_get("", "submitted_at")?;
+            let excluded: Option<i64> = row.try_get("", "exclusion_id")?;
+            let question: String = row.try_get("", "question_key")?;
+            let value: i16 = row.try_get("", "value")?;
+            if previous != Some(id) {
+                responses += 1;
+                previous = Some(id);
+            }
+            for place in rollup::places(tz, agency, desk, questionnaire, submitted_at) {
+                let count = out.entry((place, question.clone(), value)).or_default();
+                if excluded.is_some() {
+                    count.excluded += 1;
+                } else {
+                    count.n += 1;
+                }
+            }
+        }
+        progress(responses);
+        from = to;
+    }
+    Ok((out, responses))
+}
+
+/// Every stored roll-up row.
+async fn stored(conn: &impl ConnectionTrait) -> Result<Additions, DbErr> {
+    let mut out = Additions::new();
+    for table in TABLES {
+        let mut q = Query::select();
+        q.column(sea_orm::sea_query::Asterisk)
+            .from(Alias::new(table));
+        for row in conn.query_all(&q).await? {
+            let agency: i64 = row.try_get("", "agency_id")?;
+            let place = match table {
+                "rollup_daily" => Place::Daily {
+                    agency,
+                    day: row.try_get::<NaiveDate>("", "day")?,
+                    desk: row.try_get("", "desk_id")?,
+                    questionnaire: row.try_get("", "questionnaire_id")?,
+                },
+                "rollup_monthly" => Place::Monthly {
+                    month: row.try_get::<NaiveDate>("", "month")?,
+                    agency,
+                },
+                _ => Place::Yearly {
+                    year: row.try_get("", "year")?,
+                    agency,
+                },
+            };
+            let count = Count {
+                n: row.try_get("", "n")?,
+                excluded: row.try_get("", "excluded")?,
+            };
+            out.insert(
+                (
+                    place,
+                    row.try_get("", "question_key")?,
+                    row.try_get("", "value")?,
+                ),
+                count,
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Empties the roll-ups and writes `counts`.
+async fn rewrite(txn: &DatabaseTransaction, counts: Additions) -> Result<(), DbErr> {
+    for table in TABLES {
+        let mut delete = Query::delete();
+        delete.from_table(Alias::new(table));
+        txn.execute(&delete).await?;
+    }
+    rollup::add(txn, counts).await
+}
+
+/// A difference as one line: `rollup_monthly 2026-03 agency 7 overall=5: stored n 3
+/// excluded 0, recounted n 4 excluded 0`.
+pub fn describe(d: &Difference) -> String {
+    let place = match &d.place {
+        Place::Daily {
+            agency,
+            day,
+            desk,
+            questionnaire,
+        } => {
+            format!("rollup_daily {day} agency {agency} desk {desk} questionnaire {questionnaire}")
+        }
+        Place::Monthly { month, agency } => {
+            format!("rollup_monthly {} agency {agency}", month.format("%Y-%m"))
+        }
+        Place::Yearly { year, agency } => format!("rollup_yearly {year} agency {agency}"),
+    };
+    format!(
+        "{place} {}={}: stored n {} excluded {}, recounted n {} excluded {}",
+        d.question, d.value, d.stored.n, d.stored.excluded, d.recounted.n, d.recounted.excluded
+    )
+}
+
+/// The differences per table.
+pub fn differences_by_table(r: &Rebuild) -> HashMap<&'static str, u64> {
+    let mut out = HashMap::new();
+    for d in &r.differences {
+        *out.entry(d.place.table()).or_default() += 1;
+    }
+    out
+}
