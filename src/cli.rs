@@ -51,6 +51,22 @@ pub enum Command {
     /// (naming the first broken link) and recomputes every frozen annual report from the
     /// responses it covers; exit code 1 on any failure.
     Verify,
+    /// Load the demo province (when the database is empty) and generate a year of ratings:
+    /// for trying hailong out and for the benches.
+    Demo {
+        /// How many ratings to generate.
+        #[arg(long, default_value_t = 50_000)]
+        responses: u64,
+        /// Grow the province to this many direct children (generated communes).
+        #[arg(long)]
+        agencies: Option<usize>,
+        /// The year to rate (default: last year).
+        #[arg(long)]
+        year: Option<i32>,
+        /// Seed of the generator: the same seed gives the same ratings.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
     /// Maintain the roll-ups that reports read.
     #[command(subcommand)]
     Rollup(RollupCommand),
@@ -206,6 +222,44 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 return Ok(());
             }
             anyhow::bail!("{}", problems.join("\n"));
+        }
+        Command::Demo {
+            responses,
+            agencies,
+            year,
+            seed,
+        } => {
+            use chrono::Datelike;
+            let config = Config::new(cli.database_url.clone(), "127.0.0.1:8080".parse()?, None)
+                .with_env()
+                .map_err(anyhow::Error::msg)?;
+            crate::demo::load(&db, &config).await?;
+            if let Some(total) = agencies {
+                crate::demo::grow(&db, total).await?;
+            }
+            let today = crate::now().with_timezone(&config.timezone).date_naive();
+            let spec = crate::generate::Spec {
+                year: year.unwrap_or(today.year() - 1),
+                count: responses,
+                seed,
+                until: Some(today),
+            };
+            let started = std::time::Instant::now();
+            let mut next_report = 0;
+            let stored = crate::generate::ratings(&db, config.timezone, &spec, |n| {
+                if n >= next_report {
+                    eprintln!("demo: stored {n} of {responses} ratings…");
+                    next_report = n + 100_000;
+                }
+            })
+            .await?;
+            db.close().await;
+            println!(
+                "demo: {stored} ratings for {} stored in {:.1} s",
+                spec.year,
+                started.elapsed().as_secs_f64()
+            );
+            return Ok(());
         }
         Command::Rollup(RollupCommand::Rebuild { check }) => {
             use crate::collect::rebuild;

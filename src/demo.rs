@@ -167,3 +167,53 @@ pub async fn load(db: &Db, config: &Config) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// Adds generated communes under the province until it has `total` direct children (for
+/// benches at the scale of a large province). Returns how many were added.
+pub async fn grow(db: &Db, total: usize) -> anyhow::Result<usize> {
+    let by = Principal {
+        actor: "demo".into(),
+        ..Principal::cli()
+    };
+    let fail = |e: crate::ApiError| anyhow::anyhow!("demo: {}", e.message);
+    let province = org::agency_by_code(&db.read, PROVINCE.0)
+        .await
+        .map_err(fail)?;
+    let tree = org::Tree::load(&db.read).await.map_err(fail)?;
+    let have = tree.children(province.id).len();
+    let mut added = 0;
+    for i in have..total {
+        let code = format!("KH.X.MAU{:04}", i + 1);
+        org::create_agency(
+            db,
+            &by,
+            NewAgency {
+                code: code.clone(),
+                name: format!("Xã Mẫu số {}", i + 1),
+                parent: Some(PROVINCE.0.into()),
+                level: Some("xã, phường".into()),
+            },
+        )
+        .await
+        .map_err(fail)?;
+        org::create_desk(
+            db,
+            &by,
+            &code,
+            NewDesk {
+                code: "MC1".into(),
+                name: "Bộ phận một cửa".into(),
+            },
+        )
+        .await
+        .map_err(fail)?;
+        added += 1;
+        if added % 50 == 0 {
+            eprint!("\rdemo: added {added} communes");
+        }
+    }
+    if added > 0 {
+        eprintln!();
+    }
+    Ok(added)
+}

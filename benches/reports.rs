@@ -1,0 +1,169 @@
+//! Report times at scale, on SQLite files of generated ratings (500 agencies, the year
+//! 2025):
+//!
+//! ```text
+//! cargo bench --bench reports                                # 1 M ratings
+//! BENCH_SIZES=1000000,10000000 cargo bench --bench reports   # 1 M and 10 M side by side
+//! ```
+//!
+//! Each size's database is `BENCH_DIR/rN.db` (default `target/bench-data`), generated on
+//! first use exactly like `hailong demo --responses N --agencies 500 --year 2025` (10 M
+//! take about 7 minutes and 5 GB). The raw `GROUP BY` over a year's responses (what
+//! verification reads) runs beside the roll-up reports for comparison.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use hailong::config::{Config, DEFAULT_TIMEZONE};
+use hailong::db::Db;
+use hailong::govern::Principal;
+use hailong::report::agency::{self, ReportQuery};
+use hailong::report::annual;
+
+const YEAR: i32 = 2025;
+const AGENCIES: usize = 500;
+
+fn sizes() -> Vec<u64> {
+    std::env::var("BENCH_SIZES")
+        .unwrap_or_else(|_| "1000000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect()
+}
+
+fn label(n: u64) -> String {
+    if n.is_multiple_of(1_000_000) {
+        format!("{}M", n / 1_000_000)
+    } else {
+        n.to_string()
+    }
+}
+
+/// The database of `n` ratings, generated when missing.
+async fn fixture(n: u64) -> Db {
+    let dir = std::env::var("BENCH_DIR").unwrap_or_else(|_| "target/bench-data".into());
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = format!("{dir}/r{}.db", label(n).to_lowercase());
+    let url = format!("sqlite://{path}");
+    let fresh = !std::path::Path::new(&path).exists();
+    let db = Db::connect(&url).await.unwrap();
+    hailong::prepare(&db, |_| {}).await.unwrap();
+    if fresh {
+        eprintln!("generating {n} ratings into {path} …");
+        let config = Config::new(url.clone(), "127.0.0.1:8080".parse().unwrap(), None);
+        hailong::demo::load(&db, &config).await.unwrap();
+        hailong::demo::grow(&db, AGENCIES).await.unwrap();
+        let spec = hailong::generate::Spec {
+            year: YEAR,
+            count: n,
+            seed: 2026,
+            until: None,
+        };
+        hailong::generate::ratings(&db, DEFAULT_TIMEZONE, &spec, |done| {
+            if done.is_multiple_of(1_000_000) {
+                eprintln!("  {done}");
+            }
+        })
+        .await
+        .unwrap();
+    }
+    db
+}
+
+fn query(from: &str, to: &str) -> ReportQuery {
+    ReportQuery {
+        from: Some(from.into()),
+        to: Some(to.into()),
+        format: None,
+    }
+}
+
+fn reports(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let by = Principal::cli();
+    let tz = DEFAULT_TIMEZONE;
+    for n in sizes() {
+        let db = rt.block_on(fixture(n));
+        let size = label(n);
+        let mut group = c.benchmark_group("reports");
+        group
+            .sample_size(30)
+            .measurement_time(Duration::from_secs(5));
+        let cases = [
+            (
+                "agency_province_year",
+                "KH",
+                query("2025-01-01", "2025-12-31"),
+            ),
+            (
+                "agency_commune_year",
+                "KH.STP",
+                query("2025-01-01", "2025-12-31"),
+            ),
+            (
+                "agency_commune_partial",
+                "KH.STP",
+                query("2025-03-15", "2025-10-20"),
+            ),
+            (
+                "agency_province_partial",
+                "KH",
+                query("2025-03-15", "2025-10-20"),
+            ),
+        ];
+        for (name, code, q) in &cases {
+            group.bench_function(BenchmarkId::new(*name, &size), |b| {
+                b.iter(|| {
+                    let report = rt.block_on(agency::report(&db, &by, tz, code, q)).unwrap();
+                    serde_json::to_vec(&report).unwrap()
+                })
+            });
+        }
+        group.bench_function(BenchmarkId::new("annual_ranking", &size), |b| {
+            b.iter(|| {
+                let report = rt
+                    .block_on(annual::ranking(
+                        &db,
+                        &by,
+                        tz,
+                        30,
+                        &YEAR.to_string(),
+                        Some("KH"),
+                    ))
+                    .unwrap();
+                assert_eq!(report.rows.len(), AGENCIES);
+                serde_json::to_vec(&report).unwrap()
+            })
+        });
+        group.finish();
+
+        // The raw GROUP BY over the year's responses, for comparison: seconds, not ms.
+        let mut raw = c.benchmark_group("raw");
+        raw.sample_size(10)
+            .measurement_time(Duration::from_secs(30));
+        let units: Vec<i64> = (1..=(AGENCIES as i64 + 1)).collect();
+        raw.bench_function(BenchmarkId::new("group_by_year", &size), |b| {
+            b.iter(|| {
+                rt.block_on(annual::raw_tallies(
+                    &db.read,
+                    tz,
+                    YEAR,
+                    i64::MAX,
+                    hailong::now(),
+                    &units,
+                ))
+                .unwrap()
+            })
+        });
+        raw.finish();
+        rt.block_on(db.close());
+    }
+}
+
+criterion_group!(benches, reports);
+criterion_main!(benches);
