@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType, Order, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType, Order, Query, SelectStatement};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, TransactionTrait};
 
 use super::rollup::{self, Additions, Count, Place};
@@ -98,6 +98,27 @@ fn difference(key: &(Place, String, i16), stored: Count, recounted: Count) -> Di
     }
 }
 
+/// The raw rows behind every figure, to select from: responses `r` with their answers `a`
+/// and, when there is one, their exclusion `x` (only one made by `excluded_by`, if given).
+pub fn answer_rows(excluded_by: Option<DateTime<Utc>>) -> SelectStatement {
+    let t = |n: &str| Alias::new(n);
+    let c = |table: &str, col: &str| Expr::col((Alias::new(table), Alias::new(col)));
+    let mut exclusion = c("x", "response_id").equals((t("r"), t("id")));
+    if let Some(at) = excluded_by {
+        exclusion = exclusion.and(c("x", "excluded_at").lte(at));
+    }
+    let mut q = Query::select();
+    q.from_as(t("responses"), t("r"))
+        .join_as(
+            JoinType::InnerJoin,
+            t("answers"),
+            t("a"),
+            c("a", "response_id").equals((t("r"), t("id"))),
+        )
+        .join_as(JoinType::LeftJoin, t("exclusions"), t("x"), exclusion);
+    q
+}
+
 /// Counts every answer of responses up to `last` into its three places.
 async fn recount(
     txn: &DatabaseTransaction,
@@ -112,7 +133,7 @@ async fn recount(
     let mut from = 0i64;
     while from < last {
         let to = Ord::min(from.saturating_add(PAGE), last);
-        let mut q = Query::select();
+        let mut q = answer_rows(None);
         q.expr_as(c("r", "id"), t("id"))
             .expr_as(c("r", "agency_id"), t("agency_id"))
             .expr_as(c("r", "desk_id"), t("desk_id"))
@@ -121,19 +142,6 @@ async fn recount(
             .expr_as(c("x", "id"), t("exclusion_id"))
             .expr_as(c("a", "question_key"), t("question_key"))
             .expr_as(c("a", "value"), t("value"))
-            .from_as(t("responses"), t("r"))
-            .join_as(
-                JoinType::InnerJoin,
-                t("answers"),
-                t("a"),
-                c("a", "response_id").equals((t("r"), t("id"))),
-            )
-            .join_as(
-                JoinType::LeftJoin,
-                t("exclusions"),
-                t("x"),
-                c("x", "response_id").equals((t("r"), t("id"))),
-            )
             .and_where(c("r", "id").gt(from))
             .and_where(c("r", "id").lte(to))
             .order_by((t("r"), t("id")), Order::Asc);

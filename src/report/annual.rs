@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Tz;
 use entity::{agency, annual_report, year_setting};
-use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, JoinType, Query, SimpleExpr};
+use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Query, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
 };
@@ -31,6 +31,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::tallies;
+use crate::collect::rebuild::answer_rows;
 use crate::collect::store::lock_head;
 use crate::db::{Db, is_unique_violation};
 use crate::domain::{Invalid, Period, Role};
@@ -452,6 +453,17 @@ fn parse_body(stored: &annual_report::Model) -> ApiResult<Canonical> {
     serde_json::from_str(&stored.body).map_err(ApiError::internal)
 }
 
+/// The rows of the previous year's frozen report of the same parent, if there is one.
+async fn previous_rows(
+    conn: &impl ConnectionTrait,
+    subject: &Subject,
+) -> ApiResult<Option<Vec<Row>>> {
+    match frozen(conn, subject.year - 1, subject.scope()).await? {
+        Some(stored) => Ok(Some(parse_body(&stored)?.rows)),
+        None => Ok(None),
+    }
+}
+
 /// Each unit's tally for the year, read from the roll-ups, by unit code.
 async fn live_tallies(
     conn: &impl ConnectionTrait,
@@ -477,10 +489,7 @@ pub async fn ranking(
     parent: Option<&str>,
 ) -> ApiResult<AnnualReport> {
     let subject = Subject::load(&db.read, by, tz, year, parent).await?;
-    let previous = match frozen(&db.read, subject.year - 1, subject.scope()).await? {
-        Some(stored) => Some(parse_body(&stored)?.rows),
-        None => None,
-    };
+    let previous = previous_rows(&db.read, &subject).await?;
     if let Some(stored) = frozen(&db.read, subject.year, subject.scope()).await? {
         let doc = parse_body(&stored)?;
         let late = late_responses(&db.read, &subject, tz, &doc).await?;
@@ -599,10 +608,7 @@ pub async fn freeze(
     )
     .await?;
     txn.commit().await?;
-    let previous = match frozen(&db.read, subject.year - 1, subject.scope()).await? {
-        Some(prev) => Some(parse_body(&prev)?.rows),
-        None => None,
-    };
+    let previous = previous_rows(&db.read, &subject).await?;
     Ok(served(doc, &stored, Some(0), previous.as_deref()))
 }
 
@@ -711,7 +717,7 @@ pub async fn raw_tallies(
     let (start, end) = year_instants(tz, year);
     let t = |n: &str| Alias::new(n);
     let c = |table: &str, col: &str| Expr::col((Alias::new(table), Alias::new(col)));
-    let mut q = Query::select();
+    let mut q = answer_rows(Some(excluded_by));
     q.expr_as(c("r", "agency_id"), t("agency_id"))
         .expr_as(c("a", "question_key"), t("question_key"))
         .expr_as(c("a", "value"), t("value"))
@@ -720,21 +726,6 @@ pub async fn raw_tallies(
             t("is_excluded"),
         )
         .expr_as(count_all(), t("n"))
-        .from_as(t("responses"), t("r"))
-        .join_as(
-            JoinType::InnerJoin,
-            t("answers"),
-            t("a"),
-            c("a", "response_id").equals((t("r"), t("id"))),
-        )
-        .join_as(
-            JoinType::LeftJoin,
-            t("exclusions"),
-            t("x"),
-            c("x", "response_id")
-                .equals((t("r"), t("id")))
-                .and(c("x", "excluded_at").lte(excluded_by)),
-        )
         .and_where(c("r", "id").lte(last_response))
         .and_where(c("r", "agency_id").is_in(units.iter().copied()))
         .group_by_col((t("r"), t("agency_id")))
