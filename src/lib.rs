@@ -5,6 +5,7 @@
 //! (principals, roles, API keys, users, audit), `org` (agencies and desks), `web` (routing,
 //! extractors, errors, operations endpoints), `cli` (the command line), `config`.
 
+pub mod chart;
 pub mod cli;
 pub mod collect;
 pub mod config;

@@ -117,11 +117,7 @@ impl Places {
         if let Some(names) = fresh {
             return Ok(names);
         }
-        let agency = agency::Entity::find_by_id(agency_id)
-            .one(conn)
-            .await?
-            .map(|a| a.name)
-            .unwrap_or_default();
+        let agency = agency_name(conn, agency_id).await?;
         let desk = match desk_id {
             Some(id) => desk::Entity::find_by_id(id)
                 .one(conn)
@@ -190,6 +186,15 @@ pub async fn agency_by_code(conn: &impl ConnectionTrait, code: &str) -> ApiResul
         .ok_or_else(|| {
             ApiError::not_found("agency_not_found", format!("no agency has the code {code}"))
         })
+}
+
+/// The name of agency `id` (empty when there is none).
+pub async fn agency_name(conn: &impl ConnectionTrait, id: i64) -> ApiResult<String> {
+    Ok(agency::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .map(|a| a.name)
+        .unwrap_or_default())
 }
 
 /// The agency with `code` if the caller's scope covers it: 404 when there is none, 403

@@ -181,17 +181,19 @@ fn scope_key(parent: Option<&str>) -> &str {
     parent.unwrap_or("")
 }
 
-/// What a ranking is about: the year, the parent and the agencies to rank.
-struct Subject {
-    year: i32,
-    parent: Option<agency::Model>,
-    tree: Tree,
-    agencies: HashMap<i64, agency::Model>,
-    ranked: Vec<i64>,
+/// What a ranking is about: the year, the parent and the agencies to rank (checked
+/// against the caller's role and scope when loaded).
+pub struct Subject {
+    pub year: i32,
+    pub parent: Option<agency::Model>,
+    pub tree: Tree,
+    pub agencies: HashMap<i64, agency::Model>,
+    /// The agencies ranked: the parent's children, or the top-level agencies.
+    pub ranked: Vec<i64>,
 }
 
 impl Subject {
-    async fn load(
+    pub async fn load(
         conn: &impl ConnectionTrait,
         by: &Principal,
         tz: Tz,

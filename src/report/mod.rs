@@ -101,16 +101,64 @@ pub async fn tallies(
             q.and_where(col("agency_id").is_in(ids.iter().copied()));
         }
         for row in conn.query_all(&q).await? {
-            let agency: i64 = row.try_get("", "agency_id")?;
-            let question: String = row.try_get("", "question_key")?;
-            let value: i16 = row.try_get("", "value")?;
-            let n: i64 = row.try_get("", "n")?;
-            let excluded: i64 = row.try_get("", "x")?;
-            let tally = out.entry(agency).or_default();
-            tally.add(&question, value, u64::try_from(n).unwrap_or(0));
-            if question == OVERALL {
-                tally.excluded += u64::try_from(excluded).unwrap_or(0);
-            }
+            let (agency, tally) = (row.try_get("", "agency_id")?, &row);
+            add_row(out.entry(agency).or_default(), tally)?;
+        }
+    }
+    Ok(out)
+}
+
+/// Adds one summed roll-up row (`question_key`, `value`, `n`, `x`) to `tally`; excluded
+/// responses count once, on the overall question.
+fn add_row(tally: &mut Tally, row: &sea_orm::QueryResult) -> Result<(), sea_orm::DbErr> {
+    let question: String = row.try_get("", "question_key")?;
+    let value: i16 = row.try_get("", "value")?;
+    let n: i64 = row.try_get("", "n")?;
+    let excluded: i64 = row.try_get("", "x")?;
+    tally.add(&question, value, u64::try_from(n).unwrap_or(0));
+    if question == OVERALL {
+        tally.excluded += u64::try_from(excluded).unwrap_or(0);
+    }
+    Ok(())
+}
+
+/// Each agency's tally per month of `year` (index 0 is January), from the monthly roll-up;
+/// only `agencies`.
+pub async fn monthly_tallies(
+    conn: &impl ConnectionTrait,
+    year: i32,
+    agencies: &[i64],
+) -> ApiResult<HashMap<i64, [Tally; 12]>> {
+    let (Some(first), Some(last)) = (
+        NaiveDate::from_ymd_opt(year, 1, 1),
+        NaiveDate::from_ymd_opt(year, 12, 1),
+    ) else {
+        return Ok(HashMap::new());
+    };
+    let sum = |name: &str| {
+        SimpleExpr::from(Expr::col(Alias::new(name)).sum()).cast_as(Alias::new("BIGINT"))
+    };
+    let mut q = Query::select();
+    q.column(Alias::new("month"))
+        .column(Alias::new("agency_id"))
+        .column(Alias::new("question_key"))
+        .column(Alias::new("value"))
+        .expr_as(sum("n"), Alias::new("n"))
+        .expr_as(sum("excluded"), Alias::new("x"))
+        .from(Alias::new("rollup_monthly"))
+        .and_where(Expr::col(Alias::new("month")).between(first, last))
+        .and_where(Expr::col(Alias::new("agency_id")).is_in(agencies.iter().copied()))
+        .group_by_col(Alias::new("month"))
+        .group_by_col(Alias::new("agency_id"))
+        .group_by_col(Alias::new("question_key"))
+        .group_by_col(Alias::new("value"));
+    let mut out: HashMap<i64, [Tally; 12]> = HashMap::new();
+    for row in conn.query_all(&q).await? {
+        let month: NaiveDate = row.try_get("", "month")?;
+        let agency: i64 = row.try_get("", "agency_id")?;
+        let months = out.entry(agency).or_default();
+        if let Some(tally) = months.get_mut(month.month0() as usize) {
+            add_row(tally, &row)?;
         }
     }
     Ok(out)

@@ -2,6 +2,7 @@
 //! catching) and the handlers, grouped by resource.
 
 pub mod agencies;
+pub mod charts;
 pub mod client;
 pub mod error;
 pub mod extract;
@@ -42,6 +43,7 @@ pub struct AppState {
     pub places: crate::org::Places,
     pub limiter: crate::collect::limit::Limiter,
     pub client_hasher: client::ClientHasher,
+    pub charts: crate::chart::Cache,
 }
 
 impl AppState {
@@ -55,6 +57,7 @@ impl AppState {
             questionnaires: questionnaire::Cache::default(),
             places: crate::org::Places::default(),
             client_hasher: client::ClientHasher::default(),
+            charts: crate::chart::Cache::default(),
         }
     }
 }
@@ -68,6 +71,7 @@ pub fn router(state: AppState) -> Router {
             .merge(links::router())
             .merge(responses::router())
             .merge(reports::router())
+            .merge(charts::router())
             .merge(form::router()),
         state,
     )

@@ -112,6 +112,8 @@ pub async fn openapi_json() -> impl IntoResponse {
         super::reports::canonical,
         super::reports::get_settings,
         super::reports::put_settings,
+        super::charts::province_chart,
+        super::charts::agency_chart,
     ),
     components(schemas(super::error::ErrorBody, super::error::ErrorDetail)),
     modifiers(&BearerAuth),
@@ -121,6 +123,7 @@ pub async fn openapi_json() -> impl IntoResponse {
         (name = "links", description = "Rating links and their QR codes"),
         (name = "responses", description = "Ratings"),
         (name = "reports", description = "Figures computed by the scoring method"),
+        (name = "charts", description = "The figures drawn, PNG or SVG, Vietnamese text in the bundled font"),
     )
 )]
 pub struct ApiDoc;

@@ -8,6 +8,7 @@ mod agencies;
 mod annual;
 mod auth;
 mod browser;
+mod charts;
 mod cli;
 mod collect;
 mod desks;

@@ -1,0 +1,736 @@
+//! Drawing the charts with plotters, as PNG or SVG. Pure: figures in, bytes out. Text is
+//! set in the bundled DejaVu Sans (registered with plotters' ab_glyph backend; no system
+//! fonts), numbers with the Vietnamese decimal comma, months as "Th1" … "Th12".
+
+use std::sync::Once;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::{FontStyle, register_font};
+
+use crate::score::{Band, Bands};
+
+/// The fonts every chart uses, bundled in `assets/fonts`.
+pub static REGULAR: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+pub static BOLD: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf");
+/// The family name charts ask for.
+pub const FAMILY: &str = "DejaVu Sans";
+
+fn fonts() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // Both faces are bundled and checked by the tests: failing here is a build defect.
+        let _ = register_font(FAMILY, FontStyle::Normal, REGULAR);
+        let _ = register_font(FAMILY, FontStyle::Bold, BOLD);
+    });
+}
+
+/// An output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Image {
+    Png,
+    Svg,
+}
+
+impl Image {
+    /// From a file extension.
+    pub fn from_extension(ext: &str) -> Option<Self> {
+        match ext {
+            "png" => Some(Self::Png),
+            "svg" => Some(Self::Svg),
+            _ => None,
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Png => "image/png",
+            Self::Svg => "image/svg+xml",
+        }
+    }
+}
+
+/// A number with one decimal and a decimal comma: `87,5`.
+pub fn vn(x: f64) -> String {
+    format!("{x:.1}").replace('.', ",")
+}
+
+/// `Th1` … `Th12`.
+pub fn month_label(month: u32) -> String {
+    format!("Th{month}")
+}
+
+/// At most `max` characters, with an ellipsis when cut.
+pub fn fit(label: &str, max: usize) -> String {
+    if label.chars().count() <= max {
+        label.to_string()
+    } else {
+        let cut: String = label.chars().take(max.saturating_sub(1)).collect();
+        format!("{}…", cut.trim_end())
+    }
+}
+
+/// One bar of the ranking.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RankBar {
+    pub label: String,
+    pub rank: Option<u32>,
+    pub responses: u64,
+    pub pct: Option<f64>,
+    pub ci95: Option<[f64; 2]>,
+    pub band: Band,
+}
+
+/// One month of a trend: the share and its interval, when there were answers.
+pub type MonthFigure = Option<(f64, [f64; 2])>;
+
+/// A chart to draw.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Chart {
+    /// Horizontal bars in rank order, Wilson whiskers, coloured by band.
+    Ranking {
+        title: String,
+        bars: Vec<RankBar>,
+        bands: Bands,
+    },
+    /// The monthly share with its interval, against the parent's.
+    Trend {
+        title: String,
+        agency: String,
+        /// Twelve months, January first.
+        months: Vec<MonthFigure>,
+        /// The parent's name and its twelve monthly shares.
+        parent: Option<(String, Vec<Option<f64>>)>,
+    },
+    /// Stacked answers 1–5 per question.
+    Distribution {
+        title: String,
+        rows: Vec<(String, [u64; 5])>,
+    },
+    /// Agencies × months, coloured by share.
+    Heatmap {
+        title: String,
+        /// Each agency's twelve monthly shares.
+        rows: Vec<(String, Vec<Option<f64>>)>,
+    },
+}
+
+type Fallible<T> = Result<T, String>;
+
+fn err<E: std::fmt::Debug>(e: E) -> String {
+    format!("{e:?}")
+}
+
+const WIDTH: u32 = 1000;
+
+fn band_colour(band: Band) -> RGBColor {
+    match band {
+        Band::Outstanding => RGBColor(0x1a, 0x7f, 0x37),
+        Band::Good => RGBColor(0x5a, 0xae, 0x61),
+        Band::Completed => RGBColor(0xe0, 0xa1, 0x2e),
+        Band::NotCompleted => RGBColor(0xc7, 0x3e, 0x2e),
+        Band::InsufficientData => RGBColor(0xbd, 0xbd, 0xbd),
+    }
+}
+
+/// Red (0 %) to yellow (60 %) to green (100 %).
+fn share_colour(pct: f64) -> RGBColor {
+    let t = (pct / 100.0).clamp(0.0, 1.0);
+    let (a, b, u) = if t < 0.6 {
+        ((0xc7, 0x3e, 0x2e), (0xf2, 0xd0, 0x5a), t / 0.6)
+    } else {
+        ((0xf2, 0xd0, 0x5a), (0x1a, 0x7f, 0x37), (t - 0.6) / 0.4)
+    };
+    let mix = |x: u8, y: u8| (f64::from(x) + (f64::from(y) - f64::from(x)) * u).round() as u8;
+    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+/// Black or white, whichever reads better on `background`.
+fn ink(background: RGBColor) -> RGBColor {
+    let RGBColor(r, g, b) = background;
+    let luminance = 0.299 * f64::from(r) + 0.587 * f64::from(g) + 0.114 * f64::from(b);
+    if luminance < 140.0 { WHITE } else { BLACK }
+}
+
+const LEVEL_COLOURS: [RGBColor; 5] = [
+    RGBColor(0xc7, 0x3e, 0x2e),
+    RGBColor(0xef, 0x8a, 0x62),
+    RGBColor(0xd9, 0xd9, 0xd9),
+    RGBColor(0x91, 0xcf, 0x60),
+    RGBColor(0x1a, 0x98, 0x50),
+];
+const LEVEL_NAMES: [&str; 5] = [
+    "1 Rất không hài lòng",
+    "2 Không hài lòng",
+    "3 Bình thường",
+    "4 Hài lòng",
+    "5 Rất hài lòng",
+];
+
+fn font(size: u32) -> TextStyle<'static> {
+    (FAMILY, size).into_font().color(&BLACK)
+}
+
+fn bold(size: u32) -> TextStyle<'static> {
+    (FAMILY, size)
+        .into_font()
+        .style(FontStyle::Bold)
+        .color(&BLACK)
+}
+
+impl Chart {
+    /// The picture's size in pixels.
+    pub fn size(&self) -> (u32, u32) {
+        let rows = |n: usize| u32::try_from(n).unwrap_or(u32::MAX / 64);
+        match self {
+            Chart::Ranking { bars, .. } => (WIDTH, 150 + 26 * rows(bars.len().max(1))),
+            Chart::Trend { .. } => (WIDTH, 480),
+            Chart::Distribution { rows: r, .. } => (WIDTH, 150 + 40 * rows(r.len().max(1))),
+            Chart::Heatmap { rows: r, .. } => (WIDTH, 100 + 24 * rows(r.len().max(1))),
+        }
+    }
+
+    /// Draws the chart in `format`.
+    pub fn render(&self, format: Image) -> Fallible<Vec<u8>> {
+        fonts();
+        let (w, h) = self.size();
+        match format {
+            Image::Png => {
+                let mut buf = vec![0u8; (w as usize) * (h as usize) * 3];
+                {
+                    let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+                    self.draw(&root)?;
+                    root.present().map_err(err)?;
+                }
+                let img = image::RgbImage::from_raw(w, h, buf).ok_or("bad buffer size")?;
+                let mut out = std::io::Cursor::new(Vec::new());
+                img.write_to(&mut out, image::ImageFormat::Png)
+                    .map_err(err)?;
+                Ok(out.into_inner())
+            }
+            Image::Svg => {
+                let mut text = String::new();
+                {
+                    let root = SVGBackend::with_string(&mut text, (w, h)).into_drawing_area();
+                    self.draw(&root)?;
+                    root.present().map_err(err)?;
+                }
+                Ok(text.into_bytes())
+            }
+        }
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Fallible<()> {
+        root.fill(&WHITE).map_err(err)?;
+        match self {
+            Chart::Ranking { title, bars, bands } => ranking(root, title, bars, bands),
+            Chart::Trend {
+                title,
+                agency,
+                months,
+                parent,
+            } => trend(root, title, agency, months, parent.as_ref()),
+            Chart::Distribution { title, rows } => distribution(root, title, rows),
+            Chart::Heatmap { title, rows } => heatmap(root, title, rows),
+        }
+    }
+}
+
+fn text<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    s: &str,
+    at: (i32, i32),
+    style: &TextStyle<'_>,
+) -> Fallible<()> {
+    root.draw(&Text::new(s.to_string(), at, style.clone()))
+        .map_err(err)
+}
+
+/// A row of coloured squares with their names, from `x` at height `y`.
+fn legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    items: &[(String, RGBColor)],
+    (mut x, y): (i32, i32),
+) -> Fallible<()> {
+    let style = font(12);
+    for (name, colour) in items {
+        area.draw(&Rectangle::new([(x, y), (x + 14, y + 14)], colour.filled()))
+            .map_err(err)?;
+        text(area, name, (x + 19, y), &style)?;
+        let (w, _) = area.estimate_text_size(name, &style).map_err(err)?;
+        x += 19 + i32::try_from(w).unwrap_or(200) + 18;
+    }
+    Ok(())
+}
+
+/// Splits a long label into at most two lines at a space.
+fn two_lines(label: &str, width: usize) -> Vec<String> {
+    if label.chars().count() <= width {
+        return vec![label.to_string()];
+    }
+    let words: Vec<&str> = label.split(' ').collect();
+    let mut first = String::new();
+    let mut rest = 0;
+    for (i, w) in words.iter().enumerate() {
+        let next = if first.is_empty() {
+            w.to_string()
+        } else {
+            format!("{first} {w}")
+        };
+        if next.chars().count() > width && !first.is_empty() {
+            rest = i;
+            break;
+        }
+        first = next;
+        rest = i + 1;
+    }
+    let second = words[rest.min(words.len())..].join(" ");
+    if second.is_empty() {
+        vec![fit(&first, width)]
+    } else {
+        vec![fit(&first, width), fit(&second, width)]
+    }
+}
+
+fn ranking<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    bars: &[RankBar],
+    bands: &Bands,
+) -> Fallible<()> {
+    let (head, body) = root.split_vertically(64);
+    text(&head, title, (16, 10), &bold(20))?;
+    let items: Vec<(String, RGBColor)> = [
+        (Band::Outstanding, format!(" ≥ {}", vn(bands.outstanding))),
+        (Band::Good, format!(" ≥ {}", vn(bands.good))),
+        (Band::Completed, format!(" ≥ {}", vn(bands.completed))),
+        (Band::NotCompleted, String::new()),
+        (Band::InsufficientData, String::new()),
+    ]
+    .into_iter()
+    .map(|(b, tail)| (format!("{}{tail}", b.name_vi()), band_colour(b)))
+    .collect();
+    legend(&head, &items, (16, 40))?;
+    let n = bars.len().max(1);
+    let mut chart = ChartBuilder::on(&body)
+        .margin(14)
+        .margin_top(4)
+        .x_label_area_size(36)
+        .y_label_area_size(330)
+        .right_y_label_area_size(130)
+        .build_cartesian_2d(0f64..100f64, 0f64..n as f64)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .disable_y_axis()
+        .y_labels(0)
+        .x_labels(11)
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .x_desc("Tỷ lệ hài lòng (%), khoảng tin cậy 95%")
+        .label_style(font(13))
+        .axis_desc_style(font(13))
+        .light_line_style(WHITE)
+        .draw()
+        .map_err(err)?;
+    for value in [bands.completed, bands.good, bands.outstanding] {
+        chart
+            .draw_series(DashedLineSeries::new(
+                [(value, 0.0), (value, n as f64)],
+                4,
+                3,
+                RGBColor(0x55, 0x55, 0x55).stroke_width(1),
+            ))
+            .map_err(err)?;
+    }
+    let grey = RGBColor(0x60, 0x60, 0x60);
+    for (i, bar) in bars.iter().enumerate() {
+        // Row 0 at the top.
+        let top = (n - i) as f64 - 0.15;
+        let bottom = (n - i - 1) as f64 + 0.15;
+        if let Some(pct) = bar.pct {
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(0.0, bottom), (pct, top)],
+                    band_colour(bar.band).filled(),
+                )))
+                .map_err(err)?;
+        }
+        if let Some([lo, hi]) = bar.ci95 {
+            let mid = (top + bottom) / 2.0;
+            let whisker = BLACK.stroke_width(1);
+            chart
+                .draw_series([
+                    PathElement::new(vec![(lo, mid), (hi, mid)], whisker),
+                    PathElement::new(vec![(lo, mid - 0.2), (lo, mid + 0.2)], whisker),
+                    PathElement::new(vec![(hi, mid - 0.2), (hi, mid + 0.2)], whisker),
+                ])
+                .map_err(err)?;
+        }
+        let (_, y) = chart.backend_coord(&(0.0, (top + bottom) / 2.0));
+        let style = if bar.rank.is_some() {
+            font(13)
+        } else {
+            font(13).color(&grey)
+        };
+        let rank = bar.rank.map_or("–".to_string(), |r| r.to_string());
+        text(root, &rank, (16, y - 8), &style)?;
+        let lines = two_lines(&bar.label, 42);
+        if lines.len() == 1 {
+            text(root, &lines[0], (48, y - 8), &style)?;
+        } else {
+            let small = if bar.rank.is_some() {
+                font(11)
+            } else {
+                font(11).color(&grey)
+            };
+            text(root, &lines[0], (48, y - 12), &small)?;
+            text(root, &lines[1], (48, y + 1), &small)?;
+        }
+        let value = match (bar.pct, bar.rank) {
+            (Some(p), Some(_)) => vn(p),
+            (_, None) => format!("n = {}, chưa đủ", bar.responses),
+            (None, Some(_)) => String::new(),
+        };
+        let (right, _) = chart.backend_coord(&(100.0, 0.0));
+        text(root, &value, (right + 10, y - 8), &style)?;
+    }
+    Ok(())
+}
+
+fn trend<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    agency: &str,
+    months: &[MonthFigure],
+    parent: Option<&(String, Vec<Option<f64>>)>,
+) -> Fallible<()> {
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, bold(20))
+        .margin(14)
+        .x_label_area_size(36)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0.5f64..12.5f64, 0f64..100f64)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_labels(12)
+        .x_label_formatter(&|x| {
+            let m = x.round();
+            if (1.0..=12.0).contains(&m) && (x - m).abs() < 0.01 {
+                month_label(m as u32)
+            } else {
+                String::new()
+            }
+        })
+        .y_label_formatter(&|y| format!("{y:.0}"))
+        .y_desc("Tỷ lệ hài lòng (%)")
+        .label_style(font(13))
+        .axis_desc_style(font(13))
+        .light_line_style(RGBColor(0xee, 0xee, 0xee))
+        .draw()
+        .map_err(err)?;
+    let blue = RGBColor(0x1f, 0x5f, 0xa8);
+    // Runs of consecutive months with answers: the band and the line break at gaps.
+    let mut runs: Vec<Vec<(f64, f64, [f64; 2])>> = vec![Vec::new()];
+    for (i, m) in months.iter().enumerate() {
+        match m {
+            Some((pct, ci)) => {
+                if let Some(run) = runs.last_mut() {
+                    run.push((i as f64 + 1.0, *pct, *ci));
+                }
+            }
+            None => runs.push(Vec::new()),
+        }
+    }
+    for run in runs.iter().filter(|r| !r.is_empty()) {
+        let mut outline: Vec<(f64, f64)> = run.iter().map(|(x, _, ci)| (*x, ci[1])).collect();
+        outline.extend(run.iter().rev().map(|(x, _, ci)| (*x, ci[0])));
+        chart
+            .draw_series(std::iter::once(Polygon::new(
+                outline,
+                blue.mix(0.18).filled(),
+            )))
+            .map_err(err)?;
+    }
+    for (i, run) in runs.iter().filter(|r| !r.is_empty()).enumerate() {
+        let series = chart
+            .draw_series(LineSeries::new(
+                run.iter().map(|(x, p, _)| (*x, *p)),
+                blue.stroke_width(3),
+            ))
+            .map_err(err)?;
+        if i == 0 {
+            series
+                .label(format!("{agency} (vùng: khoảng tin cậy 95%)"))
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], blue.stroke_width(3))
+                });
+        }
+        chart
+            .draw_series(
+                run.iter()
+                    .map(|(x, p, _)| Circle::new((*x, *p), 4, blue.filled())),
+            )
+            .map_err(err)?;
+    }
+    if let Some((name, values)) = parent {
+        let grey = RGBColor(0x66, 0x66, 0x66);
+        let points: Vec<(f64, f64)> = values
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| v.map(|v| (i as f64 + 1.0, v)))
+            .collect();
+        chart
+            .draw_series(DashedLineSeries::new(points, 6, 4, grey.stroke_width(2)))
+            .map_err(err)?
+            .label(name.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], grey.stroke_width(2))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .label_font(font(13))
+        .background_style(WHITE.mix(0.9))
+        .border_style(RGBColor(0xcc, 0xcc, 0xcc))
+        .position(SeriesLabelPosition::LowerRight)
+        .draw()
+        .map_err(err)?;
+    Ok(())
+}
+
+fn distribution<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    rows: &[(String, [u64; 5])],
+) -> Fallible<()> {
+    let n = rows.len().max(1);
+    let (_, h) = root.dim_in_pixel();
+    let (body, foot) = root.split_vertically(h.saturating_sub(36));
+    let mut chart = ChartBuilder::on(&body)
+        .caption(title, bold(20))
+        .margin(14)
+        .x_label_area_size(44)
+        .y_label_area_size(230)
+        .build_cartesian_2d(0f64..100f64, 0f64..n as f64)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .disable_y_axis()
+        .y_labels(0)
+        .x_labels(11)
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .x_desc("Tỷ lệ câu trả lời (%)")
+        .label_style(font(13))
+        .axis_desc_style(font(13))
+        .light_line_style(WHITE)
+        .draw()
+        .map_err(err)?;
+    for (i, (label, counts)) in rows.iter().enumerate() {
+        let top = (n - i) as f64 - 0.2;
+        let bottom = (n - i - 1) as f64 + 0.2;
+        let total: u64 = counts.iter().sum();
+        let (_, y) = chart.backend_coord(&(0.0, (top + bottom) / 2.0));
+        text(
+            root,
+            &fit(&format!("{label} (n = {total})"), 30),
+            (16, y - 7),
+            &font(13),
+        )?;
+        if total == 0 {
+            continue;
+        }
+        let mut start = 0.0;
+        for (level, count) in counts.iter().enumerate() {
+            let share = *count as f64 * 100.0 / total as f64;
+            if share > 0.0 {
+                chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [(start, bottom), (start + share, top)],
+                        LEVEL_COLOURS[level].filled(),
+                    )))
+                    .map_err(err)?;
+                if share >= 6.0 {
+                    let (x, _) = chart.backend_coord(&(start + share / 2.0, 0.0));
+                    let colour = ink(LEVEL_COLOURS[level]);
+                    let style = font(12).color(&colour);
+                    text(root, &format!("{share:.0}"), (x - 8, y - 7), &style)?;
+                }
+            }
+            start += share;
+        }
+    }
+    let items: Vec<(String, RGBColor)> = LEVEL_NAMES
+        .iter()
+        .zip(LEVEL_COLOURS)
+        .map(|(name, colour)| ((*name).to_string(), colour))
+        .collect();
+    legend(&foot, &items, (16, 8))?;
+    Ok(())
+}
+
+fn heatmap<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    rows: &[(String, Vec<Option<f64>>)],
+) -> Fallible<()> {
+    let n = rows.len().max(1);
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, bold(20))
+        .margin(14)
+        .x_label_area_size(30)
+        .y_label_area_size(300)
+        .build_cartesian_2d(0f64..12f64, 0f64..n as f64)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .disable_y_axis()
+        .y_labels(0)
+        .x_labels(0)
+        .draw()
+        .map_err(err)?;
+    for m in 0..12 {
+        let (x, _) = chart.backend_coord(&(m as f64 + 0.5, 0.0));
+        let (_, y) = chart.backend_coord(&(0.0, 0.0));
+        text(root, &month_label(m + 1), (x - 12, y + 6), &font(12))?;
+    }
+    for (i, (label, months)) in rows.iter().enumerate() {
+        let top = (n - i) as f64;
+        let bottom = (n - i - 1) as f64;
+        let (_, y) = chart.backend_coord(&(0.0, (top + bottom) / 2.0));
+        text(root, &fit(label, 38), (16, y - 7), &font(12))?;
+        for (m, value) in months.iter().enumerate() {
+            let colour = value.map_or(RGBColor(0xf0, 0xf0, 0xf0), share_colour);
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [
+                        (m as f64 + 0.03, bottom + 0.06),
+                        (m as f64 + 0.97, top - 0.06),
+                    ],
+                    colour.filled(),
+                )))
+                .map_err(err)?;
+            if let Some(v) = value {
+                let (x, _) = chart.backend_coord(&(m as f64 + 0.5, 0.0));
+                text(
+                    root,
+                    &vn(*v),
+                    (x - 14, y - 6),
+                    &font(11).color(&ink(colour)),
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_months_read_the_vietnamese_way() {
+        assert_eq!(vn(87.46), "87,5");
+        assert_eq!(vn(100.0), "100,0");
+        assert_eq!(month_label(1), "Th1");
+        assert_eq!(month_label(12), "Th12");
+        assert_eq!(fit("Sở Văn hóa, Thể thao và Du lịch", 12), "Sở Văn hóa,…");
+        assert_eq!(fit("Sở Y tế", 12), "Sở Y tế");
+    }
+
+    #[test]
+    fn the_bundled_font_has_every_vietnamese_letter() {
+        use ab_glyph::{Font, FontRef};
+        let letters = "ÀÁẢÃẠĂẰẮẲẴẶÂẦẤẨẪẬĐÈÉẺẼẸÊỀẾỂỄỆÌÍỈĨỊÒÓỎÕỌÔỒỐỔỖỘƠỜỚỞỠỢÙÚỦŨỤƯỪỨỬỮỰỲÝỶỸỴ";
+        for face in [REGULAR, BOLD] {
+            let font = FontRef::try_from_slice(face).unwrap();
+            for c in letters.chars().chain(letters.to_lowercase().chars()) {
+                assert_ne!(font.glyph_id(c).0, 0, "{c} missing");
+            }
+        }
+    }
+
+    fn sample() -> Vec<Chart> {
+        let bars = (0..40)
+            .map(|i| RankBar {
+                label: format!("Phường Đông Ninh Hòa và các xã lân cận số {i}"),
+                rank: (i < 35).then_some(i + 1),
+                responses: 100,
+                pct: Some(95.0 - f64::from(i)),
+                ci95: Some([90.0 - f64::from(i), 98.0 - f64::from(i) / 2.0]),
+                band: if i < 35 {
+                    Band::Good
+                } else {
+                    Band::InsufficientData
+                },
+            })
+            .collect();
+        let mut months = vec![None; 12];
+        for (i, m) in months.iter_mut().enumerate().take(10) {
+            if i != 4 {
+                *m = Some((80.0 + i as f64, [75.0, 85.0 + i as f64]));
+            }
+        }
+        vec![
+            Chart::Ranking {
+                title: "Xếp hạng năm 2025".into(),
+                bars,
+                bands: Bands::default(),
+            },
+            Chart::Trend {
+                title: "Xu hướng".into(),
+                agency: "Sở Tư pháp".into(),
+                months,
+                parent: Some(("Tỉnh".into(), vec![Some(82.0); 12])),
+            },
+            Chart::Distribution {
+                title: "Phân bố".into(),
+                rows: vec![
+                    ("Nhìn chung".into(), [1, 2, 3, 40, 50]),
+                    ("Công chức".into(), [0; 5]),
+                ],
+            },
+            Chart::Heatmap {
+                title: "Bản đồ nhiệt".into(),
+                rows: vec![(
+                    "Sở Y tế".into(),
+                    vec![
+                        Some(50.0),
+                        None,
+                        Some(99.0),
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        Some(0.0),
+                    ],
+                )],
+            },
+        ]
+    }
+
+    #[test]
+    fn every_chart_renders_as_png_and_svg() {
+        for chart in sample() {
+            let png = chart.render(Image::Png).unwrap();
+            assert_eq!(&png[1..4], b"PNG");
+            let decoded = image::load_from_memory(&png).unwrap();
+            assert_eq!((decoded.width(), decoded.height()), chart.size());
+            let svg = String::from_utf8(chart.render(Image::Svg).unwrap()).unwrap();
+            assert!(svg.starts_with("<svg"), "{}", &svg[..40]);
+            assert!(svg.contains(FAMILY));
+            // `CHART_DUMP=dir` keeps the pictures for a look.
+            if let Ok(dir) = std::env::var("CHART_DUMP") {
+                let name = format!("{dir}/{}.png", chart.size().1);
+                std::fs::write(name, &png).unwrap();
+            }
+        }
+    }
+}

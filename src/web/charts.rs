@@ -1,0 +1,142 @@
+//! Charts over HTTP (same roles as reports), PNG or SVG by extension, and the bundled
+//! fonts that SVG charts name.
+
+use axum::Router;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use super::AppState;
+use super::error::{ApiError, ApiResult, ErrorBody};
+use crate::chart::render::{BOLD, FAMILY, REGULAR};
+use crate::chart::{self, ChartQuery, Image};
+use crate::govern::Principal;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/charts/{file}", get(province_chart))
+        .route("/charts/agencies/{code}/{file}", get(agency_chart))
+        .route("/assets/fonts/{file}", get(font))
+}
+
+fn nothing_here() -> ApiError {
+    ApiError::not_found("not_found", "there is no such chart")
+}
+
+/// `ranking.png` → ("ranking", PNG).
+fn split(file: &str) -> ApiResult<(&str, Image)> {
+    let (name, ext) = file.rsplit_once('.').ok_or_else(nothing_here)?;
+    Ok((name, Image::from_extension(ext).ok_or_else(nothing_here)?))
+}
+
+fn query(q: Result<Query<ChartQuery>, QueryRejection>) -> ApiResult<ChartQuery> {
+    q.map(|Query(q)| q)
+        .map_err(|e| ApiError::unprocessable("invalid_query", e.body_text()))
+}
+
+/// SVG text names the bundled face; the picture says where to fetch it, so that every
+/// viewer sets Vietnamese in the same font as the PNG.
+fn with_fonts(svg: &[u8], base: &str) -> Vec<u8> {
+    let text = String::from_utf8_lossy(svg);
+    let style = format!(
+        "<defs><style>@font-face{{font-family:\"{FAMILY}\";\
+         src:url(\"{base}/assets/fonts/DejaVuSans.ttf\") format(\"truetype\")}}\
+         @font-face{{font-family:\"{FAMILY}\";font-weight:bold;\
+         src:url(\"{base}/assets/fonts/DejaVuSans-Bold.ttf\") format(\"truetype\")}}\
+         </style></defs>"
+    );
+    match text.find('>') {
+        Some(end) => format!("{}{style}{}", &text[..=end], &text[end + 1..]).into_bytes(),
+        None => svg.to_vec(),
+    }
+}
+
+async fn send(state: &AppState, chart: chart::Chart, format: Image) -> ApiResult<Response> {
+    let bytes = state.charts.render(chart, format).await?;
+    let body = match format {
+        Image::Png => bytes.to_vec(),
+        Image::Svg => with_fonts(&bytes, &state.config.public_url),
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, format.content_type()),
+            (header::CACHE_CONTROL, "private, max-age=60"),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// `ranking.{png,svg}?year&parent` (the annual ranking: bars in rank order, Wilson
+/// whiskers, coloured by band) and `heatmap.{png,svg}?year&parent` (children × months).
+#[utoipa::path(get, path = "/charts/{file}", tag = "charts", security(("bearer" = [])),
+    params(("file" = String, Path, description = "ranking.png, ranking.svg, heatmap.png or heatmap.svg"), ChartQuery),
+    responses(
+        (status = 200, description = "the picture", content_type = "image/png"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "unknown chart or parent", body = ErrorBody),
+        (status = 422, description = "a bad year", body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub async fn province_chart(
+    State(state): State<AppState>,
+    by: Principal,
+    Path(file): Path<String>,
+    q: Result<Query<ChartQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    let (name, format) = split(&file)?;
+    let q = query(q)?;
+    let c = &state.config;
+    let chart = match name {
+        "ranking" => chart::ranking(&state.db, &by, c.timezone, c.min_responses, &q).await?,
+        "heatmap" => chart::heatmap(&state.db, &by, c.timezone, &q).await?,
+        _ => return Err(nothing_here()),
+    };
+    send(&state, chart, format).await
+}
+
+/// `trend.{png,svg}?year` (the monthly share with its interval, against the parent) and
+/// `distribution.{png,svg}?from&to` (answers 1–5 per question).
+#[utoipa::path(get, path = "/charts/agencies/{code}/{file}", tag = "charts", security(("bearer" = [])),
+    params(("code" = String, Path), ("file" = String, Path, description = "trend.png, trend.svg, distribution.png or distribution.svg"), ChartQuery),
+    responses(
+        (status = 200, description = "the picture", content_type = "image/png"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "unknown chart or agency", body = ErrorBody),
+        (status = 422, description = "a bad year or dates", body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub async fn agency_chart(
+    State(state): State<AppState>,
+    by: Principal,
+    Path((code, file)): Path<(String, String)>,
+    q: Result<Query<ChartQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    let (name, format) = split(&file)?;
+    let q = query(q)?;
+    let tz = state.config.timezone;
+    let chart = match name {
+        "trend" => chart::trend(&state.db, &by, tz, &code, &q).await?,
+        "distribution" => chart::distribution(&state.db, &by, tz, &code, &q).await?,
+        _ => return Err(nothing_here()),
+    };
+    send(&state, chart, format).await
+}
+
+/// The bundled fonts (DejaVu, Bitstream Vera licence: `assets/fonts/LICENSE-DejaVu.txt`).
+pub async fn font(Path(file): Path<String>) -> ApiResult<Response> {
+    let bytes = match file.as_str() {
+        "DejaVuSans.ttf" => REGULAR,
+        "DejaVuSans-Bold.ttf" => BOLD,
+        _ => return Err(ApiError::not_found("not_found", "there is no such font")),
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, "font/ttf"),
+            (header::CACHE_CONTROL, "public, max-age=604800"),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        ],
+        bytes,
+    )
+        .into_response())
+}
