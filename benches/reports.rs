@@ -60,6 +60,7 @@ async fn fixture(n: u64) -> Db {
             count: n,
             seed: 2026,
             until: None,
+            comments: false,
         };
         hailong::generate::ratings(&db, DEFAULT_TIMEZONE, &spec, |done| {
             if done.is_multiple_of(1_000_000) {

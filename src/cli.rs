@@ -157,8 +157,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = Config::new(cli.database_url.clone(), addr, public_url)
                 .with_env()
                 .map_err(anyhow::Error::msg)?;
-            if demo {
-                crate::demo::load(&db, &config).await?;
+            if demo && crate::demo::load(&db, &config).await? {
+                crate::demo::year_of_ratings(&db, &config).await?;
             }
             return crate::web::server::serve(db, config).await;
         }
@@ -243,6 +243,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 count: responses,
                 seed,
                 until: Some(today),
+                comments: false,
             };
             let started = std::time::Instant::now();
             let mut next_report = 0;

@@ -77,7 +77,7 @@ pub const MANAGER_AGENCY: &str = "KH.STP";
 
 /// Loads the demo province into an empty database and prints how to sign in. A database
 /// that already holds agencies is left as it is.
-pub async fn load(db: &Db, config: &Config) -> anyhow::Result<()> {
+pub async fn load(db: &Db, config: &Config) -> anyhow::Result<bool> {
     let existing = agency::Entity::find().count(&db.read).await?;
     if existing > 0 {
         eprintln!(
@@ -85,7 +85,7 @@ pub async fn load(db: &Db, config: &Config) -> anyhow::Result<()> {
              (demo users: {} / {}, {} / {})",
             ADMIN.0, ADMIN.1, MANAGER.0, MANAGER.1
         );
-        return Ok(());
+        return Ok(false);
     }
     let by = Principal {
         actor: "demo".into(),
@@ -164,6 +164,42 @@ pub async fn load(db: &Db, config: &Config) -> anyhow::Result<()> {
          demo: admin API key (shown once): {}\n\
          demo: try  curl -H 'Authorization: Bearer {}' {}/api/v1/agencies",
         ADMIN.0, ADMIN.1, MANAGER.0, MANAGER.1, key.secret, key.secret, config.public_url
+    );
+    Ok(true)
+}
+
+/// Ratings for `serve --demo`: last year in full (its ranking frozen, so that the public
+/// page has something to show) and this year to date.
+pub async fn year_of_ratings(db: &Db, config: &Config) -> anyhow::Result<()> {
+    use chrono::Datelike;
+    let tz = config.timezone;
+    let today = crate::now().with_timezone(&tz).date_naive();
+    let this_year = today.year();
+    for (year, count) in [(this_year - 1, 60_000), (this_year, 50_000)] {
+        let spec = crate::generate::Spec {
+            year,
+            count,
+            seed: u64::try_from(year).unwrap_or(0),
+            until: Some(today),
+            comments: true,
+        };
+        let stored = crate::generate::ratings(db, tz, &spec, |n| {
+            eprint!("\rdemo: ratings for {year}: {n}");
+        })
+        .await?;
+        eprintln!("\rdemo: {stored} ratings for {year}");
+    }
+    let by = Principal {
+        actor: "demo".into(),
+        ..Principal::cli()
+    };
+    let last = (this_year - 1).to_string();
+    crate::report::annual::freeze(db, &by, tz, config.min_responses, &last, Some(PROVINCE.0))
+        .await
+        .map_err(|e| anyhow::anyhow!("demo: {}", e.message))?;
+    eprintln!(
+        "demo: the {last} ranking is frozen: {}/public/annual/{last}?parent={}",
+        config.public_url, PROVINCE.0
     );
     Ok(())
 }

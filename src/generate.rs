@@ -71,7 +71,27 @@ pub struct Spec {
     pub seed: u64,
     /// The last day to rate (today, for the current year).
     pub until: Option<NaiveDate>,
+    /// Whether some ratings (about 4 %) carry a comment.
+    pub comments: bool,
 }
+
+/// Comments citizens leave: (with a low rating, otherwise).
+const COMMENTS: (&[&str], &[&str]) = (
+    &[
+        "Phải chờ quá lâu, quầy chỉ có một người tiếp nhận.",
+        "Cán bộ hướng dẫn chưa rõ, tôi phải đi lại nhiều lần.",
+        "Hồ sơ trả chậm so với giấy hẹn.",
+        "Thái độ tiếp dân chưa niềm nở.",
+        "Không có chỗ ngồi chờ, phòng nóng.",
+    ],
+    &[
+        "Cán bộ nhiệt tình, hướng dẫn dễ hiểu.",
+        "Thủ tục nhanh gọn, đúng hẹn.",
+        "Nên có thêm máy lấy số thứ tự.",
+        "Rất hài lòng, cảm ơn bộ phận một cửa.",
+        "Cần niêm yết phí, lệ phí rõ hơn.",
+    ],
+);
 
 /// An answer on the five-level scale: satisfied (4 or 5) with chance `quality`.
 fn answer(rng: &mut Rng, quality: f64) -> i16 {
@@ -176,6 +196,11 @@ pub async fn ratings(
                     values.push((element.to_string(), answer(&mut rng, q)));
                 }
             }
+            let comment = (spec.comments && rng.unit() < 0.04).then(|| {
+                let overall = values.first().map_or(3, |(_, v)| *v);
+                let list = if overall <= 2 { COMMENTS.0 } else { COMMENTS.1 };
+                list[rng.below(list.len() as u64) as usize].to_string()
+            });
             let local = day.and_hms_opt(7, 30, 0).unwrap_or_default() + TimeDelta::seconds(seconds);
             batch.push(Submission {
                 link: None,
@@ -185,10 +210,7 @@ pub async fn ratings(
                 questionnaire_id: questionnaire.id,
                 channel: Channel::Qr,
                 submitted_at: local_to_utc(tz, local),
-                answers: Answers {
-                    values,
-                    comment: None,
-                },
+                answers: Answers { values, comment },
                 client_hash: None,
             });
             if batch.len() == BATCH {

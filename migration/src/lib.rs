@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_initial;
 mod m20261122_000002_coarse_rollups;
+mod m20261122_000003_comment_index;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_initial::Migration),
             Box::new(m20261122_000002_coarse_rollups::Migration),
+            Box::new(m20261122_000003_comment_index::Migration),
         ]
     }
 }

@@ -70,20 +70,22 @@ pub async fn ranking(
             "Xếp hạng mức độ hài lòng năm {}: {whose}{frozen}",
             report.year
         ),
-        bars: report
-            .rows
-            .into_iter()
-            .map(|r| RankBar {
-                label: r.name,
-                rank: r.rank,
-                responses: r.responses,
-                pct: r.satisfaction_pct,
-                ci95: r.ci95,
-                band: r.band,
-            })
-            .collect(),
+        bars: report.rows.iter().map(RankBar::from).collect(),
         bands: report.bands,
     })
+}
+
+impl From<&annual::Row> for RankBar {
+    fn from(r: &annual::Row) -> Self {
+        Self {
+            label: r.name.clone(),
+            rank: r.rank,
+            responses: r.responses,
+            pct: r.satisfaction_pct,
+            ci95: r.ci95,
+            band: r.band,
+        }
+    }
 }
 
 /// Month by month sums of `ids`' tallies.

@@ -55,6 +55,19 @@ pub fn vn(x: f64) -> String {
     format!("{x:.1}").replace('.', ",")
 }
 
+/// A count with a dot between thousands: `12.345`.
+pub fn vn_count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push('.');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// `Th1` … `Th12`.
 pub fn month_label(month: u32) -> String {
     format!("Th{month}")
@@ -636,6 +649,9 @@ mod tests {
         assert_eq!(vn(87.46), "87,5");
         assert_eq!(vn(100.0), "100,0");
         assert_eq!(month_label(1), "Th1");
+        assert_eq!(vn_count(0), "0");
+        assert_eq!(vn_count(999), "999");
+        assert_eq!(vn_count(1234567), "1.234.567");
         assert_eq!(month_label(12), "Th12");
         assert_eq!(fit("Sở Văn hóa, Thể thao và Du lịch", 12), "Sở Văn hóa,…");
         assert_eq!(fit("Sở Y tế", 12), "Sở Y tế");

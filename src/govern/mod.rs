@@ -5,6 +5,7 @@ pub mod audit;
 pub mod keys;
 mod principal;
 pub mod secrets;
+pub mod sessions;
 pub mod users;
 
 pub use principal::Principal;

@@ -12,9 +12,11 @@ use crate::org::Tree;
 use crate::web::AppState;
 use crate::web::error::{ApiError, ApiResult};
 
-use super::secrets::sha256_hex;
+use super::secrets::{constant_time_eq, sha256_hex};
+use super::sessions;
+use crate::web::cookies;
 
-/// Who is calling: an API key or (later) a signed-in user.
+/// Who is calling: an API key or a signed-in user.
 #[derive(Debug, Clone)]
 pub struct Principal {
     /// How the audit log names the caller, e.g. `key:hl_AbCdEfGh` or `user:lan`.
@@ -66,7 +68,7 @@ impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
-        let key = parts
+        let bearer = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -74,8 +76,10 @@ impl FromRequestParts<AppState> for Principal {
                 let (scheme, rest) = v.split_once(' ')?;
                 scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
             })
-            .filter(|k| !k.is_empty())
-            .ok_or_else(ApiError::unauthorized)?;
+            .filter(|k| !k.is_empty());
+        let Some(key) = bearer else {
+            return from_session(parts, state).await;
+        };
         let found = api_key::Entity::find()
             .filter(api_key::Column::KeyHash.eq(sha256_hex(key.as_bytes())))
             .filter(api_key::Column::RevokedAt.is_null())
@@ -92,4 +96,25 @@ impl FromRequestParts<AppState> for Principal {
             agency_id: found.agency_id,
         })
     }
+}
+
+/// The caller signed in with the session cookie. A state-changing call made this way must
+/// carry the session's CSRF token in `X-CSRF-Token` (403 `csrf_failed` otherwise).
+async fn from_session(parts: &Parts, state: &AppState) -> ApiResult<Principal> {
+    let token = cookies::read(&parts.headers, sessions::COOKIE, sessions::TOKEN_LEN)
+        .ok_or_else(ApiError::unauthorized)?;
+    let signed_in = sessions::find(&state.db, &token)
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
+    if !parts.method.is_safe() {
+        let sent = parts
+            .headers
+            .get("x-csrf-token")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !constant_time_eq(sent, &signed_in.csrf) {
+            return Err(ApiError::csrf_failed());
+        }
+    }
+    Ok(signed_in.principal)
 }

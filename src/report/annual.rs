@@ -458,9 +458,10 @@ fn parse_body(stored: &annual_report::Model) -> ApiResult<Canonical> {
 /// The rows of the previous year's frozen report of the same parent, if there is one.
 async fn previous_rows(
     conn: &impl ConnectionTrait,
-    subject: &Subject,
+    year: i32,
+    scope: &str,
 ) -> ApiResult<Option<Vec<Row>>> {
-    match frozen(conn, subject.year - 1, subject.scope()).await? {
+    match frozen(conn, year - 1, scope).await? {
         Some(stored) => Ok(Some(parse_body(&stored)?.rows)),
         None => Ok(None),
     }
@@ -491,7 +492,7 @@ pub async fn ranking(
     parent: Option<&str>,
 ) -> ApiResult<AnnualReport> {
     let subject = Subject::load(&db.read, by, tz, year, parent).await?;
-    let previous = previous_rows(&db.read, &subject).await?;
+    let previous = previous_rows(&db.read, subject.year, subject.scope()).await?;
     if let Some(stored) = frozen(&db.read, subject.year, subject.scope()).await? {
         let doc = parse_body(&stored)?;
         let late = late_responses(&db.read, &subject, tz, &doc).await?;
@@ -535,6 +536,31 @@ fn served(
         band_counts: band_counts(&doc.rows, previous),
         rows: doc.rows,
     }
+}
+
+/// A frozen ranking for the public, with the name of whose children it ranks (no
+/// sign-in: only frozen reports are public). `None` until frozen.
+pub async fn published(
+    db: &Db,
+    year: &str,
+    parent: Option<&str>,
+) -> ApiResult<Option<(AnnualReport, String)>> {
+    let Ok(year) = year.parse::<i32>() else {
+        return Ok(None);
+    };
+    let Some(stored) = frozen(&db.read, year, scope_key(parent)).await? else {
+        return Ok(None);
+    };
+    let whose = match parent {
+        Some(code) => agency_by_code(&db.read, code).await?.name,
+        None => "cấp tỉnh".to_string(),
+    };
+    let doc = parse_body(&stored)?;
+    let previous = previous_rows(&db.read, year, scope_key(parent)).await?;
+    Ok(Some((
+        served(doc, &stored, None, previous.as_deref()),
+        whose,
+    )))
 }
 
 /// Freezes the ranking of a year that has ended (administrators only).
@@ -610,7 +636,7 @@ pub async fn freeze(
     )
     .await?;
     txn.commit().await?;
-    let previous = previous_rows(&db.read, &subject).await?;
+    let previous = previous_rows(&db.read, subject.year, subject.scope()).await?;
     Ok(served(doc, &stored, Some(0), previous.as_deref()))
 }
 

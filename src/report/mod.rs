@@ -164,6 +164,83 @@ pub async fn monthly_tallies(
     Ok(out)
 }
 
+/// One agency's tally per desk (0: no desk) over `from..=to`, from the daily roll-up.
+pub async fn desk_tallies(
+    conn: &impl ConnectionTrait,
+    agency: i64,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> ApiResult<HashMap<i64, Tally>> {
+    let sum = |name: &str| {
+        SimpleExpr::from(Expr::col(Alias::new(name)).sum()).cast_as(Alias::new("BIGINT"))
+    };
+    let mut q = Query::select();
+    q.column(Alias::new("desk_id"))
+        .column(Alias::new("question_key"))
+        .column(Alias::new("value"))
+        .expr_as(sum("n"), Alias::new("n"))
+        .expr_as(sum("excluded"), Alias::new("x"))
+        .from(Alias::new("rollup_daily"))
+        .and_where(Expr::col(Alias::new("agency_id")).eq(agency))
+        .and_where(Expr::col(Alias::new("day")).between(from, to))
+        .group_by_col(Alias::new("desk_id"))
+        .group_by_col(Alias::new("question_key"))
+        .group_by_col(Alias::new("value"));
+    let mut out: HashMap<i64, Tally> = HashMap::new();
+    for row in conn.query_all(&q).await? {
+        let desk: i64 = row.try_get("", "desk_id")?;
+        add_row(out.entry(desk).or_default(), &row)?;
+    }
+    Ok(out)
+}
+
+/// A citizen's comment, with the overall answer it came with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comment {
+    pub submitted_at: chrono::DateTime<chrono::Utc>,
+    pub agency_id: i64,
+    pub overall: i16,
+    pub text: String,
+}
+
+/// The newest comments of `agencies` since `since` that were not excluded: those with a low
+/// overall answer (1 or 2) first, then the others, each newest first; at most `limit`.
+pub async fn recent_comments(
+    conn: &impl ConnectionTrait,
+    agencies: &[i64],
+    since: chrono::DateTime<chrono::Utc>,
+    limit: u64,
+) -> ApiResult<Vec<Comment>> {
+    let t = |n: &str| Alias::new(n);
+    let c = |table: &str, col: &str| Expr::col((Alias::new(table), Alias::new(col)));
+    let mut q = crate::collect::rebuild::answer_rows(None);
+    q.expr_as(c("r", "submitted_at"), t("submitted_at"))
+        .expr_as(c("r", "agency_id"), t("agency_id"))
+        .expr_as(c("r", "comment"), t("comment"))
+        .expr_as(c("a", "value"), t("value"))
+        .and_where(c("a", "question_key").eq(OVERALL))
+        .and_where(c("x", "id").is_null())
+        .and_where(c("r", "comment").is_not_null())
+        .and_where(c("r", "agency_id").is_in(agencies.iter().copied()))
+        .and_where(c("r", "submitted_at").gte(since))
+        .order_by_expr(
+            Expr::case(c("a", "value").lte(2), 0).finally(1).into(),
+            Order::Asc,
+        )
+        .order_by((t("r"), t("submitted_at")), Order::Desc)
+        .limit(limit);
+    let mut out = Vec::new();
+    for row in conn.query_all(&q).await? {
+        out.push(Comment {
+            submitted_at: row.try_get("", "submitted_at")?,
+            agency_id: row.try_get("", "agency_id")?,
+            overall: row.try_get("", "value")?,
+            text: row.try_get("", "comment")?,
+        });
+    }
+    Ok(out)
+}
+
 /// The sum of the tallies of `ids`.
 pub fn sum_of(tallies: &HashMap<i64, Tally>, ids: &[i64]) -> Tally {
     let mut total = Tally::default();

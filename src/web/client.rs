@@ -7,7 +7,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::http::header::SET_COOKIE;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
 use chrono::NaiveDate;
@@ -99,31 +99,14 @@ fn client_address(headers: &HeaderMap, peer: Option<IpAddr>, trusted: &[IpNet]) 
 }
 
 fn cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE_NAME)
-        .map(|(_, value)| value.trim())
-        .filter(|v| {
-            v.len() == 22
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
-        .map(str::to_string)
+    super::cookies::read(headers, COOKIE_NAME, 22)
 }
 
 /// A `Set-Cookie` value giving a new client its cookie (a year, first party, not readable
 /// by scripts).
 pub fn new_cookie(secure: bool) -> ApiResult<HeaderValue> {
     let value = secrets::random_token(16).map_err(ApiError::internal)?;
-    let secure = if secure { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!(
-        "{COOKIE_NAME}={value}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax{secure}"
-    ))
-    .map_err(ApiError::internal)
+    super::cookies::set(COOKIE_NAME, &value, 31_536_000, secure)
 }
 
 /// Adds the client cookie to `res` when the caller has none.

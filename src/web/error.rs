@@ -73,6 +73,15 @@ impl ApiError {
         self
     }
 
+    /// 403: a state-changing request without the session's CSRF token.
+    pub fn csrf_failed() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "csrf_failed",
+            "this request lacks a valid CSRF token; reload the page and try again",
+        )
+    }
+
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }

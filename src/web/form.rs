@@ -187,7 +187,7 @@ fn page(status: StatusCode, t: &'static Texts, (heading, body): (&str, &str)) ->
     )
 }
 
-fn render(status: StatusCode, template: &impl Template) -> Response {
+pub(crate) fn render(status: StatusCode, template: &impl Template) -> Response {
     match template.render() {
         Ok(html) => (status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response(),
         Err(e) => ApiError::internal(e).into_response(),

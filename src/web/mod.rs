@@ -4,11 +4,13 @@
 pub mod agencies;
 pub mod charts;
 pub mod client;
+pub mod cookies;
 pub mod error;
 pub mod extract;
 pub mod form;
 pub mod links;
 pub mod ops;
+pub mod pages;
 pub mod reports;
 pub mod responses;
 pub mod server;
@@ -72,6 +74,7 @@ pub fn router(state: AppState) -> Router {
             .merge(responses::router())
             .merge(reports::router())
             .merge(charts::router())
+            .merge(pages::router())
             .merge(form::router()),
         state,
     )

@@ -16,5 +16,6 @@ mod form;
 mod helpers;
 mod limits;
 mod ops;
+mod pages;
 mod reports;
 mod responses;

@@ -1,0 +1,426 @@
+//! Sign-in, sessions and CSRF, the dashboard, the annual page with its freeze button and
+//! the public page, through the real router.
+
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use hailong::domain::Role;
+use hailong::govern::{Principal, users};
+use serde_json::json;
+
+use crate::helpers::{TestApp, TestResponse};
+
+const PASSWORD: &str = "mật khẩu thử 123";
+
+async fn setup(public_url: Option<&str>) -> TestApp {
+    let url = public_url.map(str::to_string);
+    let app = TestApp::spawn_with(|c| {
+        c.min_responses = 2;
+        if let Some(u) = url {
+            c.public_url = u;
+        }
+    })
+    .await;
+    app.province().await;
+    for (name, role, agency) in [
+        ("lan", Role::Admin, None),
+        ("minh", Role::Manager, Some("A")),
+    ] {
+        users::add(&app.db, &Principal::cli(), name, PASSWORD, role, agency)
+            .await
+            .unwrap();
+    }
+    // Last year (for the annual page) and the start of this year (for the dashboard).
+    let this_year = chrono::Datelike::year(&chrono::Utc::now());
+    let mut rows = Vec::new();
+    for day in ["2025-05-05".to_string(), format!("{this_year}-01-02")] {
+        for (agency, value, comment) in [
+            ("A", 5, "Cán bộ nhiệt tình"),
+            ("A", 1, "Chờ quá lâu <b>"),
+            ("B", 4, ""),
+        ] {
+            rows.push(json!({"agency": agency, "submitted_at": day, "answers": {"overall": value}, "comment": comment}));
+        }
+    }
+    let res = app
+        .post(
+            "/api/v1/responses/import",
+            &app.admin,
+            json!({ "responses": rows }),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    app
+}
+
+/// The `name=value` of every cookie a response sets.
+fn set_cookies(res: &TestResponse) -> Vec<String> {
+    res.headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect()
+}
+
+fn cookie_value(res: &TestResponse, name: &str) -> Option<String> {
+    set_cookies(res).iter().find_map(|c| {
+        let first = c.split(';').next()?;
+        let (n, v) = first.split_once('=')?;
+        (n == name).then(|| v.to_string())
+    })
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {html}"))
+        + marker.len();
+    html[start..].split('"').next().unwrap().to_string()
+}
+
+async fn request(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    cookie: &str,
+    form: Option<String>,
+) -> TestResponse {
+    let mut req = Request::builder().method(method).uri(path);
+    if !cookie.is_empty() {
+        req = req.header(header::COOKIE, cookie);
+    }
+    let req = match form {
+        Some(body) => req
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body)),
+        None => req.body(Body::empty()),
+    }
+    .unwrap();
+    app.send(req).await
+}
+
+/// Signs in through the form; the session cookie header and the page's CSRF token.
+async fn sign_in(app: &TestApp, username: &str) -> (String, String) {
+    let form = request(app, Method::GET, "/login", "", None).await;
+    assert_eq!(form.status, StatusCode::OK);
+    let bound = cookie_value(&form, "hl_l").unwrap();
+    let token = hidden(&form.text, "csrf");
+    let res = request(
+        app,
+        Method::POST,
+        "/login",
+        &format!("hl_l={bound}"),
+        Some(format!(
+            "csrf={token}&username={username}&password={}",
+            urlencode(PASSWORD)
+        )),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
+    assert_eq!(res.headers[header::LOCATION], "/dashboard");
+    let session = cookie_value(&res, "hl_s").unwrap();
+    let cookie = format!("hl_s={session}");
+    let page = request(app, Method::GET, "/dashboard", &cookie, None).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    (cookie, hidden(&page.text, "csrf"))
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn signing_in_sets_a_safe_session_cookie() {
+    let app = setup(Some("https://hailong.example.vn")).await;
+    let form = request(&app, Method::GET, "/login", "", None).await;
+    assert!(form.text.contains("<label for=\"username\""));
+    let bound = cookie_value(&form, "hl_l").unwrap();
+    let token = hidden(&form.text, "csrf");
+    let body = |password: &str, csrf: &str| {
+        Some(format!(
+            "csrf={csrf}&username=lan&password={}",
+            urlencode(password)
+        ))
+    };
+    let before = app.fingerprint().await;
+    // No token, or a token without its cookie: 403, nothing changes.
+    for (cookie, csrf) in [
+        (format!("hl_l={bound}"), ""),
+        (String::new(), token.as_str()),
+    ] {
+        let res = request(&app, Method::POST, "/login", &cookie, body(PASSWORD, csrf)).await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.text);
+        assert!(cookie_value(&res, "hl_s").is_none());
+    }
+    assert_eq!(app.fingerprint().await, before);
+    // A wrong password: 401 and the form again.
+    let cookie = format!("hl_l={bound}");
+    let res = request(
+        &app,
+        Method::POST,
+        "/login",
+        &cookie,
+        body("sai mật khẩu", &token),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    assert!(res.text.contains("role=\"alert\"") && res.text.contains("value=\"lan\""));
+    assert!(cookie_value(&res, "hl_s").is_none());
+    // The right one: 303 to the dashboard with an HttpOnly, SameSite=Lax, Secure cookie.
+    let res = request(
+        &app,
+        Method::POST,
+        "/login",
+        &cookie,
+        body(PASSWORD, &token),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let session = set_cookies(&res)
+        .into_iter()
+        .find(|c| c.starts_with("hl_s="))
+        .unwrap();
+    for attribute in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/"] {
+        assert!(session.contains(attribute), "{session}");
+    }
+    // The database keeps only a hash of the session.
+    let value = cookie_value(&res, "hl_s").unwrap();
+    use sea_orm::EntityTrait;
+    let stored = entity::session::Entity::find()
+        .all(&app.db.read)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_ne!(stored[0].id, value);
+}
+
+#[tokio::test]
+async fn repeated_failures_are_slowed_down() {
+    let app = setup(None).await;
+    let form = request(&app, Method::GET, "/login", "", None).await;
+    let bound = cookie_value(&form, "hl_l").unwrap();
+    let token = hidden(&form.text, "csrf");
+    let attempt = || {
+        request(
+            &app,
+            Method::POST,
+            "/login",
+            Box::leak(format!("hl_l={bound}").into_boxed_str()),
+            Some(format!("csrf={token}&username=lan&password=wrong-password")),
+        )
+    };
+    for _ in 0..3 {
+        let started = Instant::now();
+        assert_eq!(attempt().await.status, StatusCode::UNAUTHORIZED);
+        assert!(started.elapsed() < Duration::from_millis(900));
+    }
+    let started = Instant::now();
+    assert_eq!(attempt().await.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "the fourth failure waits"
+    );
+}
+
+#[tokio::test]
+async fn the_session_works_for_pages_and_the_api_with_csrf() {
+    let app = setup(None).await;
+    // Without a session: pages redirect, the API answers 401.
+    let res = request(&app, Method::GET, "/dashboard", "", None).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert_eq!(res.headers[header::LOCATION], "/login");
+    let res = request(
+        &app,
+        Method::GET,
+        "/dashboard",
+        "hl_s=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        None,
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+
+    let (cookie, csrf) = sign_in(&app, "lan").await;
+    let page = request(&app, Method::GET, "/dashboard", &cookie, None).await;
+    for text in [
+        "Cơ quan KH",
+        "Cơ quan A",
+        "Tỷ lệ hài lòng",
+        "/charts/agencies/KH/trend.png",
+        "Chờ quá lâu &#60;b&#62;",
+    ] {
+        assert!(page.text.contains(text), "{text}");
+    }
+    assert!(
+        !page.text.contains("Chờ quá lâu <b>"),
+        "comments are escaped"
+    );
+    // A low rating's comment comes first.
+    assert!(page.text.find("Chờ quá lâu").unwrap() < page.text.find("Cán bộ nhiệt tình").unwrap());
+
+    // API calls with the cookie: reads work; writes need X-CSRF-Token.
+    let res = request(&app, Method::GET, "/api/v1/agencies", &cookie, None).await;
+    assert_eq!(res.status, StatusCode::OK);
+    let before = app.fingerprint().await;
+    let agency = json!({"code": "C", "name": "Cơ quan C", "parent": "KH"}).to_string();
+    let post = |token: Option<&str>| {
+        let mut req = Request::post("/api/v1/agencies")
+            .header(header::COOKIE, cookie.clone())
+            .header(header::CONTENT_TYPE, "application/json");
+        if let Some(t) = token {
+            req = req.header("x-csrf-token", t);
+        }
+        req.body(Body::from(agency.clone())).unwrap()
+    };
+    for token in [None, Some("wrong")] {
+        let res = app.send(post(token)).await;
+        app.assert_rejected("no csrf", &res, 403, "csrf_failed", &before)
+            .await;
+    }
+    assert_eq!(
+        app.send(post(Some(&csrf))).await.status,
+        StatusCode::CREATED
+    );
+
+    // Sorting the children's table needs no JavaScript.
+    let sorted = request(
+        &app,
+        Method::GET,
+        "/dashboard?sort=name&dir=asc",
+        &cookie,
+        None,
+    )
+    .await;
+    assert!(sorted.text.find(">Cơ quan A<").unwrap() < sorted.text.find(">Cơ quan B<").unwrap());
+    let sorted = request(
+        &app,
+        Method::GET,
+        "/dashboard?sort=name&dir=desc",
+        &cookie,
+        None,
+    )
+    .await;
+    assert!(sorted.text.find(">Cơ quan A<").unwrap() > sorted.text.find(">Cơ quan B<").unwrap());
+
+    // Logging out needs the token too, and ends the session.
+    let res = request(
+        &app,
+        Method::POST,
+        "/logout",
+        &cookie,
+        Some("csrf=nope".into()),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    let res = request(
+        &app,
+        Method::POST,
+        "/logout",
+        &cookie,
+        Some(format!("csrf={csrf}")),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let res = request(&app, Method::GET, "/dashboard", &cookie, None).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let res = request(&app, Method::GET, "/api/v1/agencies", &cookie, None).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_manager_sees_only_its_agency() {
+    let app = setup(None).await;
+    let (cookie, _) = sign_in(&app, "minh").await;
+    let page = request(&app, Method::GET, "/dashboard", &cookie, None).await;
+    assert!(page.text.contains("<h1>Cơ quan A"));
+    assert!(!page.text.contains("↑"), "no link up to the province");
+    for path in [
+        "/dashboard?agency=B",
+        "/dashboard?agency=KH",
+        "/reports/annual?year=2025&parent=KH",
+    ] {
+        let res = request(&app, Method::GET, path, &cookie, None).await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    let res = request(
+        &app,
+        Method::GET,
+        "/charts/agencies/B/trend.png",
+        &cookie,
+        None,
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    let res = request(
+        &app,
+        Method::GET,
+        "/charts/agencies/A/trend.png",
+        &cookie,
+        None,
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_administrator_freezes_from_the_annual_page_and_the_public_sees_it() {
+    let app = setup(None).await;
+    let public = "/public/annual/2025?parent=KH";
+    let res = request(&app, Method::GET, public, "", None).await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    let (cookie, csrf) = sign_in(&app, "lan").await;
+    let page = request(
+        &app,
+        Method::GET,
+        "/reports/annual?year=2025&parent=KH",
+        &cookie,
+        None,
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text.contains("action=\"/reports/annual/freeze\""));
+    let before = app.fingerprint().await;
+    let res = request(
+        &app,
+        Method::POST,
+        "/reports/annual/freeze",
+        &cookie,
+        Some("year=2025&parent=KH".into()),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.fingerprint().await, before);
+    let res = request(
+        &app,
+        Method::POST,
+        "/reports/annual/freeze",
+        &cookie,
+        Some(format!("csrf={csrf}&year=2025&parent=KH")),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
+    let page = request(
+        &app,
+        Method::GET,
+        "/reports/annual?year=2025&parent=KH",
+        &cookie,
+        None,
+    )
+    .await;
+    assert!(page.text.contains("Đã chốt"));
+    assert!(!page.text.contains("action=\"/reports/annual/freeze\""));
+    let res = request(&app, Method::GET, public, "", None).await;
+    assert_eq!(res.status, StatusCode::OK);
+    for text in ["Cơ quan A", "Cơ quan B", "<svg", "SHA-256", "Hoàn thành"] {
+        assert!(res.text.contains(text), "{text}");
+    }
+    for path in [
+        "/public/annual/2025?parent=ZZ",
+        "/public/annual/2024?parent=KH",
+        "/public/annual/abc",
+    ] {
+        let res = request(&app, Method::GET, path, "", None).await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND, "{path}");
+    }
+}
