@@ -67,15 +67,24 @@ async fn start_driver() -> Option<Driver> {
 }
 
 async fn browser(driver: &Driver) -> Client {
-    let caps = json!({
-        "browserName": "chrome",
-        "goog:chromeOptions": {
-            "binary": "/usr/bin/chromium",
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
-            // A small phone: 360×640 CSS pixels, touch.
-            "mobileEmulation": {"deviceMetrics": {"width": 360, "height": 640, "pixelRatio": 2.0, "touch": true}},
-        }
+    // A small phone: 360×640 CSS pixels, touch.
+    session(driver, json!({"mobileEmulation": {"deviceMetrics": {"width": 360, "height": 640, "pixelRatio": 2.0, "touch": true}}})).await
+}
+
+/// A desktop browser, as the staff use.
+async fn desktop(driver: &Driver) -> Client {
+    session(driver, json!({})).await
+}
+
+async fn session(driver: &Driver, extra: Value) -> Client {
+    let mut options = json!({
+        "binary": "/usr/bin/chromium",
+        "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1000"],
     });
+    if let (Some(o), Value::Object(more)) = (options.as_object_mut(), extra) {
+        o.extend(more);
+    }
+    let caps = json!({"browserName": "chrome", "goog:chromeOptions": options});
     let Value::Object(caps) = caps else {
         unreachable!()
     };
@@ -246,4 +255,114 @@ async fn a_kiosk_takes_one_tap_and_returns_to_a_blank_form() {
         .json();
     assert_eq!(listed["responses"][0]["answers"], json!({"overall": 5}));
     assert_eq!(listed["responses"][0]["channel"], "kiosk");
+}
+
+/// Serious and critical accessibility violations axe-core finds on the current page.
+async fn axe(client: &Client) -> Vec<String> {
+    client
+        .execute(include_str!("../assets/axe.min.js"), vec![])
+        .await
+        .expect("axe loads");
+    assert_eq!(js(client, "return typeof axe.run").await, "function");
+    let found = client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations
+               .filter(v => v.impact === 'serious' || v.impact === 'critical')
+               .map(v => v.id + ' (' + v.nodes.length + '): ' + v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', '))));",
+            vec![],
+        )
+        .await
+        .expect("axe runs");
+    serde_json::from_value(found).unwrap_or_default()
+}
+
+/// Saves a screenshot under `HAILONG_SCREENSHOTS` (a folder), when set.
+async fn keep(client: &Client, name: &str) {
+    if let Ok(dir) = std::env::var("HAILONG_SCREENSHOTS") {
+        let png = client.screenshot().await.unwrap();
+        std::fs::write(format!("{dir}/{name}.png"), png).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn staff_pages_are_accessible_and_show_the_charts() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let app = serve().await;
+    let config = app.state.config.as_ref().clone();
+    hailong::demo::load(&app.db, &config).await.unwrap();
+    let tz = config.timezone;
+    let this_year = chrono::Datelike::year(&hailong::now().with_timezone(&tz));
+    for year in [this_year - 1, this_year] {
+        let spec = hailong::generate::Spec {
+            year,
+            count: 6000,
+            seed: 7,
+            until: Some(hailong::now().with_timezone(&tz).date_naive()),
+            comments: true,
+        };
+        hailong::generate::ratings(&app.db, tz, &spec, |_| {})
+            .await
+            .unwrap();
+    }
+    let last = this_year - 1;
+    let res = app
+        .post(
+            &format!("/api/v1/reports/annual/{last}/freeze?parent=KH"),
+            &app.admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status.as_u16(), 201, "{}", res.text);
+    let base = config.public_url.clone();
+
+    let client = desktop(&driver).await;
+    let outcome = async {
+        let mut problems: Vec<String> = Vec::new();
+        client.goto(&format!("{base}/login")).await.unwrap();
+        problems.extend(axe(&client).await.into_iter().map(|v| format!("login: {v}")));
+        client.find(Locator::Id("username")).await.unwrap().send_keys(hailong::demo::ADMIN.0).await.unwrap();
+        client.find(Locator::Id("password")).await.unwrap().send_keys(hailong::demo::ADMIN.1).await.unwrap();
+        client.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+        assert_eq!(client.current_url().await.unwrap().path(), "/dashboard");
+        client.set_window_size(1280, 3400).await.unwrap();
+        let pages = [
+            ("dashboard", "/dashboard".to_string()),
+            ("dashboard-department", "/dashboard?agency=KH.STP".to_string()),
+            ("annual", format!("/reports/annual?year={last}&parent=KH")),
+            ("public", format!("/public/annual/{last}?parent=KH")),
+        ];
+        for (name, path) in &pages {
+            client.goto(&format!("{base}{path}")).await.unwrap();
+            // Every chart on the page loaded.
+            let broken = js(&client, "return [...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)").await;
+            assert_eq!(broken, json!([]), "{name}");
+            assert_eq!(js(&client, "return document.documentElement.lang").await, "vi");
+            problems.extend(axe(&client).await.into_iter().map(|v| format!("{name}: {v}")));
+            keep(&client, name).await;
+        }
+        let charts = [
+            ("chart-ranking", format!("/charts/ranking.png?year={last}&parent=KH")),
+            ("chart-trend", format!("/charts/agencies/KH.STP/trend.png?year={this_year}")),
+            ("chart-distribution", "/charts/agencies/KH/distribution.png".to_string()),
+            ("chart-heatmap", format!("/charts/heatmap.png?year={last}&parent=KH")),
+        ];
+        client.set_window_size(1000, 1400).await.unwrap();
+        for (name, path) in &charts {
+            client.goto(&format!("{base}{path}")).await.unwrap();
+            let width = js(&client, "return document.images[0] ? document.images[0].naturalWidth : 0").await;
+            assert_eq!(width, json!(1000), "{name}");
+            keep(&client, name).await;
+        }
+        // Signing out from the page's own form.
+        client.goto(&format!("{base}/dashboard")).await.unwrap();
+        client.find(Locator::Css("header button")).await.unwrap().click().await.unwrap();
+        assert_eq!(client.current_url().await.unwrap().path(), "/login");
+        problems
+    }
+    .await;
+    client.close().await.unwrap();
+    assert!(outcome.is_empty(), "accessibility: {outcome:#?}");
 }
