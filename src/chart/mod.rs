@@ -101,12 +101,20 @@ fn months_of(by_agency: &HashMap<i64, [Tally; 12]>, ids: &[i64]) -> [Tally; 12] 
     out
 }
 
-/// The overall share of `ids` per month.
-fn monthly_shares(by_agency: &HashMap<i64, [Tally; 12]>, ids: &[i64]) -> Vec<Option<f64>> {
-    months_of(by_agency, ids)
+/// The overall share per month.
+fn monthly_shares(months: &[Tally; 12]) -> Vec<Option<f64>> {
+    months
         .iter()
         .map(|t| score::figures(&t.overall()).satisfaction_pct)
         .collect()
+}
+
+/// The overall answers of `ids` together, per month, summed by the database.
+async fn overall_by_month(db: &Db, year: i32, ids: &[i64]) -> ApiResult<[Tally; 12]> {
+    Ok(monthly_tallies(&db.read, year, ids, Some(OVERALL), false)
+        .await?
+        .remove(&0)
+        .unwrap_or_default())
 }
 
 /// The monthly share of `code`'s subtree with its interval, against its parent's.
@@ -121,11 +129,8 @@ pub async fn trend(
     let (root, tree) = agency_in_scope(&db.read, by, code).await?;
     let today = crate::now().with_timezone(&tz).date_naive();
     let year = annual::parse_year(&year_or_this(q, tz), today)?;
-    let own = tree.subtree(root.id);
-    let parent_ids = root.parent_id.map(|p| tree.subtree(p)).unwrap_or_default();
-    let ids: Vec<i64> = own.iter().chain(&parent_ids).copied().collect();
-    let by_agency = monthly_tallies(&db.read, year, &ids).await?;
-    let months = months_of(&by_agency, &own)
+    let own = overall_by_month(db, year, &tree.subtree(root.id)).await?;
+    let months = own
         .iter()
         .map(|t| {
             let f = score::figures(&t.overall());
@@ -135,8 +140,8 @@ pub async fn trend(
     let parent = match root.parent_id {
         Some(p) => {
             let name = crate::org::agency_name(&db.read, p).await?;
-            let values = monthly_shares(&by_agency, &parent_ids);
-            Some((name, values))
+            let line = overall_by_month(db, year, &tree.subtree(p)).await?;
+            Some((name, monthly_shares(&line)))
         }
         None => None,
     };
@@ -196,12 +201,13 @@ pub async fn heatmap(db: &Db, by: &Principal, tz: Tz, q: &ChartQuery) -> ApiResu
         .iter()
         .flat_map(|(_, s)| s.iter().copied())
         .collect();
-    let by_agency = monthly_tallies(&db.read, subject.year, &ids).await?;
+    // Only the overall answers, per agency: twelve rows per agency and answer value.
+    let by_agency = monthly_tallies(&db.read, subject.year, &ids, Some(OVERALL), true).await?;
     let mut rows: Vec<(String, String, Vec<Option<f64>>)> = subtrees
         .iter()
         .filter_map(|(id, subtree)| {
             let a = subject.agencies.get(id)?;
-            let values = monthly_shares(&by_agency, subtree);
+            let values = monthly_shares(&months_of(&by_agency, subtree));
             Some((a.code.clone(), a.name.clone(), values))
         })
         .collect();

@@ -122,12 +122,16 @@ fn add_row(tally: &mut Tally, row: &sea_orm::QueryResult) -> Result<(), sea_orm:
     Ok(())
 }
 
-/// Each agency's tally per month of `year` (index 0 is January), from the monthly roll-up;
-/// only `agencies`.
+/// Tallies per month of `year` (index 0 is January) from the monthly roll-up, of
+/// `agencies` only, of one `question` when given: per agency when `per_agency`, else
+/// summed over them under the key 0. The database sums, so a province's line costs twelve
+/// rows per answer value, not one per agency.
 pub async fn monthly_tallies(
     conn: &impl ConnectionTrait,
     year: i32,
     agencies: &[i64],
+    question: Option<&str>,
+    per_agency: bool,
 ) -> ApiResult<HashMap<i64, [Tally; 12]>> {
     let (Some(first), Some(last)) = (
         NaiveDate::from_ymd_opt(year, 1, 1),
@@ -140,7 +144,6 @@ pub async fn monthly_tallies(
     };
     let mut q = Query::select();
     q.column(Alias::new("month"))
-        .column(Alias::new("agency_id"))
         .column(Alias::new("question_key"))
         .column(Alias::new("value"))
         .expr_as(sum("n"), Alias::new("n"))
@@ -149,13 +152,23 @@ pub async fn monthly_tallies(
         .and_where(Expr::col(Alias::new("month")).between(first, last))
         .and_where(Expr::col(Alias::new("agency_id")).is_in(agencies.iter().copied()))
         .group_by_col(Alias::new("month"))
-        .group_by_col(Alias::new("agency_id"))
         .group_by_col(Alias::new("question_key"))
         .group_by_col(Alias::new("value"));
+    if per_agency {
+        q.column(Alias::new("agency_id"))
+            .group_by_col(Alias::new("agency_id"));
+    }
+    if let Some(key) = question {
+        q.and_where(Expr::col(Alias::new("question_key")).eq(key));
+    }
     let mut out: HashMap<i64, [Tally; 12]> = HashMap::new();
     for row in conn.query_all(&q).await? {
         let month: NaiveDate = row.try_get("", "month")?;
-        let agency: i64 = row.try_get("", "agency_id")?;
+        let agency: i64 = if per_agency {
+            row.try_get("", "agency_id")?
+        } else {
+            0
+        };
         let months = out.entry(agency).or_default();
         if let Some(tally) = months.get_mut(month.month0() as usize) {
             add_row(tally, &row)?;
@@ -203,12 +216,13 @@ pub struct Comment {
     pub text: String,
 }
 
-/// The newest comments of `agencies` since `since` that were not excluded: those with a low
+/// The newest comments of `agencies` from `since` to before `until` that were not excluded: those with a low
 /// overall answer (1 or 2) first, then the others, each newest first; at most `limit`.
 pub async fn recent_comments(
     conn: &impl ConnectionTrait,
     agencies: &[i64],
     since: chrono::DateTime<chrono::Utc>,
+    until: chrono::DateTime<chrono::Utc>,
     limit: u64,
 ) -> ApiResult<Vec<Comment>> {
     let t = |n: &str| Alias::new(n);
@@ -223,6 +237,7 @@ pub async fn recent_comments(
         .and_where(c("r", "comment").is_not_null())
         .and_where(c("r", "agency_id").is_in(agencies.iter().copied()))
         .and_where(c("r", "submitted_at").gte(since))
+        .and_where(c("r", "submitted_at").lt(until))
         .order_by_expr(
             Expr::case(c("a", "value").lte(2), 0).finally(1).into(),
             Order::Asc,

@@ -243,6 +243,8 @@ async fn logout(State(state): State<AppState>, staff: Staff, form: RawForm) -> R
 #[derive(Debug, Default, Deserialize)]
 pub struct DashboardQuery {
     pub agency: Option<String>,
+    /// A past year to show whole (default: this year to date).
+    pub year: Option<String>,
     pub sort: Option<String>,
     pub dir: Option<String>,
 }
@@ -372,9 +374,14 @@ async fn dashboard_page(
     let (agency, tree): (entity::agency::Model, Tree) =
         agency_in_scope(&db.read, by, &code).await?;
     let names: HashMap<i64, &entity::agency::Model> = all.iter().map(|a| (a.id, a)).collect();
-    let today = crate::now().with_timezone(&tz).date_naive();
-    let year = today.year();
-    let first = NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(today);
+    let now = crate::now().with_timezone(&tz).date_naive();
+    let year = match q.year.as_deref() {
+        Some(y) => annual::parse_year(y, now)?,
+        None => now.year(),
+    };
+    let first = NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(now);
+    // The last day shown: today, or 31 December of a past year.
+    let today = NaiveDate::from_ymd_opt(year, 12, 31).map_or(now, |end| end.min(now));
     let rq = ReportQuery {
         from: Some(first.to_string()),
         to: Some(today.to_string()),
@@ -444,7 +451,7 @@ async fn dashboard_page(
         .children
         .iter()
         .map(|c| ChildRow {
-            href: format!("/dashboard?agency={}", c.agency),
+            href: format!("/dashboard?agency={}&year={year}", c.agency),
             code: c.agency.clone(),
             name: c.name.clone(),
             responses: vn_count(c.responses),
@@ -489,7 +496,10 @@ async fn dashboard_page(
         let next = if active && descending { "asc" } else { "desc" };
         Header {
             label,
-            href: format!("/dashboard?agency={}&sort={key}&dir={next}", agency.code),
+            href: format!(
+                "/dashboard?agency={}&year={year}&sort={key}&dir={next}",
+                agency.code
+            ),
             aria_sort: active.then_some(if descending {
                 "descending"
             } else {
@@ -523,7 +533,8 @@ async fn dashboard_page(
 
     let subtree = tree.subtree(agency.id);
     let since = crate::domain::period::start_of(tz, first);
-    let comments = recent_comments(&db.read, &subtree, since, 20)
+    let until = crate::domain::period::start_of(tz, today + chrono::Days::new(1));
+    let comments = recent_comments(&db.read, &subtree, since, until, 20)
         .await?
         .into_iter()
         .map(|c| CommentRow {
@@ -582,7 +593,12 @@ async fn dashboard_page(
         .parent_id
         .filter(|p| by.covers(&tree, *p))
         .and_then(|p| names.get(&p))
-        .map(|p| (p.name.clone(), format!("/dashboard?agency={}", p.code)));
+        .map(|p| {
+            (
+                p.name.clone(),
+                format!("/dashboard?agency={}&year={year}", p.code),
+            )
+        });
     Ok(DashboardPage {
         chrome: Chrome::of(&staff.signed_in),
         name: agency.name.clone(),

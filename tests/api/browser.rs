@@ -257,6 +257,17 @@ async fn a_kiosk_takes_one_tap_and_returns_to_a_blank_form() {
     assert_eq!(listed["responses"][0]["channel"], "kiosk");
 }
 
+/// Waits (up to 20 s) until the browser shows `path`: a form's answer may take a moment.
+async fn wait_for_path(client: &Client, path: &str) {
+    for _ in 0..200 {
+        if client.current_url().await.unwrap().path() == path {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the browser never reached {path}");
+}
+
 /// Serious and critical accessibility violations axe-core finds on the current page.
 async fn axe(client: &Client) -> Vec<String> {
     client
@@ -326,7 +337,7 @@ async fn staff_pages_are_accessible_and_show_the_charts() {
         client.find(Locator::Id("username")).await.unwrap().send_keys(hailong::demo::ADMIN.0).await.unwrap();
         client.find(Locator::Id("password")).await.unwrap().send_keys(hailong::demo::ADMIN.1).await.unwrap();
         client.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
-        assert_eq!(client.current_url().await.unwrap().path(), "/dashboard");
+        wait_for_path(&client, "/dashboard").await;
         client.set_window_size(1280, 3400).await.unwrap();
         let pages = [
             ("dashboard", "/dashboard".to_string()),
@@ -359,7 +370,7 @@ async fn staff_pages_are_accessible_and_show_the_charts() {
         // Signing out from the page's own form.
         client.goto(&format!("{base}/dashboard")).await.unwrap();
         client.find(Locator::Css("header button")).await.unwrap().click().await.unwrap();
-        assert_eq!(client.current_url().await.unwrap().path(), "/login");
+        wait_for_path(&client, "/login").await;
         problems
     }
     .await;
