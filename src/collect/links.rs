@@ -5,7 +5,8 @@
 use chrono::{DateTime, Utc};
 use entity::{agency, desk, rating_link, service};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -18,7 +19,7 @@ use crate::org::agency_in_scope;
 use crate::web::error::{ApiError, ApiResult};
 
 /// The body of `POST /api/v1/links`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewLink {
     pub agency: String,
@@ -56,6 +57,41 @@ pub struct LinkDto {
     pub questionnaire: String,
     pub reference: Option<String>,
     pub kiosk: bool,
+}
+
+/// The token of a desk's permanent link, the one its printed card carries: the oldest
+/// permanent, non-kiosk link of that desk without a service, or a new one.
+pub async fn desk_link(
+    db: &Db,
+    by: &Principal,
+    public_url: &str,
+    agency_code: &str,
+    desk_code: &str,
+) -> ApiResult<String> {
+    by.require_role(&[Role::Admin, Role::Integrator])?;
+    let (owner, _) = agency_in_scope(&db.read, by, agency_code).await?;
+    let found = crate::org::desk_by_code(&db.read, &owner, desk_code).await?;
+    let existing = rating_link::Entity::find()
+        .filter(rating_link::Column::AgencyId.eq(owner.id))
+        .filter(rating_link::Column::DeskId.eq(found.id))
+        .filter(rating_link::Column::SingleUse.eq(false))
+        .filter(rating_link::Column::Kiosk.eq(false))
+        .filter(rating_link::Column::ExpiresAt.is_null())
+        .filter(rating_link::Column::ServiceId.is_null())
+        .order_by_asc(rating_link::Column::Id)
+        .one(&db.read)
+        .await?;
+    if let Some(link) = existing {
+        return Ok(link.token);
+    }
+    let input = NewLink {
+        agency: owner.code,
+        desk: Some(found.code),
+        ..Default::default()
+    };
+    Ok(match create(db, by, public_url, input).await? {
+        Created::New(dto) | Created::Existing(dto) => dto.token,
+    })
 }
 
 /// Whether a link was made now (201) or found by its reference (200).

@@ -377,6 +377,100 @@ pub async fn create_desk(
     Ok(dto)
 }
 
+/// A new name for an agency or a desk.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rename {
+    pub name: String,
+}
+
+/// Renames agency `code` (administrators only). Its code, history and ratings stay.
+pub async fn rename_agency(
+    db: &Db,
+    by: &Principal,
+    code: &str,
+    input: Rename,
+) -> ApiResult<AgencyDto> {
+    by.require_role(&[Role::Admin])?;
+    let name = Name::parse(&input.name).map_err(|e| ApiError::invalid("name", e))?;
+    let txn = db.write.begin().await?;
+    let found = agency_by_code(&txn, code).await?;
+    let old = found.name.clone();
+    let mut model: agency::ActiveModel = found.into();
+    model.name = Set(name.into_string());
+    model.updated_at = Set(crate::now());
+    let stored = model.update(&txn).await?;
+    let dto = AgencyDto {
+        parent: parent_code(&txn, stored.parent_id).await?,
+        code: stored.code,
+        name: stored.name,
+        level: stored.level,
+    };
+    audit::record(
+        &txn,
+        &by.actor,
+        "agency.rename",
+        &format!("agency:{}", dto.code),
+        json!({"from": old, "to": dto.name}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(dto)
+}
+
+/// Desk `desk_code` of agency `agency_code`, or 404 `desk_not_found`.
+pub async fn desk_by_code(
+    conn: &impl ConnectionTrait,
+    owner: &agency::Model,
+    desk_code: &str,
+) -> ApiResult<desk::Model> {
+    desk::Entity::find()
+        .filter(desk::Column::AgencyId.eq(owner.id))
+        .filter(desk::Column::Code.eq(desk_code))
+        .one(conn)
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "desk_not_found",
+                format!("{} has no desk {desk_code}", owner.code),
+            )
+        })
+}
+
+/// Renames a desk (administrators only).
+pub async fn rename_desk(
+    db: &Db,
+    by: &Principal,
+    agency_code: &str,
+    desk_code: &str,
+    input: Rename,
+) -> ApiResult<DeskDto> {
+    by.require_role(&[Role::Admin])?;
+    let name = Name::parse(&input.name).map_err(|e| ApiError::invalid("name", e))?;
+    let txn = db.write.begin().await?;
+    let owner = agency_by_code(&txn, agency_code).await?;
+    let found = desk_by_code(&txn, &owner, desk_code).await?;
+    let old = found.name.clone();
+    let mut model: desk::ActiveModel = found.into();
+    model.name = Set(name.into_string());
+    let stored = model.update(&txn).await?;
+    let dto = DeskDto {
+        code: stored.code,
+        name: stored.name,
+        agency: owner.code,
+    };
+    audit::record(
+        &txn,
+        &by.actor,
+        "desk.rename",
+        &format!("desk:{}/{}", dto.agency, dto.code),
+        json!({"from": old, "to": dto.name}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(dto)
+}
+
 fn to_dto(a: agency::Model, codes: &HashMap<i64, String>) -> AgencyDto {
     AgencyDto {
         parent: a.parent_id.and_then(|p| codes.get(&p).cloned()),

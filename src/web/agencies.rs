@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, patch};
 use axum::{Json, Router};
 
 use super::AppState;
@@ -10,16 +10,61 @@ use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::ApiJson;
 use crate::domain::Role;
 use crate::govern::Principal;
-use crate::org::{self, AgencyDto, DeskDto, NewAgency, NewDesk};
+use crate::org::{self, AgencyDto, DeskDto, NewAgency, NewDesk, Rename};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/agencies", get(list_agencies).post(create_agency))
-        .route("/api/v1/agencies/{code}", get(get_agency))
+        .route(
+            "/api/v1/agencies/{code}",
+            get(get_agency).patch(rename_agency),
+        )
         .route(
             "/api/v1/agencies/{code}/desks",
             get(list_desks).post(create_desk),
         )
+        .route("/api/v1/agencies/{code}/desks/{desk}", patch(rename_desk))
+}
+
+/// Renames an agency (administrators); its code and history stay.
+#[utoipa::path(patch, path = "/api/v1/agencies/{code}", tag = "agencies", security(("bearer" = [])),
+    params(("code" = String, Path, description = "agency code")), request_body = Rename,
+    responses((status = 200, body = AgencyDto), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, description = "invalid name", body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub async fn rename_agency(
+    State(state): State<AppState>,
+    by: Principal,
+    Path(code): Path<String>,
+    body: Result<ApiJson<Rename>, ApiError>,
+) -> ApiResult<Json<AgencyDto>> {
+    by.require_role(&[Role::Admin])?;
+    let ApiJson(input) = body?;
+    Ok(Json(
+        org::rename_agency(&state.db, &by, &code, input).await?,
+    ))
+}
+
+/// Renames a desk (administrators).
+#[utoipa::path(patch, path = "/api/v1/agencies/{code}/desks/{desk}", tag = "agencies", security(("bearer" = [])),
+    params(("code" = String, Path, description = "agency code"), ("desk" = String, Path, description = "desk code")),
+    request_body = Rename,
+    responses((status = 200, body = DeskDto), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, description = "invalid name", body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub async fn rename_desk(
+    State(state): State<AppState>,
+    by: Principal,
+    Path((code, desk)): Path<(String, String)>,
+    body: Result<ApiJson<Rename>, ApiError>,
+) -> ApiResult<Json<DeskDto>> {
+    by.require_role(&[Role::Admin])?;
+    let ApiJson(input) = body?;
+    Ok(Json(
+        org::rename_desk(&state.db, &by, &code, &desk, input).await?,
+    ))
 }
 
 /// The agencies the caller may see: all for administrators, their subtree for others.

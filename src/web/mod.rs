@@ -1,6 +1,7 @@
 //! HTTP: the router, shared state, middleware (trace span, metrics, body limit, panic
 //! catching) and the handlers, grouped by resource.
 
+pub mod admin;
 pub mod agencies;
 pub mod charts;
 pub mod client;
@@ -75,6 +76,7 @@ pub fn router(state: AppState) -> Router {
             .merge(reports::router())
             .merge(charts::router())
             .merge(pages::router())
+            .merge(admin::router())
             .merge(form::router()),
         state,
     )

@@ -98,6 +98,8 @@ pub async fn openapi_json() -> impl IntoResponse {
         super::agencies::get_agency,
         super::agencies::list_desks,
         super::agencies::create_desk,
+        super::agencies::rename_agency,
+        super::agencies::rename_desk,
         super::links::create_link,
         super::links::qr_png,
         super::links::qr_svg,

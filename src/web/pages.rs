@@ -53,7 +53,7 @@ pub struct Chrome {
 }
 
 impl Chrome {
-    fn of(s: &SignedIn) -> Self {
+    pub fn of(s: &SignedIn) -> Self {
         Self {
             user: Some(
                 s.user
@@ -109,7 +109,7 @@ struct PlainPage<'a> {
 }
 
 /// An error as a page with the same status.
-fn error_page(e: ApiError) -> Response {
+pub(crate) fn error_page(e: ApiError) -> Response {
     let heading = match e.status {
         StatusCode::FORBIDDEN => "Không có quyền truy cập",
         StatusCode::NOT_FOUND => "Không tìm thấy",
@@ -173,11 +173,11 @@ async fn login_form(State(state): State<AppState>) -> Response {
     login_page(&state, StatusCode::OK, String::new(), None)
 }
 
-fn form_fields(form: &RawForm) -> HashMap<String, String> {
+pub(crate) fn form_fields(form: &RawForm) -> HashMap<String, String> {
     url::form_urlencoded::parse(&form.0).into_owned().collect()
 }
 
-fn forbidden_page() -> Response {
+pub(crate) fn forbidden_page() -> Response {
     error_page(ApiError::csrf_failed())
 }
 
@@ -219,7 +219,7 @@ async fn login(
     }
 }
 
-fn check_csrf(staff: &Staff, fields: &HashMap<String, String>) -> bool {
+pub(crate) fn check_csrf(staff: &Staff, fields: &HashMap<String, String>) -> bool {
     let sent = fields.get("csrf").map(String::as_str).unwrap_or("");
     constant_time_eq(sent, &staff.signed_in.csrf)
 }
@@ -570,6 +570,12 @@ async fn dashboard_page(
             ),
         ),
     ];
+    if by.role == Role::Admin {
+        links.push((
+            "Cơ quan, quầy và phiếu QR".to_string(),
+            "/admin/agencies".to_string(),
+        ));
+    }
     if by.role != Role::Integrator {
         links.push((
             "Phiếu đánh giá (CSV)".to_string(),

@@ -344,6 +344,7 @@ async fn staff_pages_are_accessible_and_show_the_charts() {
             ("dashboard-department", "/dashboard?agency=KH.STP".to_string()),
             ("annual", format!("/reports/annual?year={last}&parent=KH")),
             ("public", format!("/public/annual/{last}?parent=KH")),
+            ("admin", "/admin/agencies".to_string()),
         ];
         for (name, path) in &pages {
             client.goto(&format!("{base}{path}")).await.unwrap();

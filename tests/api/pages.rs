@@ -13,7 +13,7 @@ use crate::helpers::{TestApp, TestResponse};
 
 const PASSWORD: &str = "mật khẩu thử 123";
 
-async fn setup(public_url: Option<&str>) -> TestApp {
+pub async fn setup(public_url: Option<&str>) -> TestApp {
     let url = public_url.map(str::to_string);
     let app = TestApp::spawn_with(|c| {
         c.min_responses = 2;
@@ -71,7 +71,7 @@ fn cookie_value(res: &TestResponse, name: &str) -> Option<String> {
     })
 }
 
-fn hidden(html: &str, name: &str) -> String {
+pub fn hidden(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html
         .find(&marker)
@@ -80,7 +80,7 @@ fn hidden(html: &str, name: &str) -> String {
     html[start..].split('"').next().unwrap().to_string()
 }
 
-async fn request(
+pub async fn request(
     app: &TestApp,
     method: Method,
     path: &str,
@@ -102,7 +102,7 @@ async fn request(
 }
 
 /// Signs in through the form; the session cookie header and the page's CSRF token.
-async fn sign_in(app: &TestApp, username: &str) -> (String, String) {
+pub async fn sign_in(app: &TestApp, username: &str) -> (String, String) {
     let form = request(app, Method::GET, "/login", "", None).await;
     assert_eq!(form.status, StatusCode::OK);
     let bound = cookie_value(&form, "hl_l").unwrap();

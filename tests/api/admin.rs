@@ -1,0 +1,157 @@
+//! Renaming over the API, and the admin pages for agencies, desks and desk cards.
+
+use axum::http::{Method, StatusCode, header};
+use hailong::domain::Role;
+use serde_json::json;
+
+use crate::pages::{request, setup, sign_in};
+
+#[tokio::test]
+async fn agencies_and_desks_are_renamed_over_the_api() {
+    let app = setup(None).await;
+    let res = app
+        .call(
+            Method::PATCH,
+            "/api/v1/agencies/A",
+            Some(&app.admin),
+            Some(json!({"name": "Sở Tư pháp"})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    assert_eq!(
+        res.json(),
+        json!({"code": "A", "name": "Sở Tư pháp", "parent": "KH", "level": null})
+    );
+    let res = app
+        .call(
+            Method::PATCH,
+            "/api/v1/agencies/A/desks/MC1",
+            Some(&app.admin),
+            Some(json!({"name": "Quầy số 1"})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    assert_eq!(res.json()["name"], "Quầy số 1");
+    let manager = app.key(Role::Manager, Some("A")).await;
+    let before = app.fingerprint().await;
+    for (case, path, key, body, status, code) in [
+        (
+            "manager",
+            "/api/v1/agencies/A",
+            manager.as_str(),
+            json!({"name": "X"}),
+            403,
+            "forbidden",
+        ),
+        (
+            "unknown agency",
+            "/api/v1/agencies/ZZ",
+            app.admin.as_str(),
+            json!({"name": "X"}),
+            404,
+            "agency_not_found",
+        ),
+        (
+            "unknown desk",
+            "/api/v1/agencies/A/desks/ZZ",
+            app.admin.as_str(),
+            json!({"name": "X"}),
+            404,
+            "desk_not_found",
+        ),
+        (
+            "empty name",
+            "/api/v1/agencies/A",
+            app.admin.as_str(),
+            json!({"name": "  "}),
+            422,
+            "invalid_name",
+        ),
+        (
+            "unknown field",
+            "/api/v1/agencies/A",
+            app.admin.as_str(),
+            json!({"name": "X", "code": "B"}),
+            422,
+            "invalid_body",
+        ),
+    ] {
+        let res = app.call(Method::PATCH, path, Some(key), Some(body)).await;
+        app.assert_rejected(case, &res, status, code, &before).await;
+    }
+}
+
+#[tokio::test]
+async fn administrators_manage_agencies_desks_and_cards_from_pages() {
+    let app = setup(None).await;
+    let (cookie, csrf) = sign_in(&app, "lan").await;
+    let page = request(&app, Method::GET, "/admin/agencies", &cookie, None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text.contains("<label for=\"rename-A\""));
+    let post = |path: &'static str, body: String| {
+        let cookie = cookie.clone();
+        let app = &app;
+        async move { request(app, Method::POST, path, &cookie, Some(body)).await }
+    };
+    // Without the token nothing happens.
+    let before = app.fingerprint().await;
+    let res = post("/admin/agencies", "code=C&name=X&parent=KH".into()).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.fingerprint().await, before);
+    // Add, rename, add a desk, print its card.
+    let res = post(
+        "/admin/agencies",
+        format!("csrf={csrf}&code=C&name=S%E1%BB%9F+Y+t%E1%BA%BF&parent=KH"),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
+    let res = post(
+        "/admin/agencies/C/rename",
+        format!("csrf={csrf}&name=S%E1%BB%9F+Y+t%E1%BA%BF+t%E1%BB%89nh"),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let res = post(
+        "/admin/agencies/C/desks",
+        format!("csrf={csrf}&code=MC1&name=Qu%E1%BA%A7y+1"),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let agency = app.get("/api/v1/agencies/C", &app.admin).await.json();
+    assert_eq!(agency["name"], "Sở Y tế tỉnh");
+    assert_eq!(agency["parent"], "KH");
+    let res = post("/admin/agencies/C/desks/MC1/card", format!("csrf={csrf}")).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let card = res.headers[header::LOCATION].to_str().unwrap().to_string();
+    assert!(card.starts_with("/r/") && card.ends_with("/card"), "{card}");
+    let page = request(&app, Method::GET, &card, "", None).await;
+    assert!(page.text.contains("Sở Y tế tỉnh") && page.text.contains("<svg"));
+    // The same desk prints the same link again.
+    let again = post("/admin/agencies/C/desks/MC1/card", format!("csrf={csrf}")).await;
+    assert_eq!(again.headers[header::LOCATION].to_str().unwrap(), card);
+    // Bad input shows its reason; a duplicate code is refused.
+    let res = post(
+        "/admin/agencies",
+        format!("csrf={csrf}&code=C&name=Y&parent=KH"),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::CONFLICT);
+    let res = post("/admin/agencies/ZZ/desks/MC1/card", format!("csrf={csrf}")).await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+
+    // A manager may not.
+    let (cookie, csrf) = sign_in(&app, "minh").await;
+    let res = request(&app, Method::GET, "/admin/agencies", &cookie, None).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    let before = app.fingerprint().await;
+    let res = request(
+        &app,
+        Method::POST,
+        "/admin/agencies/A/rename",
+        &cookie,
+        Some(format!("csrf={csrf}&name=X")),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.fingerprint().await, before);
+}
