@@ -19,7 +19,13 @@ use crate::db::Db;
 use crate::domain::{Period, Role};
 use crate::govern::Principal;
 use crate::org::agency_in_scope;
+pub use crate::report::export::ReportFormat as Format;
+use crate::report::export::{Cell, Column, Table};
 use crate::web::error::{ApiError, ApiResult};
+
+/// The most responses an XLSX listing holds (a worksheet's limit, less the header); longer
+/// periods are for CSV.
+pub const MAX_XLSX_ROWS: usize = 1_048_574;
 
 /// The body is sent in chunks of about this many bytes.
 pub const CHUNK: usize = 32 * 1024;
@@ -34,23 +40,9 @@ pub struct ListQuery {
     pub from: Option<String>,
     /// Last day, `YYYY-MM-DD`, inclusive.
     pub to: Option<String>,
-    /// `json` (default) or `csv`.
+    /// `json` (default), `csv` (with a byte-order mark) or `xlsx` (built in memory: at most
+    /// [`MAX_XLSX_ROWS`] responses).
     pub format: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Json,
-    Csv,
-}
-
-impl Format {
-    pub fn content_type(self) -> &'static str {
-        match self {
-            Format::Json => "application/json",
-            Format::Csv => "text/csv; charset=utf-8",
-        }
-    }
 }
 
 /// One listed response.
@@ -87,16 +79,7 @@ pub async fn open(
     impl Stream<Item = Result<Bytes, std::io::Error>> + use<>,
 )> {
     by.require_role(&[Role::Admin, Role::Manager, Role::Viewer])?;
-    let format = match query.format.as_deref() {
-        None | Some("") | Some("json") => Format::Json,
-        Some("csv") => Format::Csv,
-        Some(_) => {
-            return Err(
-                ApiError::unprocessable("invalid_format", "format is json or csv")
-                    .with_field("format"),
-            );
-        }
-    };
+    let format = Format::parse(query.format.as_deref())?;
     let period = Period::parse(query.from.as_deref(), query.to.as_deref())
         .map_err(|(field, e)| ApiError::invalid(field, e))?;
     let agencies = match (query.agency.as_deref(), by.agency_id) {
@@ -224,7 +207,7 @@ async fn produce(
     if let Some(done) = current.take() {
         out.push(&done)?;
     }
-    out.finish();
+    out.finish()?;
     let _ = tx.send(Ok(out.take())).await;
     Ok(())
 }
@@ -244,12 +227,23 @@ fn decode(row: &QueryResult, id: i64) -> Result<ListedResponse, sea_orm::DbErr> 
     })
 }
 
-/// Renders listed responses into a growing buffer that the producer drains in chunks.
+/// Renders listed responses into a growing buffer that the producer drains in chunks (an
+/// XLSX file is written whole at the end).
 struct Renderer {
     format: Format,
     tz: Tz,
     buf: Vec<u8>,
+    rows: Vec<Vec<Cell>>,
     first: bool,
+}
+
+/// The CSV and XLSX columns: the import header, then `id` and `excluded`.
+fn columns() -> Vec<&'static str> {
+    CSV_HEADER
+        .iter()
+        .copied()
+        .chain(["id", "excluded"])
+        .collect()
 }
 
 impl Renderer {
@@ -258,16 +252,40 @@ impl Renderer {
         match format {
             Format::Json => buf.extend_from_slice(b"{\"responses\":["),
             Format::Csv => {
-                buf.extend_from_slice(CSV_HEADER.join(",").as_bytes());
-                buf.extend_from_slice(b",id,excluded\n");
+                // A byte-order mark, so that spreadsheet programs read UTF-8.
+                buf.extend_from_slice("\u{feff}".as_bytes());
+                buf.extend_from_slice(columns().join(",").as_bytes());
+                buf.push(b'\n');
             }
+            Format::Xlsx => {}
         }
         Self {
             format,
             tz,
             buf,
+            rows: Vec::new(),
             first: true,
         }
+    }
+
+    /// A response as the CSV and XLSX columns hold it.
+    fn record(&self, r: &ListedResponse) -> Vec<String> {
+        let answer = |k: &str| r.answers.get(k).map(|v| v.to_string()).unwrap_or_default();
+        let submitted = r
+            .submitted_at
+            .with_timezone(&self.tz)
+            .to_rfc3339_opts(SecondsFormat::AutoSi, false);
+        let mut record = vec![
+            r.agency.clone(),
+            r.desk.clone().unwrap_or_default(),
+            submitted,
+            r.channel.clone(),
+        ];
+        record.extend(ANSWER_COLUMNS.iter().map(|k| answer(k)));
+        record.push(r.comment.clone().unwrap_or_default());
+        record.push(r.id.to_string());
+        record.push(r.excluded.to_string());
+        record
     }
 
     fn push(&mut self, r: &ListedResponse) -> anyhow::Result<()> {
@@ -279,36 +297,59 @@ impl Renderer {
                 serde_json::to_writer(&mut self.buf, r)?;
             }
             Format::Csv => {
-                let answer = |k: &str| r.answers.get(k).map(|v| v.to_string()).unwrap_or_default();
-                let submitted = r
-                    .submitted_at
-                    .with_timezone(&self.tz)
-                    .to_rfc3339_opts(SecondsFormat::AutoSi, false);
-                let mut record = vec![
-                    r.agency.clone(),
-                    r.desk.clone().unwrap_or_default(),
-                    submitted,
-                    r.channel.clone(),
-                ];
-                record.extend(ANSWER_COLUMNS.iter().map(|k| answer(k)));
-                record.push(r.comment.clone().unwrap_or_default());
-                record.push(r.id.to_string());
-                record.push(r.excluded.to_string());
+                let record = self.record(r);
                 let mut w = csv::WriterBuilder::new()
                     .has_headers(false)
                     .from_writer(&mut self.buf);
                 w.write_record(&record)?;
                 w.flush()?;
             }
+            Format::Xlsx => {
+                anyhow::ensure!(
+                    self.rows.len() < MAX_XLSX_ROWS,
+                    "more than {MAX_XLSX_ROWS} responses for an XLSX listing"
+                );
+                // Answers and ids are numbers; codes stay text even when they look numeric.
+                let cells = columns()
+                    .into_iter()
+                    .zip(self.record(r))
+                    .map(|(key, v)| {
+                        let numeric = key == "id" || ANSWER_COLUMNS.contains(&key);
+                        match v.parse::<u64>() {
+                            Ok(n) if numeric => Cell::Int(n),
+                            _ => Cell::Text(v),
+                        }
+                    })
+                    .collect();
+                self.rows.push(cells);
+            }
         }
         self.first = false;
         Ok(())
     }
 
-    fn finish(&mut self) {
-        if self.format == Format::Json {
-            self.buf.extend_from_slice(b"]}");
+    fn finish(&mut self) -> anyhow::Result<()> {
+        match self.format {
+            Format::Json => self.buf.extend_from_slice(b"]}"),
+            Format::Csv => {}
+            Format::Xlsx => {
+                let table = Table {
+                    title: "Phiếu đánh giá mức độ hài lòng".into(),
+                    sheet: "Phiếu".into(),
+                    columns: columns()
+                        .into_iter()
+                        .map(|k| Column {
+                            key: k.into(),
+                            label: k.into(),
+                        })
+                        .collect(),
+                    rows: std::mem::take(&mut self.rows),
+                };
+                self.buf = crate::report::export::to_xlsx(&table)
+                    .map_err(|e| anyhow::anyhow!(e.message))?;
+            }
         }
+        Ok(())
     }
 
     fn take(&mut self) -> Bytes {

@@ -272,11 +272,20 @@ pub async fn list(
         HeaderValue::from_static(format.content_type()),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if format == listing::Format::Csv {
-        headers.insert(
-            header::CONTENT_DISPOSITION,
-            HeaderValue::from_static("attachment; filename=\"responses.csv\""),
-        );
+    match format {
+        listing::Format::Csv => {
+            headers.insert(
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_static("attachment; filename=\"responses.csv\""),
+            );
+        }
+        listing::Format::Xlsx => {
+            headers.insert(
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_static("attachment; filename=\"responses.xlsx\""),
+            );
+        }
+        listing::Format::Json => {}
     }
     Ok(res)
 }

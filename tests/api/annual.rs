@@ -889,7 +889,10 @@ async fn reports_export_as_csv_and_xlsx() {
             res.headers[header::CONTENT_TYPE],
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
         );
-        // A zip archive (lossy text keeps the magic bytes).
-        assert!(res.text.starts_with("PK"), "{path}");
+        // The Vietnamese labels and names survive.
+        let sheet = crate::helpers::xlsx_text(&res.bytes);
+        for text in ["Tên đơn vị", "Cơ quan A", "Tỷ lệ hài lòng (%)"] {
+            assert!(sheet.contains(text), "{path}: {text}");
+        }
     }
 }

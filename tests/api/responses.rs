@@ -163,7 +163,11 @@ async fn csv_import_matches_columns_by_name_and_round_trips_through_the_listing(
             .starts_with("text/csv")
     );
     let mut lines = res.text.lines();
-    assert_eq!(lines.next().unwrap(), format!("{HEADER},id,excluded"));
+    // A byte-order mark first, for spreadsheet programs.
+    assert_eq!(
+        lines.next().unwrap(),
+        format!("\u{feff}{HEADER},id,excluded")
+    );
     assert_eq!(
         lines.next().unwrap(),
         "A,MC1,2026-04-01T08:15:00+07:00,paper,5,4,,3,,,\"Tốt, \"\"rất\"\" nhanh\",1,false"
@@ -173,6 +177,26 @@ async fn csv_import_matches_columns_by_name_and_round_trips_through_the_listing(
         "B,,2026-04-02T00:00:00+07:00,web,2,,,,,,,2,false"
     );
     assert_eq!(lines.count(), 1);
+
+    // The same rows as XLSX: a zip archive with the same header and values.
+    let xlsx = list(&app, &app.admin, "?agency=KH&format=xlsx").await;
+    assert_eq!(xlsx.status, StatusCode::OK);
+    assert_eq!(
+        xlsx.headers["content-type"],
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
+    let sheet = crate::helpers::xlsx_text(&xlsx.bytes);
+    for text in [
+        "submitted_at",
+        "Tốt, \"rất\" nhanh",
+        "2026-04-02T00:00:00+07:00",
+        "MC1",
+    ] {
+        assert!(
+            sheet.contains(&text.replace('"', "&quot;")) || sheet.contains(text),
+            "{text}"
+        );
+    }
 
     // The listing's CSV imports as it is (its extra columns are ignored).
     let before = app.count("responses").await;
