@@ -59,14 +59,16 @@ pub struct LinkDto {
     pub kiosk: bool,
 }
 
-/// The token of a desk's permanent link, the one its printed card carries: the oldest
-/// permanent, non-kiosk link of that desk without a service, or a new one.
+/// The token of a desk's permanent link: for its printed card (`kiosk` false) or for the
+/// tablet at its counter (`kiosk` true, the three-smiley `kiosk-3` questionnaire). The
+/// oldest such link of that desk without a service, or a new one.
 pub async fn desk_link(
     db: &Db,
     by: &Principal,
     public_url: &str,
     agency_code: &str,
     desk_code: &str,
+    kiosk: bool,
 ) -> ApiResult<String> {
     by.require_role(&[Role::Admin, Role::Integrator])?;
     let (owner, _) = agency_in_scope(&db.read, by, agency_code).await?;
@@ -75,7 +77,7 @@ pub async fn desk_link(
         .filter(rating_link::Column::AgencyId.eq(owner.id))
         .filter(rating_link::Column::DeskId.eq(found.id))
         .filter(rating_link::Column::SingleUse.eq(false))
-        .filter(rating_link::Column::Kiosk.eq(false))
+        .filter(rating_link::Column::Kiosk.eq(kiosk))
         .filter(rating_link::Column::ExpiresAt.is_null())
         .filter(rating_link::Column::ServiceId.is_null())
         .order_by_asc(rating_link::Column::Id)
@@ -87,6 +89,8 @@ pub async fn desk_link(
     let input = NewLink {
         agency: owner.code,
         desk: Some(found.code),
+        kiosk,
+        questionnaire: kiosk.then(|| questionnaire::KIOSK_3.to_string()),
         ..Default::default()
     };
     Ok(match create(db, by, public_url, input).await? {

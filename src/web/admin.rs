@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
             post(rename_desk),
         )
         .route("/admin/agencies/{code}/desks/{desk}/card", post(card))
+        .route("/admin/agencies/{code}/desks/{desk}/kiosk", post(kiosk))
 }
 
 struct AgencyView {
@@ -201,11 +202,37 @@ async fn card(
     Path((code, desk_code)): Path<(String, String)>,
     form: RawForm,
 ) -> Response {
+    desk_link(state, staff, code, desk_code, form, false).await
+}
+
+/// The desk's kiosk: its permanent kiosk link made on first use, opened on this device.
+async fn kiosk(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path((code, desk_code)): Path<(String, String)>,
+    form: RawForm,
+) -> Response {
+    desk_link(state, staff, code, desk_code, form, true).await
+}
+
+/// To the desk's card, or to its kiosk form.
+async fn desk_link(
+    state: AppState,
+    staff: Staff,
+    code: String,
+    desk_code: String,
+    form: RawForm,
+    kiosk: bool,
+) -> Response {
     let by = staff.signed_in.principal.clone();
     act(&staff, &form, |_| async move {
-        let token =
-            links::desk_link(&state.db, &by, &state.config.public_url, &code, &desk_code).await?;
-        Ok(format!("/r/{token}/card"))
+        let public_url = &state.config.public_url;
+        let token = links::desk_link(&state.db, &by, public_url, &code, &desk_code, kiosk).await?;
+        Ok(if kiosk {
+            format!("/r/{token}")
+        } else {
+            format!("/r/{token}/card")
+        })
     })
     .await
 }

@@ -129,6 +129,14 @@ async fn administrators_manage_agencies_desks_and_cards_from_pages() {
     // The same desk prints the same link again.
     let again = post("/admin/agencies/C/desks/MC1/card", format!("csrf={csrf}")).await;
     assert_eq!(again.headers[header::LOCATION].to_str().unwrap(), card);
+    // The desk's kiosk: a kiosk link of its own, opening the three-smiley form.
+    let res = post("/admin/agencies/C/desks/MC1/kiosk", format!("csrf={csrf}")).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let kiosk = res.headers[header::LOCATION].to_str().unwrap().to_string();
+    assert_ne!(format!("{kiosk}/card"), card);
+    let page = request(&app, Method::GET, &kiosk, "", None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text.contains("class=\"kiosk\""), "{}", page.text);
     // Bad input shows its reason; a duplicate code is refused.
     let res = post(
         "/admin/agencies",

@@ -133,6 +133,7 @@ async fn a_phone_browser_rates_through_the_qr_code() {
     let outcome = async {
         client.goto(&url).await.unwrap();
         assert_eq!(js(&client, "return window.innerWidth").await, json!(360));
+        assert_eq!(axe(&client).await, Vec::<String>::new(), "the citizen form");
         assert_eq!(js(&client, "return document.documentElement.lang").await, "vi");
         // Nothing wider than the phone.
         let overflow = js(
@@ -192,6 +193,7 @@ async fn a_phone_browser_rates_through_the_qr_code() {
             .await
             .unwrap();
         assert_eq!(heading, "Cảm ơn Ông/Bà!");
+        assert_eq!(axe(&client).await, Vec::<String>::new(), "the thanks page");
     }
     .await;
     client.close().await.unwrap();
