@@ -330,6 +330,12 @@ async fn staff_pages_are_accessible_and_show_the_charts() {
         .await;
     assert_eq!(res.status.as_u16(), 201, "{}", res.text);
     let base = config.public_url.clone();
+    let card = app.link(json!({"agency": "KH.STP", "desk": "MC1"})).await;
+    let kiosk = app
+        .link(json!({"agency": "KH.STP", "desk": "MC1", "kiosk": true, "questionnaire": "kiosk-3"}))
+        .await;
+    let card_path = format!("/r/{}/card", card["token"].as_str().unwrap());
+    let kiosk_path = format!("/r/{}", kiosk["token"].as_str().unwrap());
 
     let client = desktop(&driver).await;
     let outcome = async {
@@ -347,6 +353,10 @@ async fn staff_pages_are_accessible_and_show_the_charts() {
             ("annual", format!("/reports/annual?year={last}&parent=KH")),
             ("public", format!("/public/annual/{last}?parent=KH")),
             ("admin", "/admin/agencies".to_string()),
+            ("card", card_path.clone()),
+            ("kiosk", kiosk_path.clone()),
+            ("unknown-link", "/r/AAAAAAAAAAAAAAAAAAAAAA".to_string()),
+            ("not-found", "/dashboard?agency=NOPE".to_string()),
         ];
         for (name, path) in &pages {
             client.goto(&format!("{base}{path}")).await.unwrap();
