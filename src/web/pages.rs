@@ -183,12 +183,12 @@ pub(crate) fn forbidden_page() -> Response {
 
 async fn login(
     State(state): State<AppState>,
-    parts: axum::http::HeaderMap,
+    headers: axum::http::HeaderMap,
     form: RawForm,
 ) -> Response {
     let fields = form_fields(&form);
     let get = |k: &str| fields.get(k).map(String::as_str).unwrap_or("");
-    let bound = cookies::read(&parts, LOGIN_COOKIE, 22).unwrap_or_default();
+    let bound = cookies::read(&headers, LOGIN_COOKIE, 22).unwrap_or_default();
     if bound.is_empty() || !constant_time_eq(get("csrf"), &bound) {
         return forbidden_page();
     }
