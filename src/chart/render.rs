@@ -5,6 +5,7 @@
 use std::sync::Once;
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 
@@ -305,6 +306,32 @@ fn two_lines(label: &str, width: usize) -> Vec<String> {
     }
 }
 
+/// The coordinates of `n` horizontal rows over 0–100 %, with the x axis drawn and the
+/// rows' labels left to the caller.
+fn percent_rows<'a, 'b, DB: DrawingBackend>(
+    mut builder: ChartBuilder<'a, 'b, DB>,
+    n: usize,
+    x_desc: &str,
+) -> Fallible<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>> {
+    let mut chart = builder
+        .build_cartesian_2d(0f64..100f64, 0f64..n as f64)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .disable_y_axis()
+        .y_labels(0)
+        .x_labels(11)
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .x_desc(x_desc)
+        .label_style(font(13))
+        .axis_desc_style(font(13))
+        .light_line_style(WHITE)
+        .draw()
+        .map_err(err)?;
+    Ok(chart)
+}
+
 fn ranking<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
@@ -325,27 +352,14 @@ fn ranking<DB: DrawingBackend>(
     .collect();
     legend(&head, &items, (16, 40))?;
     let n = bars.len().max(1);
-    let mut chart = ChartBuilder::on(&body)
+    let mut builder = ChartBuilder::on(&body);
+    builder
         .margin(14)
         .margin_top(4)
         .x_label_area_size(36)
         .y_label_area_size(330)
-        .right_y_label_area_size(130)
-        .build_cartesian_2d(0f64..100f64, 0f64..n as f64)
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .disable_y_mesh()
-        .disable_y_axis()
-        .y_labels(0)
-        .x_labels(11)
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .x_desc("Tỷ lệ hài lòng (%), khoảng tin cậy 95%")
-        .label_style(font(13))
-        .axis_desc_style(font(13))
-        .light_line_style(WHITE)
-        .draw()
-        .map_err(err)?;
+        .right_y_label_area_size(130);
+    let mut chart = percent_rows(builder, n, "Tỷ lệ hài lòng (%), khoảng tin cậy 95%")?;
     for value in [bands.completed, bands.good, bands.outstanding] {
         chart
             .draw_series(DashedLineSeries::new(
@@ -521,26 +535,13 @@ fn distribution<DB: DrawingBackend>(
     let n = rows.len().max(1);
     let (_, h) = root.dim_in_pixel();
     let (body, foot) = root.split_vertically(h.saturating_sub(36));
-    let mut chart = ChartBuilder::on(&body)
+    let mut builder = ChartBuilder::on(&body);
+    builder
         .caption(title, bold(20))
         .margin(14)
         .x_label_area_size(44)
-        .y_label_area_size(230)
-        .build_cartesian_2d(0f64..100f64, 0f64..n as f64)
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .disable_y_mesh()
-        .disable_y_axis()
-        .y_labels(0)
-        .x_labels(11)
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .x_desc("Tỷ lệ câu trả lời (%)")
-        .label_style(font(13))
-        .axis_desc_style(font(13))
-        .light_line_style(WHITE)
-        .draw()
-        .map_err(err)?;
+        .y_label_area_size(230);
+    let mut chart = percent_rows(builder, n, "Tỷ lệ câu trả lời (%)")?;
     for (i, (label, counts)) in rows.iter().enumerate() {
         let top = (n - i) as f64 - 0.2;
         let bottom = (n - i - 1) as f64 + 0.2;

@@ -283,6 +283,11 @@ async fn the_session_works_for_pages_and_the_api_with_csrf() {
         StatusCode::CREATED
     );
 
+    // A bad year is refused on the page too.
+    let res = request(&app, Method::GET, "/dashboard?year=1999", &cookie, None).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text.contains("<h1>Yêu cầu không hợp lệ</h1>"));
+
     // Sorting the children's table needs no JavaScript.
     let sorted = request(
         &app,
