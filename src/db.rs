@@ -4,12 +4,21 @@
 //! and a small pool for reads (WAL lets readers run beside the writer). On PostgreSQL both
 //! are the same pool.
 //!
-//! SQLite runs with `journal_mode=WAL` and `synchronous=NORMAL`: every committed
-//! transaction survives a crash of the process (kill -9); the last transactions before a
-//! power cut may be lost. `HAILONG_SQLITE_SYNCHRONOUS=FULL` keeps those too, at about a
-//! tenth of the write throughput. Production deployments that cannot lose a rating to a
-//! power cut use PostgreSQL.
+//! SQLite runs with `journal_mode=WAL` and `synchronous=FULL` by default: every commit is
+//! flushed to the disk before it is acknowledged, so an acknowledged rating survives a
+//! crash of the process (kill -9) *and* a power cut. Group commit pays one flush per batch,
+//! so the cost is small (docs/PERFORMANCE.md). `HAILONG_SQLITE_SYNCHRONOUS=normal` flushes
+//! only at checkpoints: still safe against a crash of the process, but a power cut may
+//! lose the last acknowledged ratings.
+//!
+//! A failed commit (disk full, read-only file, I/O error) can leave a SQLite connection
+//! inside a transaction, where every later "transaction" would only be a savepoint that is
+//! thrown away. No connection in that state goes back to the pool: it is closed, which
+//! rolls back, and the pool opens a fresh one. [`WriteHealth`] remembers whether the last
+//! write failed, for `/healthz`.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
@@ -26,6 +35,38 @@ pub struct Db {
     /// For writes: on SQLite a single connection, so writers queue here instead of
     /// failing with "database is locked".
     pub write: DatabaseConnection,
+    /// Whether writes currently fail, shared by every clone.
+    pub health: Arc<WriteHealth>,
+}
+
+/// Whether the last write transaction failed. Set by every writer that sees a failed
+/// commit, cleared by the next one that succeeds; `/healthz` answers 503 while it is set.
+#[derive(Debug, Default)]
+pub struct WriteHealth {
+    failing: AtomicBool,
+    failures: AtomicU64,
+}
+
+impl WriteHealth {
+    /// Records the outcome of a write transaction.
+    pub fn record<T, E>(&self, result: &Result<T, E>) {
+        match result {
+            Ok(_) => self.failing.store(false, Ordering::Release),
+            Err(_) => {
+                self.failures.fetch_add(1, Ordering::Relaxed);
+                self.failing.store(true, Ordering::Release);
+            }
+        }
+    }
+
+    pub fn failing(&self) -> bool {
+        self.failing.load(Ordering::Acquire)
+    }
+
+    /// Failed write transactions since the start.
+    pub fn failures(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
+    }
 }
 
 /// Why the database could not be opened; its text names the URL without the password.
@@ -61,7 +102,11 @@ impl Db {
                     .await
                     .map_err(fail)?
             };
-            Ok(Self { read, write })
+            Ok(Self {
+                read,
+                write,
+                health: Arc::default(),
+            })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             probe_postgres(url).await.map_err(|cause| ConnectError {
                 url: redact_url(url),
@@ -77,6 +122,7 @@ impl Db {
             Ok(Self {
                 read: pool.clone(),
                 write: pool,
+                health: Arc::default(),
             })
         } else {
             Err(ConnectError {
@@ -102,6 +148,38 @@ impl Db {
             tokio::time::timeout(Duration::from_secs(2), self.read.ping()).await,
             Ok(Ok(()))
         )
+    }
+
+    /// Tries one real write (a row added and removed in a committed transaction), records
+    /// the outcome, and says whether it worked: `/healthz` calls it while writes fail, so
+    /// that health comes back by itself once the fault clears.
+    pub async fn probe_write(&self) -> bool {
+        use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
+        let probe = async {
+            let txn = self.write.begin().await?;
+            let backend = txn.get_database_backend();
+            txn.execute_raw(Statement::from_sql_and_values(
+                backend,
+                match backend {
+                    DbBackend::Postgres => "INSERT INTO settings (key, value) VALUES ($1, $2)",
+                    _ => "INSERT INTO settings (key, value) VALUES (?, ?)",
+                },
+                ["write_probe".into(), crate::now().to_rfc3339().into()],
+            ))
+            .await?;
+            txn.execute_unprepared("DELETE FROM settings WHERE key = 'write_probe'")
+                .await?;
+            txn.commit().await
+        };
+        let result = match tokio::time::timeout(Duration::from_secs(5), probe).await {
+            Ok(result) => result,
+            Err(_) => Err(DbErr::Custom("the write probe took over 5 s".into())),
+        };
+        if let Err(e) = &result {
+            tracing::warn!(error = %e, "the write probe failed");
+        }
+        self.health.record(&result);
+        result.is_ok()
     }
 
     pub async fn close(self) {
@@ -147,8 +225,8 @@ fn sqlite_url(url: &str) -> String {
 }
 
 fn sqlite_options(url: &str, connections: u32) -> ConnectOptions {
-    let full_sync = std::env::var("HAILONG_SQLITE_SYNCHRONOUS")
-        .map(|v| v.eq_ignore_ascii_case("full"))
+    let full_sync = !std::env::var("HAILONG_SQLITE_SYNCHRONOUS")
+        .map(|v| v.eq_ignore_ascii_case("normal"))
         .unwrap_or(false);
     let mut opts = ConnectOptions::new(url);
     opts.max_connections(connections)
@@ -170,6 +248,21 @@ fn sqlite_options(url: &str, connections: u32) -> ConnectOptions {
                 .busy_timeout(Duration::from_secs(10))
                 // Bounds the WAL file left behind after checkpoints (64 MiB).
                 .pragma("journal_size_limit", "67108864")
+        })
+        .map_sqlx_sqlite_pool_opts(|o| {
+            o.after_release(|conn, _| {
+                Box::pin(async move {
+                    use sea_orm::sqlx::Connection;
+                    // The ping goes through the connection's worker after any rollback
+                    // that a dropped transaction queued, so the depth read next is final.
+                    conn.ping().await?;
+                    if conn.is_in_transaction() {
+                        tracing::warn!("closing a database connection left inside a transaction");
+                        return Ok(false);
+                    }
+                    Ok(true)
+                })
+            })
         });
     opts
 }
@@ -186,6 +279,46 @@ fn describe_connect_error(e: &DbErr) -> String {
         .unwrap_or("unknown error")
         .trim()
         .to_string()
+}
+
+/// Whether a database error is a fault of the database or its disk that may pass (no
+/// connection, pool exhausted, disk full, read-only file, I/O error, lock contention,
+/// PostgreSQL shutting down or out of resources), rather than a bug or a conflict.
+/// Requests that meet one get 503 with `Retry-After`.
+pub fn is_transient(e: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    use sea_orm::sqlx::Error as SqlxError;
+    let sqlx = match e {
+        DbErr::ConnectionAcquire(_) => return true,
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => e,
+        DbErr::Conn(_) => return true,
+        _ => return false,
+    };
+    match sqlx.as_ref() {
+        SqlxError::Io(_)
+        | SqlxError::PoolTimedOut
+        | SqlxError::PoolClosed
+        | SqlxError::WorkerCrashed
+        | SqlxError::Protocol(_)
+        | SqlxError::Tls(_) => true,
+        SqlxError::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            // SQLite primary result codes (the low byte of extended ones): BUSY 5,
+            // LOCKED 6, NOMEM 7, READONLY 8, IOERR 10, CORRUPT 11, FULL 13, CANTOPEN 14,
+            // PROTOCOL 15. PostgreSQL SQLSTATE classes: 08 connection, 53 resources,
+            // 57 operator intervention, 58 system error; 40001/40P01 retryable.
+            if let Ok(n) = code.parse::<i64>() {
+                matches!(n & 0xff, 5 | 6 | 7 | 8 | 10 | 11 | 13 | 14 | 15)
+            } else {
+                ["08", "53", "57", "58"].iter().any(|c| code.starts_with(c))
+                    || code == "40001"
+                    || code == "40P01"
+            }
+        }
+        _ => false,
+    }
 }
 
 /// Whether a database error is a unique-constraint violation (a lost race on a key that

@@ -265,6 +265,21 @@ pub async fn store_batch(
 
 type Reply = oneshot::Sender<ApiResult<Result<Stored, AlreadyUsed>>>;
 
+/// How long a client is asked to wait before sending a rating again that could not be
+/// stored (`Retry-After`).
+pub const RETRY_AFTER_SECS: u64 = 5;
+
+/// The answer to a rating that was not stored because the database failed: 503 with
+/// `Retry-After`, never 201.
+pub fn not_stored() -> ApiError {
+    let mut e = ApiError::unavailable(
+        "storage_unavailable",
+        "the rating could not be stored just now; please send it again in a few seconds",
+    );
+    e.retry_after = Some(RETRY_AFTER_SECS);
+    e
+}
+
 /// The single writer of responses: a handle to the task that group-commits them.
 #[derive(Clone)]
 pub struct Writer {
@@ -284,20 +299,7 @@ impl Writer {
                         Err(_) => break,
                     }
                 }
-                let subs: Vec<Submission> = jobs.iter().map(|(s, _)| s.clone()).collect();
-                match commit_batch(&db, tz, &subs).await {
-                    Ok(results) => {
-                        for ((_, reply), result) in jobs.into_iter().zip(results) {
-                            let _ = reply.send(Ok(result));
-                        }
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, batch = jobs.len(), "storing a batch failed");
-                        for (_, reply) in jobs {
-                            let _ = reply.send(Err(ApiError::internal("the batch was not stored")));
-                        }
-                    }
-                }
+                write_jobs(&db, tz, jobs).await;
             }
         });
         Self { tx }
@@ -306,25 +308,70 @@ impl Writer {
     /// Stores one submission; returns after its transaction committed.
     pub async fn submit(&self, sub: Submission) -> ApiResult<Result<Stored, AlreadyUsed>> {
         let (reply, answer) = oneshot::channel();
-        self.tx
-            .send((sub, reply))
-            .await
-            .map_err(|_| ApiError::internal("the writer has stopped"))?;
-        answer
-            .await
-            .map_err(|_| ApiError::internal("the writer dropped a submission"))?
+        self.tx.send((sub, reply)).await.map_err(|_| not_stored())?;
+        answer.await.map_err(|_| not_stored())?
     }
 }
 
+/// Stores a batch in one transaction and answers each job only after the commit. When the
+/// batch fails, each job is tried again alone, so that one job that cannot be stored (or a
+/// fault that has cleared) never costs the others their rating; a job that still fails is
+/// answered with [`not_stored`].
+async fn write_jobs(db: &Db, tz: Tz, jobs: Vec<(Submission, Reply)>) {
+    let subs: Vec<Submission> = jobs.iter().map(|(s, _)| s.clone()).collect();
+    let result = commit_batch(db, tz, &subs).await;
+    db.health.record(&result);
+    match result {
+        Ok(results) => {
+            for ((_, reply), result) in jobs.into_iter().zip(results) {
+                let _ = reply.send(Ok(result));
+            }
+        }
+        Err(e) if jobs.len() == 1 => {
+            tracing::error!(error = %e, "storing a rating failed");
+            for (_, reply) in jobs {
+                let _ = reply.send(Err(not_stored()));
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, batch = jobs.len(), "storing a batch failed; storing its ratings one by one");
+            for (sub, reply) in jobs {
+                let result = commit_batch(db, tz, std::slice::from_ref(&sub)).await;
+                db.health.record(&result);
+                let answer = match result {
+                    Ok(mut results) => match results.pop() {
+                        Some(result) => Ok(result),
+                        None => Err(not_stored()),
+                    },
+                    Err(e) => {
+                        tracing::error!(error = %e, "storing a rating failed");
+                        Err(not_stored())
+                    }
+                };
+                let _ = reply.send(answer);
+            }
+        }
+    }
+}
+
+/// One transaction. On failure it is rolled back explicitly, so that the connection goes
+/// back to the pool outside any transaction (or is closed, see [`crate::db`]).
 async fn commit_batch(
     db: &Db,
     tz: Tz,
     subs: &[Submission],
 ) -> Result<Vec<Result<Stored, AlreadyUsed>>, DbErr> {
     let txn = db.write.begin().await?;
-    let results = store_batch(&txn, tz, subs).await?;
-    txn.commit().await?;
-    Ok(results)
+    match store_batch(&txn, tz, subs).await {
+        Ok(results) => {
+            txn.commit().await?;
+            Ok(results)
+        }
+        Err(e) => {
+            let _ = txn.rollback().await;
+            Err(e)
+        }
+    }
 }
 
 #[cfg(test)]

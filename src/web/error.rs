@@ -165,8 +165,19 @@ impl IntoResponse for ApiError {
 }
 
 impl From<sea_orm::DbErr> for ApiError {
+    /// A fault of the database that may pass is 503 with `Retry-After`; anything else is ours.
     fn from(e: sea_orm::DbErr) -> Self {
-        Self::internal(e)
+        if crate::db::is_transient(&e) {
+            tracing::error!(error = %e, "database unavailable");
+            let mut err = Self::unavailable(
+                "database_unavailable",
+                "the service cannot reach its database just now; please try again shortly",
+            );
+            err.retry_after = Some(5);
+            err
+        } else {
+            Self::internal(e)
+        }
     }
 }
 

@@ -46,18 +46,24 @@ pub struct Health {
     pub status: &'static str,
 }
 
-/// 200 when the database answers, 503 otherwise.
+/// 200 when the database answers and takes writes, 503 otherwise. While the last write
+/// failed, each call tries one real write, so health returns by itself once the fault
+/// clears.
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses((status = 200, body = Health), (status = 503, body = super::error::ErrorBody)))]
 pub async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
-    if state.db.ping().await {
-        Ok(Json(Health { status: "ok" }))
-    } else {
-        Err(ApiError::unavailable(
-            "database_unavailable",
-            "the database does not answer",
-        ))
+    let unavailable = |code, message| {
+        let mut e = ApiError::unavailable(code, message);
+        e.retry_after = Some(crate::collect::store::RETRY_AFTER_SECS);
+        Err(e)
+    };
+    if !state.db.ping().await {
+        return unavailable("database_unavailable", "the database does not answer");
     }
+    if state.db.health.failing() && !state.db.probe_write().await {
+        return unavailable("writes_failing", "the database does not take writes");
+    }
+    Ok(Json(Health { status: "ok" }))
 }
 
 /// Prometheus text format.

@@ -46,10 +46,23 @@ pub struct TestDb {
 
 enum Guard {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { admin_url: String, name: String },
+    /// A database whose place the test owns.
+    External,
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
 }
 
 impl TestDb {
+    /// A database at `url`, which the caller cleans up.
+    pub fn at(url: &str) -> Self {
+        Self {
+            url: url.to_string(),
+            guard: Guard::External,
+        }
+    }
+
     pub async fn new() -> Self {
         match std::env::var("TEST_DATABASE_URL") {
             Ok(admin_url) if !admin_url.is_empty() => {
@@ -152,7 +165,7 @@ impl TestApp {
         Self::spawn_configured(test_db, |_| {}).await
     }
 
-    async fn spawn_configured(test_db: TestDb, adjust: impl FnOnce(&mut Config)) -> Self {
+    pub async fn spawn_configured(test_db: TestDb, adjust: impl FnOnce(&mut Config)) -> Self {
         let db = Db::connect(&test_db.url).await.expect("connect");
         hailong::prepare(&db, |_| {}).await.expect("prepare");
         let mut config = Config::new(
@@ -190,16 +203,7 @@ impl TestApp {
 
     /// Sends a raw request through the real router.
     pub async fn send(&self, req: Request<Body>) -> TestResponse {
-        let res = self.router.clone().oneshot(req).await.expect("infallible");
-        let status = res.status();
-        let headers = res.headers().clone();
-        let bytes = res.into_body().collect().await.expect("body").to_bytes();
-        TestResponse {
-            status,
-            headers,
-            text: String::from_utf8_lossy(&bytes).into_owned(),
-            bytes: bytes.to_vec(),
-        }
+        into_test_response(self.router.clone().oneshot(req).await.expect("infallible")).await
     }
 
     /// A JSON request with an optional bearer key.
@@ -331,6 +335,33 @@ impl TestApp {
             .find(|(t, _)| *t == table)
             .map(|(_, n)| n)
             .expect("known table")
+    }
+}
+
+/// A JSON POST without credentials through `router` (for many concurrent clients).
+pub async fn send_json(router: &Router, path: &str, body: &Value) -> TestResponse {
+    let req = Request::post(path)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .expect("request");
+    into_test_response(router.clone().oneshot(req).await.expect("infallible")).await
+}
+
+/// A GET without credentials through `router`.
+pub async fn send_get(router: &Router, path: &str) -> TestResponse {
+    let req = Request::get(path).body(Body::empty()).expect("request");
+    into_test_response(router.clone().oneshot(req).await.expect("infallible")).await
+}
+
+async fn into_test_response(res: axum::response::Response) -> TestResponse {
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = res.into_body().collect().await.expect("body").to_bytes();
+    TestResponse {
+        status,
+        headers,
+        text: String::from_utf8_lossy(&bytes).into_owned(),
+        bytes: bytes.to_vec(),
     }
 }
 

@@ -13,6 +13,7 @@ mod charts;
 mod cli;
 mod collect;
 mod desks;
+mod faults;
 mod form;
 mod helpers;
 mod limits;
