@@ -26,7 +26,16 @@ pub struct Config {
     /// Responses an agency needs for a rank (`HAILONG_MIN_RESPONSES`), unless a year's
     /// settings say otherwise.
     pub min_responses: u64,
+    /// Connections held at once (`HAILONG_MAX_CONNECTIONS`); further ones wait.
+    pub max_connections: usize,
+    /// Sign-in attempts per address per 15 minutes (`HAILONG_LOGIN_LIMIT`).
+    pub login_limit: u32,
 }
+
+/// The default of `HAILONG_MAX_CONNECTIONS`.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+/// The default of `HAILONG_LOGIN_LIMIT`.
+pub const DEFAULT_LOGIN_LIMIT: u32 = 20;
 
 impl Config {
     pub fn new(database_url: String, addr: SocketAddr, public_url: Option<String>) -> Self {
@@ -42,6 +51,8 @@ impl Config {
             rate_limit: Some(RateLimit::DEFAULT),
             trusted_proxies: Vec::new(),
             min_responses: crate::score::DEFAULT_MIN_RESPONSES,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            login_limit: DEFAULT_LOGIN_LIMIT,
         }
     }
 
@@ -63,6 +74,13 @@ impl Config {
                 format!("HAILONG_MIN_RESPONSES: {raw:?} is not a whole number of responses")
             })?;
         }
+        if let Some(n) = positive_env("HAILONG_MAX_CONNECTIONS")? {
+            config.max_connections = n;
+        }
+        if let Some(n) = positive_env("HAILONG_LOGIN_LIMIT")? {
+            config.login_limit =
+                u32::try_from(n).map_err(|_| "HAILONG_LOGIN_LIMIT: too large".to_string())?;
+        }
         Ok(config)
     }
 
@@ -77,6 +95,19 @@ impl Config {
                 .map_err(|_| format!("HAILONG_TIMEZONE: unknown time zone {name:?}"))?;
         }
         Ok(self)
+    }
+}
+
+/// A whole number above zero from the environment, if set.
+fn positive_env(name: &str) -> Result<Option<usize>, String> {
+    match std::env::var(name) {
+        Ok(raw) if !raw.trim().is_empty() => match raw.trim().parse::<usize>() {
+            Ok(n) if n > 0 && n <= 1_000_000 => Ok(Some(n)),
+            _ => Err(format!(
+                "{name}: {raw:?} is not a whole number from 1 to 1000000"
+            )),
+        },
+        _ => Ok(None),
     }
 }
 

@@ -2,6 +2,7 @@
 //! (JSON, the citizen form, imports). What comes out is valid by construction.
 
 use super::questionnaire::{Kind, Questionnaire};
+use crate::domain::text;
 
 /// One raw answer as it arrived.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,13 +24,19 @@ impl Raw {
         }
     }
 
-    /// A form field or CSV cell.
+    /// A form field or CSV cell: digits only, without a sign or leading zeros (`+5` and
+    /// `05` are not answers a form offers).
     pub fn from_text(text: &str) -> Self {
         let text = text.trim();
+        let canonical = text.len() <= 6
+            && text.bytes().all(|b| b.is_ascii_digit())
+            && (text == "0" || !text.starts_with('0'));
         if text.is_empty() {
             Raw::Empty
-        } else {
+        } else if canonical {
             text.parse().map(Raw::Int).unwrap_or(Raw::Other)
+        } else {
+            Raw::Other
         }
     }
 }
@@ -68,6 +75,12 @@ impl Problem {
             ("invalid_answer", true) => "Please choose one of the ratings offered.",
             ("comment_too_long", false) => "Ý kiến tối đa 1.000 ký tự.",
             ("comment_too_long", true) => "Comments have at most 1,000 characters.",
+            ("invalid_text", false) => {
+                "Ý kiến có ký tự không hợp lệ (ký tự điều khiển); vui lòng nhập lại."
+            }
+            ("invalid_text", true) => {
+                "The comment contains characters that are not allowed (control characters)."
+            }
             ("unknown_question", false) => "Câu hỏi này không có trong phiếu.",
             (_, _) => "This question is not part of the form.",
         }
@@ -92,7 +105,16 @@ pub fn check(
     let mut problems = Vec::new();
     let mut values = Vec::new();
     for question in q.scale_questions() {
-        let given = raw.iter().find(|(k, _)| *k == question.key).map(|(_, v)| v);
+        let mut given = raw
+            .iter()
+            .filter(|(k, _)| *k == question.key)
+            .map(|(_, v)| v);
+        // A question answered twice (`overall=5&overall=1`) is not an answer.
+        let given = match (given.next(), given.next()) {
+            (Some(_), Some(_)) => Some(&Raw::Other),
+            (first, None) => first,
+            (None, Some(_)) => None,
+        };
         match given {
             None | Some(Raw::Empty) => {
                 if question.required {
@@ -114,18 +136,21 @@ pub fn check(
             problems.push(Problem::new(key, "unknown_question"));
         }
     }
-    let comment = comment.map(str::trim).filter(|c| !c.is_empty());
     let max = q.comment().and_then(|c| c.max_length).unwrap_or(0);
-    if let Some(text) = comment
-        && text.chars().count() > max
-    {
-        problems.push(Problem::new("comment", "comment_too_long"));
-    }
+    let comment = match comment.map(|c| text::clean(c, max)) {
+        None | Some(Ok(None)) => None,
+        Some(Ok(Some(text))) => Some(text),
+        Some(Err(invalid)) => {
+            let code = match invalid.code {
+                "text_too_long" => "comment_too_long",
+                _ => "invalid_text",
+            };
+            problems.push(Problem::new("comment", code));
+            None
+        }
+    };
     if problems.is_empty() {
-        Ok(Answers {
-            values,
-            comment: comment.map(str::to_string),
-        })
+        Ok(Answers { values, comment })
     } else {
         Err(problems)
     }

@@ -51,17 +51,14 @@ fn to_dto(e: exclusion::Model) -> ExclusionDto {
 }
 
 fn parse_reason(raw: &str) -> Result<String, Invalid> {
-    let reason = raw.trim();
-    if reason.is_empty()
-        || reason.chars().count() > MAX_REASON
-        || reason.chars().any(char::is_control)
-    {
-        return Err(Invalid::new(
+    match crate::domain::text::clean(raw, MAX_REASON) {
+        Err(e) if e.code == "invalid_text" => Err(e),
+        Ok(Some(reason)) if !reason.contains(['\n', '\r']) => Ok(reason),
+        _ => Err(Invalid::new(
             "invalid_reason",
             format!("give a reason of 1 to {MAX_REASON} characters on one line"),
-        ));
+        )),
     }
-    Ok(reason.to_string())
 }
 
 /// Excludes response `id` (administrators only). Excluding an excluded response changes

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use chrono::Datelike;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use entity::{agency, desk};
@@ -83,7 +84,7 @@ pub struct JsonRow {
     #[serde(default)]
     pub channel: Option<String>,
     #[schema(value_type = Object)]
-    pub answers: serde_json::Map<String, serde_json::Value>,
+    pub answers: crate::domain::UniqueMap,
     #[serde(default)]
     pub comment: Option<String>,
 }
@@ -126,6 +127,7 @@ pub fn parse_json_rows(bytes: &[u8]) -> ApiResult<Vec<Row>> {
                 channel: row.channel,
                 answers: row
                     .answers
+                    .0
                     .iter()
                     .map(|(k, v)| (k.clone(), Raw::from_json(v)))
                     .collect(),
@@ -211,8 +213,24 @@ fn bad_header(message: impl Into<String>) -> ApiError {
     ApiError::unprocessable("invalid_header", message)
 }
 
-/// A `submitted_at`: RFC 3339, or a local date-time or date in `tz`.
+/// The earliest `submitted_at` an import takes: nothing older is a rating of this product
+/// (year 0 or 1900 is a typing or spreadsheet mistake).
+pub const EARLIEST_YEAR: i32 = 2000;
+
+/// A `submitted_at`: RFC 3339, or a local date-time or date in `tz`, from
+/// [`EARLIEST_YEAR`] on.
 pub fn parse_instant(raw: &str, tz: Tz) -> Result<DateTime<Utc>, Invalid> {
+    let at = parse_any_instant(raw, tz)?;
+    if at.with_timezone(&tz).year() < EARLIEST_YEAR {
+        return Err(Invalid::new(
+            "invalid_date",
+            format!("submitted_at must be in {EARLIEST_YEAR} or later"),
+        ));
+    }
+    Ok(at)
+}
+
+fn parse_any_instant(raw: &str, tz: Tz) -> Result<DateTime<Utc>, Invalid> {
     let raw = raw.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
         return Ok(t.with_timezone(&Utc));

@@ -106,6 +106,9 @@ pub enum Created {
 
 const MAX_REFERENCE: usize = 100;
 
+/// How far ahead a link's expiry may lie.
+pub const MAX_EXPIRY_YEARS: i64 = 10;
+
 pub async fn create(
     db: &Db,
     by: &Principal,
@@ -131,13 +134,20 @@ pub async fn create(
         )
         .with_field("reference"));
     }
-    if let Some(at) = input.expires_at
-        && at <= Utc::now()
-    {
-        return Err(
-            ApiError::unprocessable("expired", "expires_at is in the past")
-                .with_field("expires_at"),
-        );
+    if let Some(at) = input.expires_at {
+        if at <= Utc::now() {
+            return Err(
+                ApiError::unprocessable("expired", "expires_at is in the past")
+                    .with_field("expires_at"),
+            );
+        }
+        if at > Utc::now() + chrono::Duration::days(366 * MAX_EXPIRY_YEARS) {
+            return Err(ApiError::unprocessable(
+                "invalid_expiry",
+                format!("expires_at is at most {MAX_EXPIRY_YEARS} years ahead; leave it out for a link that does not expire"),
+            )
+            .with_field("expires_at"));
+        }
     }
     let (owner, _) = agency_in_scope(&db.read, by, &input.agency).await?;
     let q_key = input.questionnaire.as_deref().unwrap_or(ONE_STOP_5);

@@ -5,11 +5,14 @@ mod code;
 mod name;
 pub mod period;
 mod role;
+pub mod text;
+mod unique_map;
 
 pub use code::Code;
 pub use name::Name;
 pub use period::Period;
 pub use role::Role;
+pub use unique_map::UniqueMap;
 
 /// Why a value was rejected: a stable machine code and a human message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -11,24 +11,26 @@ pub struct Name(String);
 impl Name {
     pub const MAX_CHARS: usize = 300;
 
+    /// The text rules of [`super::text`], on one line.
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let trimmed = raw.trim();
-        if trimmed.is_empty() {
-            return Err(Invalid::new("invalid_name", "a name cannot be empty"));
-        }
-        if trimmed.chars().count() > Self::MAX_CHARS {
+        let name = match super::text::clean(raw, Self::MAX_CHARS) {
+            Ok(Some(name)) => name,
+            Ok(None) => return Err(Invalid::new("invalid_name", "a name cannot be empty")),
+            Err(e) if e.code == "text_too_long" => {
+                return Err(Invalid::new(
+                    "invalid_name",
+                    format!("a name has at most {} characters", Self::MAX_CHARS),
+                ));
+            }
+            Err(e) => return Err(e),
+        };
+        if name.chars().any(char::is_control) {
             return Err(Invalid::new(
                 "invalid_name",
-                format!("a name has at most {} characters", Self::MAX_CHARS),
+                "a name is one line, without tabs",
             ));
         }
-        if trimmed.chars().any(char::is_control) {
-            return Err(Invalid::new(
-                "invalid_name",
-                "a name cannot contain control characters",
-            ));
-        }
-        Ok(Self(trimmed.to_string()))
+        Ok(Self(name))
     }
 
     pub fn as_str(&self) -> &str {
@@ -58,8 +60,24 @@ mod tests {
     }
 
     #[test]
+    fn composes_and_refuses_overrides() {
+        assert_eq!(Name::parse("Ho\u{300}a").unwrap().as_str(), "Hòa");
+        assert_eq!(
+            Name::parse("Sở \u{202E}pháp").unwrap_err().code,
+            "invalid_text"
+        );
+    }
+
+    #[test]
     fn rejects_empty_long_and_control() {
-        for bad in ["", "   ", &"a".repeat(301), "a\nb", "tab\there"] {
+        for bad in [
+            "",
+            "   ",
+            "\u{200B}\u{3164}",
+            &"a".repeat(301),
+            "a\nb",
+            "tab\there",
+        ] {
             assert_eq!(
                 Name::parse(bad).unwrap_err().code,
                 "invalid_name",

@@ -37,10 +37,28 @@ pub async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes,
     Bytes::from_request(req, state).await.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::payload_too_large()
+        } else if timed_out(&rejection) {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "the request body stopped arriving",
+            )
         } else {
             ApiError::bad_request("unreadable_body", "the request body could not be read")
         }
     })
+}
+
+/// Whether reading a body failed because it stalled (the router's body timeout).
+fn timed_out(rejection: &axum::extract::rejection::BytesRejection) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(rejection);
+    while let Some(e) = cause {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 /// Parses JSON, telling syntax (400) apart from shape (422, with the field's path).
@@ -156,5 +174,16 @@ mod tests {
 
         let trailing = parse_json::<Body>(b"{\"code\":\"a\"} x").unwrap_err();
         assert_eq!(trailing.status.as_u16(), 400);
+
+        use crate::domain::UniqueMap;
+        let twice = parse_json::<UniqueMap>(b"{\"a\":1,\"a\":2}").unwrap_err();
+        assert_eq!(twice.status.as_u16(), 422, "{}", twice.message);
+        assert_eq!(
+            parse_json::<UniqueMap>(b"{\"a\":1,\"b\":2}")
+                .unwrap()
+                .0
+                .len(),
+            2
+        );
     }
 }

@@ -397,7 +397,8 @@ async fn submit(
             ));
         }
     };
-    let channel = if link.kiosk || kiosk_post {
+    // The link says whether it sits on a kiosk; a client's `kiosk=1` only changes the page.
+    let channel = if link.kiosk {
         Channel::Kiosk
     } else {
         Channel::Qr
@@ -411,7 +412,13 @@ async fn submit(
                 .insert(header::RETRY_AFTER, wait.as_secs().max(1).into());
             Ok(res)
         }
-        Err(_) => Ok(page(StatusCode::SERVICE_UNAVAILABLE, t, t.failed)),
+        Err(e) => {
+            let mut res = page(StatusCode::SERVICE_UNAVAILABLE, t, t.failed);
+            if let Some(secs) = e.retry_after {
+                res.headers_mut().insert(header::RETRY_AFTER, secs.into());
+            }
+            Ok(res)
+        }
     }
 }
 
@@ -449,12 +456,21 @@ async fn card(
     ))
 }
 
-async fn thanks(Path(token): Path<String>, Query(query): Query<PageQuery>) -> Response {
+async fn thanks(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    Query(query): Query<PageQuery>,
+) -> Result<Response, ApiError> {
     let t = texts(query.lang.as_deref());
+    // Only a real link has a thanks page (used and expired ones too: the rating that used
+    // the link lands here).
+    if let Err(Unusable::Unknown) = links::usable(&state.db.read, &token).await? {
+        return Ok(unusable_page(t, Unusable::Unknown));
+    }
     let kiosk = query.kiosk.as_deref() == Some("1");
     // The kiosk returns to a blank form by itself, without JavaScript.
     let refresh = kiosk.then(|| format!("/r/{token}?kiosk=1&lang={}", t.lang));
-    render(
+    Ok(render(
         StatusCode::OK,
         &MessagePage {
             t,
@@ -462,5 +478,5 @@ async fn thanks(Path(token): Path<String>, Query(query): Query<PageQuery>) -> Re
             body: t.thanks_body,
             refresh,
         },
-    )
+    ))
 }

@@ -6,6 +6,7 @@ pub mod agencies;
 pub mod charts;
 pub mod client;
 pub mod cookies;
+pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod form;
@@ -24,6 +25,8 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -90,15 +93,23 @@ pub fn layered(routes: Router<AppState>, state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(RequestBodyTimeoutLayer::new(server::BODY_STALL))
+        .layer(CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                // The panic message goes to the log through the panic hook, never to the client.
+                ApiError::internal("a handler panicked").into_response()
+            },
+        ))
         .layer(middleware::from_fn(record_metrics))
-        .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
-            // The panic message goes to the log through the panic hook, never to the client.
-            ApiError::internal("a handler panicked").into_response()
-        }))
+        .layer(middleware::from_fn(edge::shape_answers))
+        .layer(middleware::from_fn(edge::refuse_nul))
+        .layer(CompressionLayer::new().gzip(true))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request| {
-                    tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+                    // Never the query string, and never a rating token.
+                    tracing::info_span!("http", method = %req.method(),
+                        path = %edge::loggable_path(req.uri().path()))
                 })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )

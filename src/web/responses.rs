@@ -22,6 +22,7 @@ use crate::collect::links::{self, Unusable};
 use crate::collect::listing::{self, ListQuery, ResponseList};
 use crate::collect::store::{AlreadyUsed, Channel, Stored, Submission, local_day};
 use crate::domain::Role;
+use crate::domain::UniqueMap;
 use crate::govern::Principal;
 use entity::rating_link;
 use std::time::{Duration, Instant};
@@ -36,13 +37,14 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/responses/{id}/exclude", post(exclude))
 }
 
-/// The body of `POST /api/v1/responses`.
+/// The body of `POST /api/v1/responses`. Unknown fields and keys given twice are refused.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewResponse {
     pub token: String,
     /// Question key → answer (1–5; 1, 4 or 5 for `kiosk-3`).
     #[schema(value_type = Object)]
-    pub answers: serde_json::Map<String, serde_json::Value>,
+    pub answers: UniqueMap,
     #[serde(default)]
     pub comment: Option<String>,
 }
@@ -80,6 +82,7 @@ pub async fn submit(
         .await?;
     let raw: Vec<(String, Raw)> = body
         .answers
+        .0
         .iter()
         .map(|(k, v)| (k.clone(), Raw::from_json(v)))
         .collect();

@@ -209,7 +209,11 @@ async fn the_honeypot_thanks_bots_and_stores_nothing() {
 #[tokio::test]
 async fn the_kiosk_submits_with_one_tap_and_resets() {
     let app = TestApp::spawn().await;
-    let token = setup(&app, json!({"agency": "A", "questionnaire": "kiosk-3"})).await;
+    let token = setup(
+        &app,
+        json!({"agency": "A", "questionnaire": "kiosk-3", "kiosk": true}),
+    )
+    .await;
     let page = app
         .call(Method::GET, &format!("/r/{token}?kiosk=1"), None, None)
         .await;
@@ -244,6 +248,24 @@ async fn the_kiosk_submits_with_one_tap_and_resets() {
         .unwrap()
         .unwrap();
     assert_eq!(stored.channel, "kiosk");
+
+    // A client's `kiosk=1` on an ordinary link changes the page, never the channel.
+    let plain = app
+        .link(json!({"agency": "A", "questionnaire": "kiosk-3"}))
+        .await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let res = post_form(&app, &plain, "lang=vi&kiosk=1&overall=5").await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let channels: Vec<String> = <entity::response::Entity as sea_orm::EntityTrait>::find()
+        .all(&app.db.read)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.channel)
+        .collect();
+    assert_eq!(channels, ["kiosk", "qr"]);
 }
 
 #[tokio::test]
