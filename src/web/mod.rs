@@ -101,8 +101,8 @@ pub fn layered(routes: Router<AppState>, state: AppState) -> Router {
             },
         ))
         .layer(middleware::from_fn(record_metrics))
-        .layer(middleware::from_fn(edge::shape_answers))
         .layer(middleware::from_fn(edge::refuse_nul))
+        .layer(middleware::from_fn(edge::shape_answers))
         .layer(CompressionLayer::new().gzip(true))
         .layer(
             TraceLayer::new_for_http()

@@ -15,6 +15,7 @@ mod collect;
 mod desks;
 mod faults;
 mod form;
+mod hardening;
 mod helpers;
 mod limits;
 mod ops;
