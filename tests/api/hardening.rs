@@ -226,22 +226,24 @@ async fn names_imports_and_expiries_must_be_plausible() {
     }
 }
 
+/// (case, method, uri, content type, accept, body, status (0: any 4xx or redirect), HTML)
+type Case = (
+    &'static str,
+    Method,
+    String,
+    Option<&'static str>,
+    Option<&'static str>,
+    String,
+    u16,
+    bool,
+);
+
 #[tokio::test]
 async fn every_rejection_has_the_route_shape() {
     let app = TestApp::spawn().await;
     let token = token(&app).await;
     let big = "x".repeat(70 * 1024);
-    // (case, method, uri, content type, accept, body, status, JSON or HTML)
-    let cases: Vec<(
-        &str,
-        Method,
-        String,
-        Option<&str>,
-        Option<&str>,
-        String,
-        u16,
-        bool,
-    )> = vec![
+    let cases: Vec<Case> = vec![
         (
             "API 404",
             Method::GET,
