@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod keys;
+pub mod login;
 mod principal;
 pub mod secrets;
 pub mod sessions;

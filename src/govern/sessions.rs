@@ -5,17 +5,20 @@
 //!   copy of the database does not sign anyone in.
 //! - Each session has its own CSRF token, sent back by every state-changing form (and in
 //!   `X-CSRF-Token` by API calls made with the cookie).
-//! - Failed attempts are counted per username; from the third within
-//!   [`FAILURE_WINDOW`], every attempt for that username waits before it is checked (1 s,
-//!   doubling, at most [`MAX_DELAY`]). An unknown username costs the same hashing time as
-//!   a known one.
+//! - Attempts are bounded per address and hashed with bounded concurrency
+//!   ([`super::login`]); failures are counted per user for the administrators' view, but
+//!   never delay anyone. An unknown or disabled username costs the same hashing as a known
+//!   one.
 
-use std::time::Duration;
+use std::net::IpAddr;
+use std::time::Instant;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::TimeDelta;
 use entity::{session, user};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
 
+use super::login::{Busy, LoginGuard};
 use super::secrets::{random_token, sha256_hex};
 use super::{Principal, users};
 use crate::db::Db;
@@ -27,9 +30,6 @@ pub const COOKIE: &str = "hl_s";
 pub const TOKEN_LEN: usize = 43;
 /// How long a session lasts.
 pub const LIFETIME: TimeDelta = TimeDelta::hours(12);
-/// Failures older than this are forgotten.
-pub const FAILURE_WINDOW: TimeDelta = TimeDelta::minutes(15);
-pub const MAX_DELAY: Duration = Duration::from_secs(8);
 
 /// A hash to verify against when the username is unknown, so that both take as long.
 static DECOY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
@@ -51,50 +51,62 @@ pub struct NewSession {
     pub csrf: String,
 }
 
-/// How long an attempt for a user with these failures waits.
-pub fn delay(failed: i32, last_failed_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Duration {
-    let recent = last_failed_at.is_some_and(|t| now - t < FAILURE_WINDOW);
-    if !recent || failed < 3 {
-        return Duration::ZERO;
-    }
-    let doublings = u32::try_from(failed - 3).unwrap_or(0).min(8);
-    Duration::from_secs(1u64 << doublings).min(MAX_DELAY)
+/// What came of a sign-in attempt.
+#[derive(Debug)]
+pub enum Attempt {
+    SignedIn(NewSession),
+    /// Wrong username or password (or a disabled user).
+    Refused,
+    /// Not checked: the address is over its limit, or hashing is saturated.
+    Busy(Busy),
 }
 
-/// Checks a username and password; a session when they match, `None` otherwise.
-pub async fn sign_in(db: &Db, username: &str, password: &str) -> ApiResult<Option<NewSession>> {
+/// Checks a username and password from `address`.
+pub async fn sign_in(
+    db: &Db,
+    guard: &LoginGuard,
+    address: IpAddr,
+    username: &str,
+    password: &str,
+) -> ApiResult<Attempt> {
+    if let Err(busy) = guard.check(address, Instant::now()) {
+        return Ok(Attempt::Busy(busy));
+    }
     let found = user::Entity::find()
         .filter(user::Column::Username.eq(username))
         .one(&db.read)
-        .await?;
-    let Some(found) = found.filter(|u| u.active) else {
-        let password = password.to_string();
-        tokio::task::spawn_blocking(move || users::verify_password(&password, &DECOY))
-            .await
-            .map_err(ApiError::internal)?;
-        return Ok(None);
+        .await?
+        .filter(|u| u.active);
+    let matches = {
+        let _slot = match guard.hashing_slot().await {
+            Ok(slot) => slot,
+            Err(busy) => return Ok(Attempt::Busy(busy)),
+        };
+        let given = password.to_string();
+        let stored = found
+            .as_ref()
+            .map_or_else(|| DECOY.clone(), |u| u.password_hash.clone());
+        let matches =
+            users::on_hashing_threads(move || users::verify_password(&given, &stored)).await?;
+        matches && found.is_some()
     };
     let now = crate::now();
-    let wait = delay(found.failed_logins, found.last_failed_at, now);
-    if !wait.is_zero() {
-        tokio::time::sleep(wait).await;
-    }
-    let (given, stored) = (password.to_string(), found.password_hash.clone());
-    let matches = tokio::task::spawn_blocking(move || users::verify_password(&given, &stored))
-        .await
-        .map_err(ApiError::internal)?;
-    let recent = found
-        .last_failed_at
-        .is_some_and(|t| now - t < FAILURE_WINDOW);
-    let mut model = found.clone().into_active_model();
-    if !matches {
-        let failed = if recent { found.failed_logins } else { 0 };
-        model.failed_logins = Set(failed.saturating_add(1));
-        model.last_failed_at = Set(Some(now));
-        model.update(&db.write).await?;
-        return Ok(None);
-    }
+    let Some(found) = found.filter(|_| matches) else {
+        guard.failed(address, Instant::now());
+        // Counted in one statement, so that concurrent failures all count.
+        user::Entity::update_many()
+            .col_expr(
+                user::Column::FailedLogins,
+                Expr::col(user::Column::FailedLogins).add(1),
+            )
+            .col_expr(user::Column::LastFailedAt, Expr::value(Some(now)))
+            .filter(user::Column::Username.eq(username))
+            .exec(&db.write)
+            .await?;
+        return Ok(Attempt::Refused);
+    };
     if found.failed_logins != 0 {
+        let mut model = found.clone().into_active_model();
         model.failed_logins = Set(0);
         model.last_failed_at = Set(None);
         model.update(&db.write).await?;
@@ -110,7 +122,7 @@ pub async fn sign_in(db: &Db, username: &str, password: &str) -> ApiResult<Optio
     }
     .insert(&db.write)
     .await?;
-    Ok(Some(NewSession { token, csrf }))
+    Ok(Attempt::SignedIn(NewSession { token, csrf }))
 }
 
 /// The signed-in user of a session cookie, if the session is live and the user active.
@@ -159,21 +171,6 @@ pub async fn sign_out(db: &Db, token: &str) -> ApiResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn repeated_failures_wait_longer_and_are_forgotten() {
-        let now = crate::now();
-        let recent = Some(now - TimeDelta::minutes(1));
-        assert_eq!(delay(2, recent, now), Duration::ZERO);
-        assert_eq!(delay(3, recent, now), Duration::from_secs(1));
-        assert_eq!(delay(4, recent, now), Duration::from_secs(2));
-        assert_eq!(delay(50, recent, now), MAX_DELAY);
-        assert_eq!(
-            delay(9, Some(now - TimeDelta::hours(1)), now),
-            Duration::ZERO
-        );
-        assert_eq!(delay(9, None, now), Duration::ZERO);
-    }
 
     #[test]
     fn the_decoy_is_a_valid_hash() {

@@ -50,6 +50,7 @@ pub struct AppState {
     pub limiter: crate::collect::limit::Limiter,
     pub client_hasher: client::ClientHasher,
     pub charts: crate::chart::Cache,
+    pub login: Arc<crate::govern::login::LoginGuard>,
 }
 
 impl AppState {
@@ -58,6 +59,7 @@ impl AppState {
         Self {
             writer: Writer::start(db.clone(), config.timezone),
             limiter: crate::collect::limit::Limiter::new(config.rate_limit),
+            login: Arc::new(crate::govern::login::LoginGuard::new(config.login_limit)),
             db,
             config: Arc::new(config),
             questionnaires: questionnaire::Cache::default(),

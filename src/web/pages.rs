@@ -24,7 +24,9 @@ use crate::chart::render::{vn, vn_count};
 use crate::chart::{self, Image};
 use crate::domain::Role;
 use crate::govern::Principal;
+use crate::govern::login::Busy;
 use crate::govern::secrets::{constant_time_eq, random_token};
+use crate::govern::sessions::Attempt;
 use crate::govern::sessions::{self, SignedIn};
 use crate::org::{Tree, agency_in_scope};
 use crate::report::agency::{ReportQuery, report};
@@ -183,6 +185,7 @@ pub(crate) fn forbidden_page() -> Response {
 
 async fn login(
     State(state): State<AppState>,
+    who: super::client::Who,
     headers: axum::http::HeaderMap,
     form: RawForm,
 ) -> Response {
@@ -193,8 +196,16 @@ async fn login(
         return forbidden_page();
     }
     let username = get("username").trim().to_string();
-    match sessions::sign_in(&state.db, &username, get("password")).await {
-        Ok(Some(session)) => {
+    let attempt = sessions::sign_in(
+        &state.db,
+        &state.login,
+        who.address,
+        &username,
+        get("password"),
+    )
+    .await;
+    match attempt {
+        Ok(Attempt::SignedIn(session)) => {
             let mut res = Redirect::to("/dashboard").into_response();
             *res.status_mut() = StatusCode::SEE_OTHER;
             let lifetime = u64::try_from(sessions::LIFETIME.num_seconds()).unwrap_or(0);
@@ -209,12 +220,29 @@ async fn login(
             }
             res
         }
-        Ok(None) => login_page(
+        Ok(Attempt::Refused) => login_page(
             &state,
             StatusCode::UNAUTHORIZED,
             username,
             Some("Tên đăng nhập hoặc mật khẩu không đúng. / Wrong username or password."),
         ),
+        Ok(Attempt::Busy(busy)) => {
+            let (status, wait, message) = match busy {
+                Busy::Limited(wait) => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    wait.as_secs().max(1),
+                    "Quá nhiều lần đăng nhập sai từ địa chỉ này; vui lòng thử lại sau. / Too many failed sign-ins from this address; try again later.",
+                ),
+                Busy::Overloaded => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    2,
+                    "Hệ thống đang bận; vui lòng thử lại sau vài giây. / The system is busy; try again in a few seconds.",
+                ),
+            };
+            let mut res = login_page(&state, status, username, Some(message));
+            res.headers_mut().insert(header::RETRY_AFTER, wait.into());
+            res
+        }
         Err(e) => error_page(e),
     }
 }

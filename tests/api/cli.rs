@@ -191,27 +191,7 @@ fn an_unreachable_database_is_one_clear_line() {
 #[tokio::test]
 async fn serve_stops_gracefully_on_sigterm() {
     let db = TestDb::new().await;
-    let mut child = hailong(&db)
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait for "listening on http://ADDR".
-    let stderr = child.stderr.take().unwrap();
-    let addr = tokio::task::spawn_blocking(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr).lines() {
-            let line = line.unwrap();
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                return rest.split_whitespace().next().unwrap().to_string();
-            }
-        }
-        panic!("server never listened");
-    })
-    .await
-    .unwrap();
+    let (mut child, addr) = crate::helpers::spawn_server(&db, &[]).await;
     let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     stream

@@ -365,6 +365,63 @@ async fn into_test_response(res: axum::response::Response) -> TestResponse {
     }
 }
 
+/// `hailong serve` as a real process on a free port: the child and its address.
+pub async fn spawn_server(db: &TestDb, env: &[(&str, &str)]) -> (std::process::Child, String) {
+    use std::process::{Command, Stdio};
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hailong"));
+    cmd.env("DATABASE_URL", &db.url).env("HAILONG_LOG", "warn");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn hailong serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let addr = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(stderr).lines();
+        for line in lines.by_ref() {
+            let line = line.expect("stderr line");
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                let addr = rest.split_whitespace().next().expect("address").to_string();
+                // Keep draining stderr so that the server never blocks on a full pipe.
+                std::thread::spawn(move || for _ in lines {});
+                return addr;
+            }
+        }
+        panic!("server never listened");
+    })
+    .await
+    .expect("join");
+    (child, addr)
+}
+
+/// One HTTP/1.1 exchange on a new connection (`Connection: close`): the whole answer.
+pub async fn http(addr: &str, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut reply = Vec::new();
+    let _ = stream.read_to_end(&mut reply).await;
+    String::from_utf8_lossy(&reply).into_owned()
+}
+
+/// The peak resident memory of process `pid`, in MiB (Linux).
+pub fn peak_rss_mib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .map(|kb| kb / 1024)
+        .expect("VmHWM")
+}
+
 /// Whether the real-tool tests (QR decoder, browser) must run: `.ci/run` sets
 /// `HAILONG_REQUIRE_TOOLS=1`, so that a missing tool fails there instead of skipping.
 pub fn tools_required() -> bool {

@@ -14,6 +14,7 @@ mod cli;
 mod collect;
 mod desks;
 mod faults;
+mod floods;
 mod form;
 mod hardening;
 mod helpers;

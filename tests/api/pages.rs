@@ -196,32 +196,63 @@ async fn signing_in_sets_a_safe_session_cookie() {
     assert_ne!(stored[0].id, value);
 }
 
-#[tokio::test]
-async fn repeated_failures_are_slowed_down() {
-    let app = setup(None).await;
-    let form = request(&app, Method::GET, "/login", "", None).await;
+/// A sign-in attempt from `peer`.
+async fn attempt_from(app: &TestApp, peer: &str, username: &str, password: &str) -> TestResponse {
+    use axum::extract::ConnectInfo;
+    let form = request(app, Method::GET, "/login", "", None).await;
     let bound = cookie_value(&form, "hl_l").unwrap();
     let token = hidden(&form.text, "csrf");
-    let attempt = || {
-        request(
-            &app,
-            Method::POST,
-            "/login",
-            Box::leak(format!("hl_l={bound}").into_boxed_str()),
-            Some(format!("csrf={token}&username=lan&password=wrong-password")),
-        )
-    };
-    for _ in 0..3 {
+    let mut req = Request::post("/login")
+        .header(header::COOKIE, format!("hl_l={bound}"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(format!(
+            "csrf={token}&username={username}&password={}",
+            urlencode(password)
+        )))
+        .unwrap();
+    let addr: std::net::SocketAddr = format!("{peer}:5000").parse().unwrap();
+    req.extensions_mut().insert(ConnectInfo(addr));
+    app.send(req).await
+}
+
+#[tokio::test]
+async fn sign_in_is_bounded_per_address_and_never_delays_the_right_password() {
+    let app = setup(None).await;
+    // 20 failures from one address, for a real user and for nobody alike: none waits.
+    for i in 0..20 {
+        let user = if i % 2 == 0 { "lan" } else { "nobody" };
         let started = Instant::now();
-        assert_eq!(attempt().await.status, StatusCode::UNAUTHORIZED);
-        assert!(started.elapsed() < Duration::from_millis(900));
+        let res = attempt_from(&app, "198.51.100.7", user, "wrong-password").await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "attempt {i}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "attempt {i} waited"
+        );
     }
-    let started = Instant::now();
-    assert_eq!(attempt().await.status, StatusCode::UNAUTHORIZED);
+    // The 21st from that address is refused before any hashing, with Retry-After.
+    let res = attempt_from(&app, "198.51.100.7", "lan", PASSWORD).await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS, "{}", res.text);
+    assert!(res.headers.contains_key(header::RETRY_AFTER));
     assert!(
-        started.elapsed() >= Duration::from_secs(1),
-        "the fourth failure waits"
+        res.headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
     );
+    // Lan's own password from her own address is not slowed by those failures.
+    let started = Instant::now();
+    let res = attempt_from(&app, "203.0.113.20", "lan", PASSWORD).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
+    assert!(started.elapsed() < Duration::from_secs(2));
+    // The failures were counted for the administrators' view, concurrently too.
+    let lan = <entity::user::Entity as sea_orm::EntityTrait>::find()
+        .all(&app.db.read)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|u| u.username == "lan")
+        .unwrap();
+    assert_eq!(lan.failed_logins, 0, "a success resets the count");
 }
 
 #[tokio::test]
