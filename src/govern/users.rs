@@ -134,7 +134,7 @@ fn parse_phc(phc: &str) -> Option<(Params, Vec<u8>, Vec<u8>)> {
     ) else {
         return None;
     };
-    let mut cost = |key: &str| {
+    let cost = |key: &str| {
         costs
             .split(',')
             .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
