@@ -1,16 +1,22 @@
 //! The response listing: the stored responses of an agency's subtree over a period, oldest
-//! first, as JSON or CSV. Large periods stream: one query is read row by row through a
-//! database cursor in a task of its own, and the body is sent in chunks of about
-//! [`CHUNK`] bytes as they fill, so memory does not grow with the period.
+//! first, as JSON, CSV or XLSX. Large periods stream without holding the database: a task
+//! reads [`PAGE`] responses at a time, each page in its own short query (keyset on
+//! `(submitted_at, id)`, never one long snapshot, so the SQLite WAL can be checkpointed
+//! while a slow client downloads), and sends the body in chunks of about [`CHUNK`] bytes.
+//! A client that stops reading for [`STALL`] is given up. Callers bound how many listings
+//! run at once (the permit handed to [`open`] lives as long as the listing).
 
 use std::collections::BTreeMap;
 
 use axum::body::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
-use futures_util::{Stream, StreamExt};
+use entity::answer;
+use futures_util::Stream;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType, Order, Query, SelectStatement};
-use sea_orm::{DatabaseConnection, QueryResult, StreamTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryResult,
+};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
@@ -20,12 +26,18 @@ use crate::domain::{Period, Role};
 use crate::govern::Principal;
 use crate::org::agency_in_scope;
 pub use crate::report::export::ReportFormat as Format;
-use crate::report::export::{Cell, Column, Table};
+use crate::report::export::{Cell, Column, Table, neutralise};
 use crate::web::error::{ApiError, ApiResult};
 
 /// The most responses an XLSX listing holds (a worksheet's limit, less the header); longer
 /// periods are for CSV.
-pub const MAX_XLSX_ROWS: usize = 1_048_574;
+pub const MAX_XLSX_ROWS: usize = 100_000;
+
+/// Responses read per query.
+pub const PAGE: u64 = 500;
+
+/// A client that takes no data for this long is given up.
+pub const STALL: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The body is sent in chunks of about this many bytes.
 pub const CHUNK: usize = 32 * 1024;
@@ -41,7 +53,7 @@ pub struct ListQuery {
     /// Last day, `YYYY-MM-DD`, inclusive.
     pub to: Option<String>,
     /// `json` (default), `csv` (with a byte-order mark) or `xlsx` (built in memory: at most
-    /// [`MAX_XLSX_ROWS`] responses).
+    /// 100,000 responses; longer periods are for CSV).
     pub format: Option<String>,
 }
 
@@ -74,6 +86,7 @@ pub async fn open(
     by: &Principal,
     tz: Tz,
     query: ListQuery,
+    permit: tokio::sync::OwnedSemaphorePermit,
 ) -> ApiResult<(
     Format,
     impl Stream<Item = Result<Bytes, std::io::Error>> + use<>,
@@ -94,6 +107,7 @@ pub async fn open(
     let conn = db.read.clone();
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     tokio::spawn(async move {
+        let _permit = permit;
         if let Err(e) = produce(&conn, select, format, tz, &tx).await {
             tracing::error!(error = %e, "the response listing stopped");
             // An error mid-body aborts the connection: the client sees a failed transfer,
@@ -109,8 +123,8 @@ pub async fn open(
     ))
 }
 
-/// One row per answer (a response without answers has one row with nulls), ordered so
-/// that a response's rows are adjacent.
+/// The responses (without their answers), oldest first; [`produce`] adds the keyset
+/// condition and the limit of each page.
 fn statement(
     agencies: Option<Vec<i64>>,
     (start, end): (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
@@ -126,8 +140,6 @@ fn statement(
         .expr_as(c("r", "submitted_at"), t("submitted_at"))
         .expr_as(c("r", "comment"), t("comment"))
         .expr_as(c("e", "reason"), t("excluded_reason"))
-        .expr_as(c("x", "question_key"), t("question_key"))
-        .expr_as(c("x", "value"), t("value"))
         .from_as(t("responses"), t("r"))
         .join_as(
             JoinType::InnerJoin,
@@ -153,12 +165,6 @@ fn statement(
             t("e"),
             c("e", "response_id").equals((t("r"), t("id"))),
         )
-        .join_as(
-            JoinType::LeftJoin,
-            t("answers"),
-            t("x"),
-            c("x", "response_id").equals((t("r"), t("id"))),
-        )
         .order_by((t("r"), t("submitted_at")), Order::Asc)
         .order_by((t("r"), t("id")), Order::Asc);
     if let Some(ids) = agencies {
@@ -180,36 +186,67 @@ async fn produce(
     tz: Tz,
     tx: &mpsc::Sender<Result<Bytes, std::io::Error>>,
 ) -> anyhow::Result<()> {
-    let mut rows = conn.stream(&select).await?;
+    let c = |column: &str| Expr::col((Alias::new("r"), Alias::new(column)));
     let mut out = Renderer::new(format, tz);
-    let mut current: Option<ListedResponse> = None;
-    while let Some(row) = rows.next().await {
-        let row = row?;
-        let id: i64 = row.try_get("", "id")?;
-        if current.as_ref().is_some_and(|r| r.id != id) {
-            if let Some(done) = current.take() {
-                out.push(&done)?;
-            }
-            if out.buf.len() >= CHUNK && tx.send(Ok(out.take())).await.is_err() {
-                return Ok(()); // the client went away
+    let mut after: Option<(DateTime<Utc>, i64)> = None;
+    loop {
+        let mut page = select.clone();
+        if let Some((at, id)) = after {
+            page.and_where(
+                c("submitted_at")
+                    .gt(at)
+                    .or(c("submitted_at").eq(at).and(c("id").gt(id))),
+            );
+        }
+        page.limit(PAGE);
+        let rows = conn.query_all(&page).await?;
+        let mut listed = rows
+            .iter()
+            .map(|row| decode(row, row.try_get("", "id")?))
+            .collect::<Result<Vec<_>, _>>()?;
+        let Some(last) = listed.last() else { break };
+        after = Some((last.submitted_at, last.id));
+        let ids: Vec<i64> = listed.iter().map(|r| r.id).collect();
+        let answers = answer::Entity::find()
+            .filter(answer::Column::ResponseId.is_in(ids))
+            .all(conn)
+            .await?;
+        let mut by_id: std::collections::HashMap<i64, BTreeMap<String, i16>> =
+            std::collections::HashMap::new();
+        for a in answers {
+            by_id
+                .entry(a.response_id)
+                .or_default()
+                .insert(a.question_key, a.value);
+        }
+        for r in &mut listed {
+            r.answers = by_id.remove(&r.id).unwrap_or_default();
+            out.push(r)?;
+            if out.buf.len() >= CHUNK && !send(tx, out.take()).await {
+                return Ok(()); // the client went away or stopped reading
             }
         }
-        let listed = match current.as_mut() {
-            Some(listed) => listed,
-            None => current.insert(decode(&row, id)?),
-        };
-        let key: Option<String> = row.try_get("", "question_key")?;
-        let value: Option<i16> = row.try_get("", "value")?;
-        if let (Some(key), Some(value)) = (key, value) {
-            listed.answers.insert(key, value);
+        if (listed.len() as u64) < PAGE {
+            break;
         }
-    }
-    if let Some(done) = current.take() {
-        out.push(&done)?;
     }
     out.finish()?;
-    let _ = tx.send(Ok(out.take())).await;
+    send(tx, out.take()).await;
     Ok(())
+}
+
+/// Hands a chunk to the client's connection; false when the client is gone or has taken
+/// nothing for [`STALL`].
+async fn send(tx: &mpsc::Sender<Result<Bytes, std::io::Error>>, chunk: Bytes) -> bool {
+    match tokio::time::timeout(STALL, tx.send(Ok(chunk))).await {
+        Ok(Ok(())) => true,
+        Ok(Err(_)) => false,
+        Err(_) => {
+            tracing::warn!("a listing client stopped reading; giving up");
+            let _ = tx.try_send(Err(std::io::Error::other("client stalled")));
+            false
+        }
+    }
 }
 
 fn decode(row: &QueryResult, id: i64) -> Result<ListedResponse, sea_orm::DbErr> {
@@ -297,11 +334,14 @@ impl Renderer {
                 serde_json::to_writer(&mut self.buf, r)?;
             }
             Format::Csv => {
+                // Comments and names that look like formulas stay text (numbers, dates and
+                // words in the other columns never start with a formula character).
                 let record = self.record(r);
+                let record = record.iter().map(|cell| neutralise(cell));
                 let mut w = csv::WriterBuilder::new()
                     .has_headers(false)
                     .from_writer(&mut self.buf);
-                w.write_record(&record)?;
+                w.write_record(record.map(|c| c.into_owned()))?;
                 w.flush()?;
             }
             Format::Xlsx => {

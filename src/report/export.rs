@@ -256,6 +256,17 @@ pub fn annual_table(r: &AnnualReport) -> Table {
     }
 }
 
+/// A text cell that a spreadsheet would read as a formula (first character `=`, `+`, `-`,
+/// `@`, tab or carriage return) gets a leading `'`, so that `=HYPERLINK(…)` in a citizen's
+/// comment or an agency's name stays text when the CSV is opened.
+pub fn neutralise(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}").into()
+    } else {
+        text.into()
+    }
+}
+
 /// CSV bytes: a byte-order mark, the header of field names, the rows.
 pub fn to_csv(t: &Table) -> ApiResult<Vec<u8>> {
     let mut out = Vec::from("\u{feff}".as_bytes());
@@ -265,7 +276,7 @@ pub fn to_csv(t: &Table) -> ApiResult<Vec<u8>> {
             .map_err(ApiError::internal)?;
         for row in &t.rows {
             w.write_record(row.iter().map(|cell| match cell {
-                Cell::Text(s) => s.clone(),
+                Cell::Text(s) => neutralise(s).into_owned(),
                 Cell::Int(n) => n.to_string(),
                 Cell::Num(Some(x)) => x.to_string(),
                 Cell::Num(None) => String::new(),
@@ -321,6 +332,25 @@ fn build_xlsx(t: &Table) -> Result<Vec<u8>, XlsxError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formulas_stay_text() {
+        for (raw, safe) in [
+            (
+                "=HYPERLINK(\"http://x\",\"y\")",
+                "'=HYPERLINK(\"http://x\",\"y\")",
+            ),
+            ("+1", "'+1"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("Sở Tư pháp", "Sở Tư pháp"),
+            ("", ""),
+        ] {
+            assert_eq!(neutralise(raw), safe, "{raw:?}");
+        }
+    }
 
     #[test]
     fn formats_parse_and_bad_ones_are_refused() {

@@ -51,7 +51,14 @@ pub struct AppState {
     pub client_hasher: client::ClientHasher,
     pub charts: crate::chart::Cache,
     pub login: Arc<crate::govern::login::LoginGuard>,
+    /// Listings streamed at once ([`EXPORTS_AT_ONCE`]), so that readers never take the
+    /// connections that ratings and `/healthz` need.
+    pub exports: Arc<tokio::sync::Semaphore>,
 }
+
+/// How many response listings may stream at once; a further one waits a few seconds,
+/// then gets 503 with `Retry-After`.
+pub const EXPORTS_AT_ONCE: usize = 2;
 
 impl AppState {
     /// Starts the response writer on the current runtime.
@@ -60,12 +67,31 @@ impl AppState {
             writer: Writer::start(db.clone(), config.timezone),
             limiter: crate::collect::limit::Limiter::new(config.rate_limit),
             login: Arc::new(crate::govern::login::LoginGuard::new(config.login_limit)),
+            exports: Arc::new(tokio::sync::Semaphore::new(EXPORTS_AT_ONCE)),
             db,
             config: Arc::new(config),
             questionnaires: questionnaire::Cache::default(),
             places: crate::org::Places::default(),
             client_hasher: client::ClientHasher::default(),
             charts: crate::chart::Cache::default(),
+        }
+    }
+}
+
+impl AppState {
+    /// A place among the listings that stream at once, after a short wait at most.
+    pub async fn export_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+        let wait = std::time::Duration::from_secs(5);
+        match tokio::time::timeout(wait, self.exports.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => {
+                let mut e = ApiError::unavailable(
+                    "exports_busy",
+                    "other exports are running; please try again in a minute",
+                );
+                e.retry_after = Some(30);
+                Err(e)
+            }
         }
     }
 }

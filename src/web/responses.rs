@@ -267,7 +267,9 @@ pub async fn list(
 ) -> ApiResult<Response> {
     let Query(query) =
         query.map_err(|e| ApiError::unprocessable("invalid_query", e.body_text()))?;
-    let (format, stream) = listing::open(&state.db, &by, state.config.timezone, query).await?;
+    let permit = state.export_permit().await?;
+    let (format, stream) =
+        listing::open(&state.db, &by, state.config.timezone, query, permit).await?;
     let mut res = Body::from_stream(stream).into_response();
     let headers = res.headers_mut();
     headers.insert(

@@ -87,3 +87,126 @@ async fn a_sign_in_flood_keeps_memory_bounded_and_health_answering() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// Runs the CLI against `db`; its standard output.
+fn cli(db: &TestDb, args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hailong"))
+        .env("DATABASE_URL", &db.url)
+        .env("HAILONG_LOG", "warn")
+        .args(args)
+        .output()
+        .expect("run hailong");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn wal_mib(db: &TestDb) -> u64 {
+    let Some(path) = db.url.strip_prefix("sqlite://") else {
+        return 0;
+    };
+    std::fs::metadata(format!("{path}-wal")).map_or(0, |m| m.len() / (1024 * 1024))
+}
+
+/// Four CSV listings read by clients that stop reading, beside citizens rating: ratings
+/// keep their latency, `/healthz` answers, the SQLite WAL stays bounded, and SIGTERM ends
+/// the server within its grace period.
+#[tokio::test]
+async fn stalled_exports_never_hold_ratings_or_shutdown() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let db = TestDb::new().await;
+    cli(&db, &["demo", "--responses", "60000", "--year", "2025"]);
+    let key = cli(&db, &["key", "create", "--role", "admin"]);
+    let key = key.lines().last().unwrap().trim().to_string();
+    let (mut child, addr) = spawn_server(&db, &[("HAILONG_RATE_LIMIT", "off")]).await;
+    let body = r#"{"agency": "KH.STP"}"#;
+    let link = http(
+        &addr,
+        &format!(
+            "POST /api/v1/links HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {key}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+    .await;
+    let token = link
+        .split("\"token\":\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+
+    // Four listings that read one small piece, then stop.
+    let mut stalled = Vec::new();
+    for _ in 0..4 {
+        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        s.write_all(
+            format!(
+                "GET /api/v1/responses?format=csv HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+        let mut first = [0u8; 1024];
+        let _ = tokio::time::timeout(Duration::from_secs(10), s.read(&mut first)).await;
+        stalled.push(s);
+    }
+
+    let started = Instant::now();
+    let mut slowest = Duration::ZERO;
+    let mut stored = 0;
+    while started.elapsed() < Duration::from_secs(8) {
+        let body = format!(r#"{{"token":"{token}","answers":{{"overall":4}}}}"#);
+        let t = Instant::now();
+        let answer = http(
+            &addr,
+            &format!(
+                "POST /api/v1/responses HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+                 Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+        )
+        .await;
+        slowest = slowest.max(t.elapsed());
+        assert!(
+            answer.starts_with("HTTP/1.1 201"),
+            "{}",
+            answer.lines().next().unwrap_or("")
+        );
+        stored += 1;
+        if stored % 50 == 0 {
+            let health = http(
+                &addr,
+                "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            )
+            .await;
+            assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+        }
+    }
+    let wal = wal_mib(&db);
+    eprintln!("stalled exports: {stored} ratings stored, slowest {slowest:?}, WAL {wal} MiB");
+    assert!(slowest < Duration::from_secs(2), "{slowest:?}");
+    assert!(wal < 80, "WAL grew to {wal} MiB");
+
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let stopping = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        assert!(
+            stopping.elapsed() < Duration::from_secs(15),
+            "SIGTERM did not complete"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(stalled);
+}

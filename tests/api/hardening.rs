@@ -500,3 +500,44 @@ async fn a_body_that_stalls_gets_408() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn formula_cells_in_csv_stay_text() {
+    let app = TestApp::spawn().await;
+    let token = token(&app).await;
+    let res = app
+        .call(
+            Method::POST,
+            "/api/v1/responses",
+            None,
+            Some(json!({"token": token, "answers": {"overall": 1},
+                        "comment": "=HYPERLINK(\"http://evil.example\",\"bấm\")"})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    let res = app
+        .post(
+            "/api/v1/agencies",
+            &app.admin,
+            json!({"code": "F", "name": "@SUM(1+1)", "parent": "KH"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    let csv = app.get("/api/v1/responses?format=csv", &app.admin).await;
+    assert!(csv.text.contains("'=HYPERLINK"), "{}", csv.text);
+    assert!(
+        !csv.text.contains(",=HYPERLINK") && !csv.text.contains("\"=HYPERLINK"),
+        "{}",
+        csv.text
+    );
+    let report = app
+        .get("/api/v1/reports/agencies/KH?format=csv", &app.admin)
+        .await;
+    assert!(report.text.contains("'@SUM(1+1)"), "{}", report.text);
+    // JSON keeps the text as typed.
+    let json = app.get("/api/v1/responses?format=json", &app.admin).await;
+    assert_eq!(
+        json.json()["responses"][0]["comment"],
+        "=HYPERLINK(\"http://evil.example\",\"bấm\")"
+    );
+}
