@@ -72,16 +72,18 @@ pub async fn sign_in(
     if let Err(busy) = guard.check(address, Instant::now()) {
         return Ok(Attempt::Busy(busy));
     }
+    // The slot first: a request turned away for load never reaches the database.
+    let slot = match guard.hashing_slot().await {
+        Ok(slot) => slot,
+        Err(busy) => return Ok(Attempt::Busy(busy)),
+    };
     let found = user::Entity::find()
         .filter(user::Column::Username.eq(username))
         .one(&db.read)
         .await?
         .filter(|u| u.active);
     let matches = {
-        let _slot = match guard.hashing_slot().await {
-            Ok(slot) => slot,
-            Err(busy) => return Ok(Attempt::Busy(busy)),
-        };
+        let _slot = slot;
         let given = password.to_string();
         let stored = found
             .as_ref()

@@ -22,6 +22,7 @@ fn cookie_and_csrf(login_page: &str) -> (String, String) {
 /// process stays small and `/healthz` answers throughout.
 #[tokio::test]
 async fn a_sign_in_flood_keeps_memory_bounded_and_health_answering() {
+    let _heavy = crate::helpers::HEAVY.lock().await;
     let db = TestDb::new().await;
     let (mut child, addr) = spawn_server(&db, &[("HAILONG_LOGIN_LIMIT", "1000000")]).await;
     let page = http(
@@ -116,6 +117,7 @@ fn wal_mib(db: &TestDb) -> u64 {
 /// the server within its grace period.
 #[tokio::test]
 async fn stalled_exports_never_hold_ratings_or_shutdown() {
+    let _heavy = crate::helpers::HEAVY.lock().await;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let db = TestDb::new().await;
     cli(&db, &["demo", "--responses", "60000", "--year", "2025"]);

@@ -365,6 +365,10 @@ async fn into_test_response(res: axum::response::Response) -> TestResponse {
     }
 }
 
+/// Tests that load the whole machine (floods, real browsers) take this, so that they do not
+/// run at the same time and starve each other into timeouts.
+pub static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// `hailong serve` as a real process on a free port: the child and its address.
 pub async fn spawn_server(db: &TestDb, env: &[(&str, &str)]) -> (std::process::Child, String) {
     use std::process::{Command, Stdio};
