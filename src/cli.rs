@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use crate::config::{Config, DEFAULT_DATABASE_URL};
 use crate::db::Db;
 use crate::domain::Role;
-use crate::govern::{Principal, keys, users};
+use crate::govern::{Principal, access, keys, users};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -97,6 +97,13 @@ pub enum KeyCommand {
         #[arg(long)]
         name: Option<String>,
     },
+    /// List the keys, one a line starting with its id (never the key itself).
+    List,
+    /// Revoke a key: it answers 401 from the next request on.
+    Revoke {
+        /// The id that `key list` shows.
+        id: i64,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -112,6 +119,14 @@ pub enum UserCommand {
         #[arg(long)]
         agency: Option<String>,
     },
+    /// List the users with role, agency and whether active.
+    List,
+    /// Disable a user: no sign-in, and their sessions end at once.
+    Disable { username: String },
+    /// Enable a disabled user.
+    Enable { username: String },
+    /// Set a new password (read from stdin); ends the user's sessions.
+    Password { username: String },
 }
 
 /// Runs the command line and turns any failure into one line on stderr and exit code 1.
@@ -333,6 +348,74 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             )?;
             writeln!(out, "{}", created.secret)?;
         }
+        Command::Key(KeyCommand::List) => {
+            let keys = access::list_keys(&db, &Principal::cli())
+                .await
+                .map_err(cli_error)?;
+            let mut out = std::io::stdout().lock();
+            for k in keys {
+                let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
+                    t.map_or("never".to_string(), |t| {
+                        t.format("%Y-%m-%d %H:%M").to_string()
+                    })
+                };
+                writeln!(
+                    out,
+                    "{}\t{}\t{}\t{}\t{}\tcreated {}\tlast used {}{}",
+                    k.id,
+                    k.prefix,
+                    k.name,
+                    k.role,
+                    k.agency.as_deref().unwrap_or("-"),
+                    k.created_at.format("%Y-%m-%d %H:%M"),
+                    when(k.last_used_at),
+                    k.revoked_at
+                        .map(|t| format!("\trevoked {}", t.format("%Y-%m-%d %H:%M")))
+                        .unwrap_or_default()
+                )?;
+            }
+        }
+        Command::Key(KeyCommand::Revoke { id }) => {
+            let k = access::revoke_key(&db, &Principal::cli(), id)
+                .await
+                .map_err(cli_error)?;
+            println!("key {} ({}) revoked", k.id, k.prefix);
+        }
+        Command::User(UserCommand::List) => {
+            let users = access::list_users(&db, &Principal::cli())
+                .await
+                .map_err(cli_error)?;
+            let mut out = std::io::stdout().lock();
+            for u in users {
+                writeln!(
+                    out,
+                    "{}\t{}\t{}\t{}",
+                    u.username,
+                    u.role,
+                    u.agency.as_deref().unwrap_or("-"),
+                    if u.active { "active" } else { "disabled" }
+                )?;
+            }
+        }
+        Command::User(UserCommand::Disable { username }) => {
+            access::set_active(&db, &Principal::cli(), &username, false)
+                .await
+                .map_err(cli_error)?;
+            println!("user {username} disabled; their sessions have ended");
+        }
+        Command::User(UserCommand::Enable { username }) => {
+            access::set_active(&db, &Principal::cli(), &username, true)
+                .await
+                .map_err(cli_error)?;
+            println!("user {username} enabled");
+        }
+        Command::User(UserCommand::Password { username }) => {
+            let password = read_password()?;
+            access::set_password(&db, &Principal::cli(), &username, &password, None)
+                .await
+                .map_err(cli_error)?;
+            println!("password of {username} changed; their sessions have ended");
+        }
         Command::User(UserCommand::Add {
             username,
             role,
@@ -358,6 +441,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 /// Connects and applies pending migrations, showing each one as it runs.
+/// An error of the application layer as one line for the terminal.
+fn cli_error(e: crate::web::error::ApiError) -> anyhow::Error {
+    anyhow::anyhow!(e.message)
+}
+
 pub async fn open(url: &str) -> anyhow::Result<Db> {
     let db = Db::connect(url).await?;
     let applied = crate::prepare(&db, |name| eprintln!("applying migration {name}")).await?;

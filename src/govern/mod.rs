@@ -1,6 +1,7 @@
 //! Who may do what: principals (API keys now; web sessions later), roles and agency
 //! scope, API keys, users and their passwords, and the audit log of administrative changes.
 
+pub mod access;
 pub mod audit;
 pub mod keys;
 pub mod login;

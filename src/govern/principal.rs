@@ -90,6 +90,7 @@ impl FromRequestParts<AppState> for Principal {
             .role
             .parse()
             .map_err(|_| ApiError::internal(format!("api key {} has a bad role", found.id)))?;
+        super::access::note_key_use(&state.db, found.id);
         Ok(Self {
             actor: format!("key:{}", found.prefix),
             role,

@@ -1,6 +1,7 @@
 //! HTTP: the router, shared state, middleware (trace span, metrics, body limit, panic
 //! catching) and the handlers, grouped by resource.
 
+pub mod access;
 pub mod admin;
 pub mod agencies;
 pub mod charts;
@@ -101,6 +102,7 @@ pub fn router(state: AppState) -> Router {
     layered(
         Router::new()
             .merge(ops::router())
+            .merge(access::router())
             .merge(agencies::router())
             .merge(links::router())
             .merge(responses::router())

@@ -122,6 +122,13 @@ pub async fn openapi_json() -> impl IntoResponse {
         super::reports::put_settings,
         super::charts::province_chart,
         super::charts::agency_chart,
+        super::access::list_keys,
+        super::access::create_key,
+        super::access::revoke_key,
+        super::access::list_users,
+        super::access::add_user,
+        super::access::disable_user,
+        super::access::enable_user,
     ),
     components(schemas(super::error::ErrorBody, super::error::ErrorDetail)),
     modifiers(&BearerAuth),
@@ -132,6 +139,7 @@ pub async fn openapi_json() -> impl IntoResponse {
         (name = "responses", description = "Ratings"),
         (name = "reports", description = "Figures computed by the scoring method"),
         (name = "charts", description = "The figures drawn, PNG or SVG, Vietnamese text in the bundled font"),
+        (name = "access", description = "API keys and web users: create, list, revoke, disable"),
     )
 )]
 pub struct ApiDoc;

@@ -438,3 +438,104 @@ async fn rollup_rebuild_finds_and_mends_differences() {
     let (ok, out, _) = rebuild(true);
     assert!(ok && out.contains("roll-ups match"), "{out}");
 }
+
+#[tokio::test]
+async fn keys_and_users_are_revoked_from_the_command_line() {
+    let app = TestApp::spawn().await;
+    app.province().await;
+    let (ok, out, err) = run(
+        {
+            let mut c = hailong(&app.test_db);
+            c.args([
+                "key",
+                "create",
+                "--role",
+                "viewer",
+                "--agency",
+                "A",
+                "--name",
+                "máy đọc",
+            ]);
+            c
+        },
+        None,
+    );
+    assert!(ok, "{err}");
+    let key = out.lines().last().unwrap().trim().to_string();
+    assert_eq!(
+        app.get("/api/v1/agencies", &key).await.status,
+        StatusCode::OK
+    );
+
+    let (ok, list, err) = run(
+        {
+            let mut c = hailong(&app.test_db);
+            c.args(["key", "list"]);
+            c
+        },
+        None,
+    );
+    assert!(ok, "{err}");
+    assert!(!list.contains(&key), "{list}");
+    let line = list
+        .lines()
+        .find(|l| l.contains("máy đọc"))
+        .expect("the new key is listed");
+    let id = line.split('\t').next().unwrap().to_string();
+    let (ok, _, err) = run(
+        {
+            let mut c = hailong(&app.test_db);
+            c.args(["key", "revoke", &id]);
+            c
+        },
+        None,
+    );
+    assert!(ok, "{err}");
+    assert_eq!(
+        app.get("/api/v1/agencies", &key).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Users: add, list, change the password (read from stdin), disable.
+    let user = |args: &[&str], stdin: Option<&str>| {
+        let mut c = hailong(&app.test_db);
+        c.arg("user").args(args);
+        run(c, stdin)
+    };
+    let (ok, _, err) = user(
+        &[
+            "add",
+            "--username",
+            "lan",
+            "--role",
+            "manager",
+            "--agency",
+            "A",
+        ],
+        Some("mật khẩu đầu tiên\n"),
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) = user(&["password", "lan"], Some("mật khẩu thứ hai\n"));
+    assert!(ok, "{err}");
+    let stored: entity::user::Model = <entity::user::Entity as sea_orm::EntityTrait>::find()
+        .one(&app.db.read)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(hailong::govern::users::verify_password(
+        "mật khẩu thứ hai",
+        &stored.password_hash
+    ));
+    assert!(!hailong::govern::users::verify_password(
+        "mật khẩu đầu tiên",
+        &stored.password_hash
+    ));
+    let (ok, _, err) = user(&["password", "lan"], Some("short\n"));
+    assert!(!ok && err.contains("at least 8"), "{err}");
+    let (ok, _, err) = user(&["disable", "lan"], None);
+    assert!(ok, "{err}");
+    let (ok, list, _) = user(&["list"], None);
+    assert!(ok && list.contains("lan\tmanager\tA\tdisabled"), "{list}");
+    let (ok, _, err) = user(&["disable", "nobody"], None);
+    assert!(!ok && err.contains("nobody"), "{err}");
+}

@@ -4,6 +4,7 @@
 // Tests may fail loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod access;
 mod admin;
 mod agencies;
 mod annual;
