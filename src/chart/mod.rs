@@ -222,20 +222,35 @@ pub async fn heatmap(db: &Db, by: &Principal, tz: Tz, q: &ChartQuery) -> ApiResu
     })
 }
 
-/// Drawn charts by content and format.
+/// Drawn charts by content and format, within [`Cache::MAX_BYTES`] (emptied when the
+/// next picture would not fit: a chart costs milliseconds to draw again).
 #[derive(Clone, Default)]
 pub struct Cache(Arc<Mutex<Drawn>>);
 
-type Drawn = HashMap<[u8; 32], Arc<Vec<u8>>>;
+#[derive(Default)]
+struct Drawn {
+    pictures: HashMap<[u8; 32], Arc<Vec<u8>>>,
+    bytes: usize,
+}
 
 impl Cache {
-    /// A province's worth of charts and formats.
-    const MAX: usize = 512;
+    /// What the cache may hold: a province's worth of charts in both formats.
+    pub const MAX_BYTES: usize = 32 * 1024 * 1024;
+
+    /// The bytes held now.
+    pub fn bytes(&self) -> usize {
+        self.0.lock().map_or(0, |m| m.bytes)
+    }
 
     /// The chart in `format`, drawn on a blocking thread unless cached.
     pub async fn render(&self, chart: Chart, format: Image) -> ApiResult<Arc<Vec<u8>>> {
         let key: [u8; 32] = Sha256::digest(format!("{format:?}{chart:?}").as_bytes()).into();
-        if let Some(hit) = self.0.lock().ok().and_then(|m| m.get(&key).cloned()) {
+        if let Some(hit) = self
+            .0
+            .lock()
+            .ok()
+            .and_then(|m| m.pictures.get(&key).cloned())
+        {
             metrics::counter!("hailong_chart_cache_hits_total").increment(1);
             return Ok(hit);
         }
@@ -244,11 +259,16 @@ impl Cache {
             .map_err(ApiError::internal)?
             .map_err(ApiError::internal)?;
         let bytes = Arc::new(bytes);
-        if let Ok(mut map) = self.0.lock() {
-            if map.len() >= Self::MAX {
-                map.clear();
+        if let Ok(mut drawn) = self.0.lock()
+            && bytes.len() <= Self::MAX_BYTES
+        {
+            if drawn.bytes + bytes.len() > Self::MAX_BYTES {
+                drawn.pictures.clear();
+                drawn.bytes = 0;
             }
-            map.insert(key, bytes.clone());
+            if drawn.pictures.insert(key, bytes.clone()).is_none() {
+                drawn.bytes += bytes.len();
+            }
         }
         Ok(bytes)
     }

@@ -91,7 +91,7 @@ pub async fn open(
     Format,
     impl Stream<Item = Result<Bytes, std::io::Error>> + use<>,
 )> {
-    by.require_role(&[Role::Admin, Role::Manager, Role::Viewer])?;
+    by.require_role(&Role::READ_RESPONSES)?;
     let format = Format::parse(query.format.as_deref())?;
     let period = Period::parse(query.from.as_deref(), query.to.as_deref())
         .map_err(|(field, e)| ApiError::invalid(field, e))?;

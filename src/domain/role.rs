@@ -33,6 +33,10 @@ impl Role {
         }
     }
 
+    /// The roles that may read stored responses and citizens' comments (the listing, the
+    /// dashboard's comments): integrators pull figures, never comments.
+    pub const READ_RESPONSES: [Role; 3] = [Role::Admin, Role::Manager, Role::Viewer];
+
     /// Whether the role must be tied to an agency.
     pub fn is_scoped(self) -> bool {
         self != Role::Admin

@@ -329,6 +329,8 @@ struct DashboardPage {
     children: Vec<ChildRow>,
     desks: Vec<DeskRow>,
     comments: Vec<CommentRow>,
+    /// Integrators may not read citizens' comments: the section is left out.
+    show_comments: bool,
 }
 
 fn pct_text(p: Option<f64>) -> String {
@@ -562,8 +564,13 @@ async fn dashboard_page(
     let subtree = tree.subtree(agency.id);
     let since = crate::domain::period::start_of(tz, first);
     let until = crate::domain::period::start_of(tz, today + chrono::Days::new(1));
-    let comments = recent_comments(&db.read, &subtree, since, until, 20)
-        .await?
+    let may_read_comments = Role::READ_RESPONSES.contains(&by.role);
+    let comments = if may_read_comments {
+        recent_comments(&db.read, &subtree, since, until, 20).await?
+    } else {
+        Vec::new()
+    };
+    let comments = comments
         .into_iter()
         .map(|c| CommentRow {
             when: c
@@ -604,7 +611,7 @@ async fn dashboard_page(
             "/admin/agencies".to_string(),
         ));
     }
-    if by.role != Role::Integrator {
+    if Role::READ_RESPONSES.contains(&by.role) {
         links.push((
             "Phiếu đánh giá (CSV)".to_string(),
             format!(
@@ -655,6 +662,7 @@ async fn dashboard_page(
         children,
         desks,
         comments,
+        show_comments: may_read_comments,
     })
 }
 

@@ -460,3 +460,32 @@ async fn an_administrator_freezes_from_the_annual_page_and_the_public_sees_it() 
         assert_eq!(res.status, StatusCode::NOT_FOUND, "{path}");
     }
 }
+
+#[tokio::test]
+async fn an_integrator_signed_in_sees_figures_but_no_comments() {
+    let app = setup(None).await;
+    users::add(
+        &app.db,
+        &Principal::cli(),
+        "tich.hop",
+        PASSWORD,
+        Role::Integrator,
+        Some("A"),
+    )
+    .await
+    .unwrap();
+    let (manager, _) = sign_in(&app, "minh").await;
+    let page = request(&app, Method::GET, "/dashboard", &manager, None).await;
+    assert!(
+        page.text.contains("Cán bộ nhiệt tình"),
+        "the manager reads comments"
+    );
+    let (integrator, _) = sign_in(&app, "tich.hop").await;
+    let page = request(&app, Method::GET, "/dashboard", &integrator, None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.text.contains("Cán bộ nhiệt tình"), "{}", page.text);
+    assert!(
+        !page.text.contains("Phiếu đánh giá (CSV)"),
+        "no listing link for integrators"
+    );
+}
