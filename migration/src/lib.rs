@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_initial;
 mod m20261122_000002_coarse_rollups;
 mod m20261122_000003_comment_index;
+mod m20261202_000004_idempotency_keys;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_initial::Migration),
             Box::new(m20261122_000002_coarse_rollups::Migration),
             Box::new(m20261122_000003_comment_index::Migration),
+            Box::new(m20261202_000004_idempotency_keys::Migration),
         ]
     }
 }

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use chrono::Datelike;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
-use entity::{agency, desk};
-use sea_orm::{EntityTrait, TransactionTrait};
+use entity::{agency, desk, idempotency_key};
+use sea_orm::{ActiveModelTrait, EntityTrait, Set, TransactionTrait};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -264,8 +264,74 @@ struct Lookup {
 
 /// Checks `rows` and stores them all in one transaction, or none. Returns how many were
 /// stored.
-pub async fn import(db: &Db, by: &Principal, tz: Tz, rows: Vec<Row>) -> ApiResult<usize> {
+/// An import's `Idempotency-Key` and the digest of what it was sent with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Idempotency {
+    pub key: String,
+    pub body_sha256: String,
+}
+
+impl Idempotency {
+    /// 1 to 200 visible ASCII characters; the digest covers the media type and the body.
+    pub fn parse(key: &str, media_type: &str, body: &[u8]) -> ApiResult<Self> {
+        if key.is_empty() || key.len() > 200 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ApiError::unprocessable(
+                "invalid_idempotency_key",
+                "Idempotency-Key has 1 to 200 visible ASCII characters",
+            )
+            .with_field("Idempotency-Key"));
+        }
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(media_type.as_bytes());
+        h.update(b"\n");
+        h.update(body);
+        Ok(Self {
+            key: key.to_string(),
+            body_sha256: hex::encode(h.finalize()),
+        })
+    }
+}
+
+/// The first answer to this caller's key: the number imported then, or 409 when the key
+/// came with another body.
+async fn replay(
+    conn: &impl sea_orm::ConnectionTrait,
+    by: &Principal,
+    idem: &Idempotency,
+) -> ApiResult<Option<usize>> {
+    let Some(first) = idempotency_key::Entity::find_by_id((by.actor.clone(), idem.key.clone()))
+        .one(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if first.body_sha256 != idem.body_sha256 {
+        return Err(ApiError::conflict(
+            "idempotency_key_reused",
+            "this Idempotency-Key was used with a different body",
+        )
+        .with_field("Idempotency-Key"));
+    }
+    let n = first.response.parse().map_err(ApiError::internal)?;
+    Ok(Some(n))
+}
+
+/// Imports `rows` all or nothing. With an idempotency key, a repeat of an import that was
+/// stored answers its first result and stores nothing.
+pub async fn import(
+    db: &Db,
+    by: &Principal,
+    tz: Tz,
+    rows: Vec<Row>,
+    idempotency: Option<Idempotency>,
+) -> ApiResult<usize> {
     by.require_role(&[Role::Admin, Role::Integrator])?;
+    if let Some(idem) = &idempotency
+        && let Some(n) = replay(&db.read, by, idem).await?
+    {
+        return Ok(n);
+    }
     if rows.is_empty() {
         return Err(no_rows());
     }
@@ -298,6 +364,28 @@ pub async fn import(db: &Db, by: &Principal, tz: Tz, rows: Vec<Row>) -> ApiResul
     }
     let txn = db.write.begin().await?;
     let stored = store_batch(&txn, tz, &subs).await?;
+    if let Some(idem) = &idempotency {
+        let first = idempotency_key::ActiveModel {
+            actor: Set(by.actor.clone()),
+            key: Set(idem.key.clone()),
+            body_sha256: Set(idem.body_sha256.clone()),
+            status: Set(201),
+            response: Set(stored.len().to_string()),
+            created_at: Set(now),
+        }
+        .insert(&txn)
+        .await;
+        if let Err(e) = first {
+            // The same key raced in from another request and won: answer as it did.
+            let _ = txn.rollback().await;
+            if crate::db::is_unique_violation(&e) {
+                return replay(&db.write, by, idem)
+                    .await?
+                    .ok_or_else(|| ApiError::internal("an idempotency key vanished"));
+            }
+            return Err(e.into());
+        }
+    }
     audit::record(
         &txn,
         &by.actor,
@@ -310,7 +398,9 @@ pub async fn import(db: &Db, by: &Principal, tz: Tz, rows: Vec<Row>) -> ApiResul
         }),
     )
     .await?;
-    txn.commit().await?;
+    let committed = txn.commit().await;
+    db.health.record(&committed);
+    committed?;
     metrics::counter!("hailong_imported_responses_total").increment(stored.len() as u64);
     Ok(stored.len())
 }

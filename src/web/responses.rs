@@ -213,13 +213,21 @@ pub async fn import_responses(
             ));
         }
     };
+    let key = req
+        .headers()
+        .get("idempotency-key")
+        .map(|v| v.to_str().unwrap_or("\u{0}").to_string());
+    let mime = media_type(&req);
     let bytes = read_body(req, &state).await?;
+    let idempotency = key
+        .map(|key| import::Idempotency::parse(&key, &mime, &bytes))
+        .transpose()?;
     let rows = if csv {
         import::parse_csv_rows(&bytes)?
     } else {
         import::parse_json_rows(&bytes)?
     };
-    let imported = import::import(&state.db, &by, state.config.timezone, rows).await?;
+    let imported = import::import(&state.db, &by, state.config.timezone, rows, idempotency).await?;
     Ok((StatusCode::CREATED, Json(Imported { imported })))
 }
 

@@ -541,3 +541,69 @@ async fn formula_cells_in_csv_stay_text() {
         "=HYPERLINK(\"http://evil.example\",\"bấm\")"
     );
 }
+
+async fn import_with_key(app: &TestApp, key: Option<&str>, body: &Value) -> TestResponse {
+    let mut req = Request::post("/api/v1/responses/import")
+        .header(header::AUTHORIZATION, format!("Bearer {}", app.admin))
+        .header(header::CONTENT_TYPE, "application/json");
+    if let Some(key) = key {
+        req = req.header("idempotency-key", key);
+    }
+    app.send(req.body(Body::from(body.to_string())).unwrap())
+        .await
+}
+
+#[tokio::test]
+async fn a_retried_import_with_its_key_is_stored_once() {
+    let app = TestApp::spawn().await;
+    app.province().await;
+    let rows = json!({"responses": [
+        {"agency": "A", "submitted_at": "2026-03-01", "answers": {"overall": 5}},
+        {"agency": "B", "submitted_at": "2026-03-02", "answers": {"overall": 2}},
+    ]});
+    let first = import_with_key(&app, Some("phieu-giay-2026-03"), &rows).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
+    assert_eq!(first.json()["imported"], 2);
+    let before = app.fingerprint().await;
+    // Retried (the answer was lost on the way): the first answer again, nothing stored.
+    let again = import_with_key(&app, Some("phieu-giay-2026-03"), &rows).await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.text);
+    assert_eq!(again.json()["imported"], 2);
+    assert_eq!(app.fingerprint().await, before);
+    // The same key with other rows: 409, nothing stored.
+    let other = json!({"responses": [{"agency": "A", "submitted_at": "2026-03-03", "answers": {"overall": 4}}]});
+    let res = import_with_key(&app, Some("phieu-giay-2026-03"), &other).await;
+    app.assert_rejected("key reused", &res, 409, "idempotency_key_reused", &before)
+        .await;
+    let res = import_with_key(&app, Some("có dấu"), &other).await;
+    app.assert_rejected("bad key", &res, 422, "invalid_idempotency_key", &before)
+        .await;
+    // Racing retries store once.
+    let tasks: Vec<_> = (0..6)
+        .map(|_| {
+            let router = app.router.clone();
+            let admin = app.admin.clone();
+            let other = other.clone();
+            tokio::spawn(async move {
+                let req = Request::post("/api/v1/responses/import")
+                    .header(header::AUTHORIZATION, format!("Bearer {admin}"))
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .header("idempotency-key", "dua-nhau")
+                    .body(Body::from(other.to_string()))
+                    .unwrap();
+                tower::ServiceExt::oneshot(router, req)
+                    .await
+                    .unwrap()
+                    .status()
+            })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), StatusCode::CREATED);
+    }
+    assert_eq!(app.count("responses").await, 3);
+    // Without a key, a repeat is a new import, as before.
+    let res = import_with_key(&app, None, &rows).await;
+    assert_eq!(res.status, StatusCode::CREATED);
+    assert_eq!(app.count("responses").await, 5);
+}

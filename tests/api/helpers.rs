@@ -36,6 +36,7 @@ pub const TABLES: &[&str] = &[
     "annual_reports",
     "year_settings",
     "settings",
+    "idempotency_keys",
 ];
 
 /// A database that lives as long as the test.
