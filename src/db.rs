@@ -150,13 +150,26 @@ impl Db {
         )
     }
 
+    /// A write transaction. On SQLite it begins `IMMEDIATE`: it takes the write lock at once,
+    /// waiting up to the busy timeout while another process (the CLI beside a live server)
+    /// holds it, instead of failing later when a read would have to turn into a write.
+    pub async fn begin_write(&self) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+        use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+        self.write
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await
+    }
+
     /// Tries one real write (a row added and removed in a committed transaction), records
     /// the outcome, and says whether it worked: `/healthz` calls it while writes fail, so
     /// that health comes back by itself once the fault clears.
     pub async fn probe_write(&self) -> bool {
-        use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
+        use sea_orm::{ConnectionTrait, Statement};
         let probe = async {
-            let txn = self.write.begin().await?;
+            let txn = self.begin_write().await?;
             let backend = txn.get_database_backend();
             txn.execute_raw(Statement::from_sql_and_values(
                 backend,

@@ -10,7 +10,7 @@
 use chrono::{Datelike, NaiveDate, TimeDelta, Weekday};
 use chrono_tz::Tz;
 use entity::{agency, desk};
-use sea_orm::{DbErr, EntityTrait, QueryOrder, TransactionTrait};
+use sea_orm::{DbErr, EntityTrait, QueryOrder};
 
 use crate::collect::answers::Answers;
 use crate::collect::questionnaire::{self, ONE_STOP_5};
@@ -228,7 +228,7 @@ async fn flush(db: &Db, tz: Tz, batch: &mut Vec<Submission>) -> Result<u64, DbEr
     if batch.is_empty() {
         return Ok(0);
     }
-    let txn = db.write.begin().await?;
+    let txn = db.begin_write().await?;
     store_batch(&txn, tz, batch).await?;
     txn.commit().await?;
     let n = batch.len() as u64;

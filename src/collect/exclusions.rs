@@ -5,10 +5,7 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use entity::{answer, exclusion, response};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set,
-    TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -72,7 +69,7 @@ pub async fn exclude(
 ) -> ApiResult<ExclusionDto> {
     by.require_role(&[Role::Admin])?;
     let reason = parse_reason(&input.reason).map_err(|e| ApiError::invalid("reason", e))?;
-    let txn = db.write.begin().await?;
+    let txn = db.begin_write().await?;
     // Exclusions happen in chain order too, so that a freeze sees all or none of them.
     super::store::lock_head(&txn).await?;
     let stored = response::Entity::find_by_id(id)

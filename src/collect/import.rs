@@ -10,7 +10,7 @@ use chrono::Datelike;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use entity::{agency, desk, idempotency_key};
-use sea_orm::{ActiveModelTrait, EntityTrait, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -362,7 +362,7 @@ pub async fn import(
             .map_err(|e| e.with_row(i as u64 + 1))?;
         subs.push(sub);
     }
-    let txn = db.write.begin().await?;
+    let txn = db.begin_write().await?;
     let stored = store_batch(&txn, tz, &subs).await?;
     if let Some(idem) = &idempotency {
         let first = idempotency_key::ActiveModel {

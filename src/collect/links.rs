@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 use entity::{agency, desk, rating_link, service};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -169,7 +168,7 @@ pub async fn create(
             .map(Created::Existing);
     }
 
-    let txn = db.write.begin().await?;
+    let txn = db.begin_write().await?;
     let desk = match input.desk.as_deref() {
         None => None,
         Some(code) => Some(

@@ -8,7 +8,6 @@ use std::sync::{Arc, RwLock};
 use entity::{question, questionnaire};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 
@@ -202,7 +201,7 @@ pub fn builtins() -> Vec<Questionnaire> {
 /// (or that is not stored yet) as a new version. Safe to run at every start.
 pub async fn ensure_builtins(db: &Db) -> ApiResult<()> {
     for builtin in builtins() {
-        let txn = db.write.begin().await?;
+        let txn = db.begin_write().await?;
         let latest = latest(&txn, &builtin.key).await?;
         let same = latest.as_ref().is_some_and(|stored| {
             Questionnaire {

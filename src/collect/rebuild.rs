@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType, Order, Query, SelectStatement};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr};
 
 use super::rollup::{self, Additions, Count, Place};
 use super::store::lock_head;
@@ -51,7 +51,7 @@ pub async fn rebuild(
     check_only: bool,
     mut progress: impl FnMut(u64),
 ) -> Result<Rebuild, DbErr> {
-    let txn = db.write.begin().await?;
+    let txn = db.begin_write().await?;
     let (last, _) = lock_head(&txn).await?;
     let (recounted, responses) = recount(&txn, tz, last, &mut progress).await?;
     let stored = stored(&txn).await?;

@@ -18,7 +18,7 @@ use entity::{answer, chain_head, rating_link, response};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr,
-    EntityTrait, QueryFilter, QuerySelect, Set, TransactionTrait,
+    EntityTrait, QueryFilter, QuerySelect, Set,
 };
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
@@ -361,7 +361,7 @@ async fn commit_batch(
     tz: Tz,
     subs: &[Submission],
 ) -> Result<Vec<Result<Stored, AlreadyUsed>>, DbErr> {
-    let txn = db.write.begin().await?;
+    let txn = db.begin_write().await?;
     match store_batch(&txn, tz, subs).await {
         Ok(results) => {
             txn.commit().await?;

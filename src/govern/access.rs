@@ -11,7 +11,7 @@ use entity::{agency, api_key, session, user};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    QueryOrder, Set,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -79,7 +79,7 @@ pub async fn list_keys(db: &Db, by: &Principal) -> ApiResult<Vec<KeyDto>> {
 /// Revokes key `id`; revoking a revoked key changes nothing.
 pub async fn revoke_key(db: &Db, by: &Principal, id: i64) -> ApiResult<KeyDto> {
     by.require_role(&[Role::Admin])?;
-    let txn = db.write.begin().await?;
+    let txn = db.begin_write().await?;
     let key = api_key::Entity::find_by_id(id)
         .one(&txn)
         .await?
@@ -144,7 +144,7 @@ async fn user_dto(db: &Db, by: &Principal, name: &str) -> ApiResult<UserDto> {
 /// Disables (`active` false: no sign-in, every session ended at once) or enables a user.
 pub async fn set_active(db: &Db, by: &Principal, name: &str, active: bool) -> ApiResult<UserDto> {
     by.require_role(&[Role::Admin])?;
-    let txn = db.write.begin().await?;
+    let txn = db.begin_write().await?;
     let found = user_named(&txn, name).await?;
     let id = found.id;
     if found.active != active {
@@ -180,7 +180,7 @@ pub async fn set_password(
     by.require_role(&[Role::Admin])?;
     users::check_password(password).map_err(|e| ApiError::invalid("password", e))?;
     let hash = users::hash_password_bounded(password).await?;
-    let txn = db.write.begin().await?;
+    let txn = db.begin_write().await?;
     let found = user_named(&txn, name).await?;
     let id = found.id;
     let mut model = found.into_active_model();

@@ -2,7 +2,7 @@
 //! SHA-256 of a key is stored; the key itself is shown once, when it is created.
 
 use entity::api_key;
-use sea_orm::{ActiveModelTrait, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, Set};
 use serde_json::json;
 
 use crate::db::Db;
@@ -31,7 +31,7 @@ pub async fn create(
     };
     let secret = format!("hl_{}", random_token(32).map_err(ApiError::internal)?);
     let prefix: String = secret.chars().take(11).collect();
-    let txn = db.write.begin().await?;
+    let txn = db.begin_write().await?;
     let agency_id = resolve_scope(&txn, role, agency).await?;
     let stored = api_key::ActiveModel {
         name: Set(name.into_string()),

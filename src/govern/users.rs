@@ -4,7 +4,7 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
 use entity::user;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::json;
 
 use crate::db::{Db, is_unique_violation};
@@ -177,7 +177,7 @@ pub async fn add(
     let username = parse_username(username).map_err(|e| ApiError::invalid("username", e))?;
     check_password(password).map_err(|e| ApiError::invalid("password", e))?;
     let password_hash = hash_password_bounded(password).await?;
-    let txn = db.write.begin().await?;
+    let txn = db.begin_write().await?;
     let agency_id = resolve_scope(&txn, role, agency).await?;
     let taken = user::Entity::find()
         .filter(user::Column::Username.eq(&username))

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use entity::{agency, desk};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait,
+    QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -248,7 +248,7 @@ pub async fn create_agency(db: &Db, by: &Principal, input: NewAgency) -> ApiResu
         .transpose()
         .map_err(|e| ApiError::invalid("level", e))?;
 
-    let txn = db.write.begin().await?;
+    let txn = db.begin_write().await?;
     if agency::Entity::find()
         .filter(agency::Column::Code.eq(code.as_str()))
         .one(&txn)
@@ -332,7 +332,7 @@ pub async fn create_desk(
     by.require_role(&[Role::Admin])?;
     let code = Code::parse(&input.code).map_err(|e| ApiError::invalid("code", e))?;
     let name = Name::parse(&input.name).map_err(|e| ApiError::invalid("name", e))?;
-    let txn = db.write.begin().await?;
+    let txn = db.begin_write().await?;
     let owner = agency_by_code(&txn, agency_code).await?;
     let exists = desk::Entity::find()
         .filter(desk::Column::AgencyId.eq(owner.id))
@@ -393,7 +393,7 @@ pub async fn rename_agency(
 ) -> ApiResult<AgencyDto> {
     by.require_role(&[Role::Admin])?;
     let name = Name::parse(&input.name).map_err(|e| ApiError::invalid("name", e))?;
-    let txn = db.write.begin().await?;
+    let txn = db.begin_write().await?;
     let found = agency_by_code(&txn, code).await?;
     let old = found.name.clone();
     let mut model: agency::ActiveModel = found.into();
@@ -447,7 +447,7 @@ pub async fn rename_desk(
 ) -> ApiResult<DeskDto> {
     by.require_role(&[Role::Admin])?;
     let name = Name::parse(&input.name).map_err(|e| ApiError::invalid("name", e))?;
-    let txn = db.write.begin().await?;
+    let txn = db.begin_write().await?;
     let owner = agency_by_code(&txn, agency_code).await?;
     let found = desk_by_code(&txn, &owner, desk_code).await?;
     let old = found.name.clone();

@@ -23,9 +23,7 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Tz;
 use entity::{agency, annual_report, year_setting};
 use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Query, SimpleExpr};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -581,7 +579,7 @@ pub async fn freeze(
             format!("{} has not ended yet", subject.year),
         ));
     }
-    let txn = db.write.begin().await?;
+    let txn = db.begin_write().await?;
     let (last_response, _) = lock_head(&txn).await?;
     if frozen(&txn, subject.year, subject.scope()).await?.is_some() {
         return Err(already_frozen(subject.year));
@@ -854,7 +852,7 @@ pub async fn put_settings(
     let today = crate::now().with_timezone(&tz).date_naive();
     let next_year = today.with_year(today.year() + 1).unwrap_or(today);
     let year = parse_year(year, next_year)?;
-    let txn = db.write.begin().await?;
+    let txn = db.begin_write().await?;
     let current = year_setting::Entity::find_by_id(year).one(&txn).await?;
     let old = settings(&txn, year, default_min).await?;
     let bands = Bands {

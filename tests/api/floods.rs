@@ -212,3 +212,96 @@ async fn stalled_exports_never_hold_ratings_or_shutdown() {
     }
     drop(stalled);
 }
+
+/// `hailong key create` fifteen times beside a live server that stores ratings: every
+/// command succeeds (it waits for the write lock instead of failing) and no rating fails.
+#[tokio::test]
+async fn the_cli_writes_beside_a_live_server_without_failing_ratings() {
+    let _heavy = crate::helpers::HEAVY.lock().await;
+    let db = TestDb::new().await;
+    let key = cli(&db, &["key", "create", "--role", "admin"]);
+    let key = key.lines().last().unwrap().trim().to_string();
+    let (mut child, addr) = spawn_server(&db, &[("HAILONG_RATE_LIMIT", "off")]).await;
+    for body in [r#"{"code": "KH", "name": "Tỉnh", "parent": null}"#.to_string()] {
+        let answer = http(
+            &addr,
+            &format!(
+                "POST /api/v1/agencies HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {key}\r\n\
+                 Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+        )
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    }
+    let body = r#"{"agency": "KH"}"#;
+    let link = http(
+        &addr,
+        &format!(
+            "POST /api/v1/links HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {key}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+    .await;
+    let token = link
+        .split("\"token\":\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut raters = Vec::new();
+    for _ in 0..4 {
+        let (addr, token, done) = (addr.clone(), token.clone(), done.clone());
+        raters.push(tokio::spawn(async move {
+            let mut statuses = Vec::new();
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let body = format!(r#"{{"token":"{token}","answers":{{"overall":5}}}}"#);
+                let answer = http(
+                    &addr,
+                    &format!(
+                        "POST /api/v1/responses HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+                         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    ),
+                )
+                .await;
+                statuses.push(answer.lines().next().unwrap_or("").to_string());
+            }
+            statuses
+        }));
+    }
+    for i in 0..15 {
+        let db_url = db.url.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_hailong"))
+                .env("DATABASE_URL", db_url)
+                .env("HAILONG_LOG", "warn")
+                .args(["key", "create", "--role", "viewer", "--agency", "KH"])
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        assert!(
+            out.status.success(),
+            "key create {i}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut total = 0;
+    for r in raters {
+        for status in r.await.unwrap() {
+            assert!(status.starts_with("HTTP/1.1 201"), "{status}");
+            total += 1;
+        }
+    }
+    eprintln!("beside the CLI: {total} ratings, all stored");
+    assert!(total > 0);
+    let _ = child.kill();
+    let _ = child.wait();
+}
