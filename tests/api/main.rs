@@ -17,6 +17,7 @@ mod desks;
 mod faults;
 mod floods;
 mod form;
+mod fuzz;
 mod hardening;
 mod helpers;
 mod limits;
