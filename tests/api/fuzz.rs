@@ -34,7 +34,7 @@ where
     });
     let started = std::time::Instant::now();
     let result = runner.run(&strategy, |value| {
-        check(value).map_err(|e| proptest::test_runner::TestCaseError::fail(e))
+        check(value).map_err(proptest::test_runner::TestCaseError::fail)
     });
     eprintln!(
         "fuzz {name}: {} cases in {:.1} s",
