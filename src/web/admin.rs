@@ -103,7 +103,7 @@ async fn view(state: &AppState, staff: &Staff) -> ApiResult<AdminPage> {
 }
 
 /// Runs a form's action after its CSRF check; back to the admin page when it worked.
-async fn act<F, Fut>(staff: &Staff, form: &RawForm, action: F) -> Response
+pub(super) async fn act<F, Fut>(staff: &Staff, form: &RawForm, action: F) -> Response
 where
     F: FnOnce(std::collections::HashMap<String, String>) -> Fut,
     Fut: std::future::Future<Output = ApiResult<String>>,
@@ -122,7 +122,7 @@ where
     }
 }
 
-fn field(fields: &std::collections::HashMap<String, String>, key: &str) -> String {
+pub(super) fn field(fields: &std::collections::HashMap<String, String>, key: &str) -> String {
     fields.get(key).cloned().unwrap_or_default()
 }
 

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod admin;
+pub mod admin_access;
 pub mod agencies;
 pub mod charts;
 pub mod client;
@@ -110,6 +111,7 @@ pub fn router(state: AppState) -> Router {
             .merge(charts::router())
             .merge(pages::router())
             .merge(admin::router())
+            .merge(admin_access::router())
             .merge(form::router()),
         state,
     )

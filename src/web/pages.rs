@@ -610,6 +610,10 @@ async fn dashboard_page(
             "Cơ quan, quầy và phiếu QR".to_string(),
             "/admin/agencies".to_string(),
         ));
+        links.push((
+            "Người dùng và khóa API".to_string(),
+            "/admin/users".to_string(),
+        ));
     }
     if Role::READ_RESPONSES.contains(&by.role) {
         links.push((

@@ -129,3 +129,108 @@ async fn disabling_a_user_ends_their_sessions_at_once() {
     assert_eq!(res.json()["agency"], "B");
     assert!(!res.text.contains("argon2"), "{}", res.text);
 }
+
+#[tokio::test]
+async fn the_admin_page_disables_users_and_revokes_keys() {
+    let app = setup(None).await;
+    let (admin, csrf) = sign_in(&app, "lan").await;
+    let page = request(&app, Method::GET, "/admin/users", &admin, None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.text.contains("minh") && page.text.contains("Khóa tài khoản minh"),
+        "{}",
+        page.text
+    );
+    // Without the CSRF token: refused, nothing changes.
+    let res = request(
+        &app,
+        Method::POST,
+        "/admin/users/minh/disable",
+        &admin,
+        Some(String::new()),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    let (minh, _) = sign_in(&app, "minh").await;
+    let res = request(
+        &app,
+        Method::POST,
+        "/admin/users/minh/disable",
+        &admin,
+        Some(format!("csrf={csrf}")),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
+    assert_eq!(
+        request(&app, Method::GET, "/dashboard", &minh, None)
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+
+    // A key made on the page is shown once, then revoked there.
+    let res = request(
+        &app,
+        Method::POST,
+        "/admin/keys",
+        &admin,
+        Some(format!(
+            "csrf={csrf}&role=viewer&agency=A&name=b%C3%A1o+c%C3%A1o"
+        )),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    assert_eq!(res.headers["cache-control"], "no-store");
+    let key = res
+        .text
+        .split("<code style=\"word-break:break-all;font-size:1.05rem\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(key.starts_with("hl_"), "{key}");
+    assert_eq!(
+        app.get("/api/v1/agencies", &key).await.status,
+        StatusCode::OK
+    );
+    let listed = app.get("/api/v1/keys", &app.admin).await.json();
+    let id = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == "báo cáo")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let again = request(&app, Method::GET, "/admin/keys", &admin, None).await;
+    assert!(!again.text.contains(&key), "the key is shown only once");
+    let res = request(
+        &app,
+        Method::POST,
+        &format!("/admin/keys/{id}/revoke"),
+        &admin,
+        Some(format!("csrf={csrf}")),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
+    assert_eq!(
+        app.get("/api/v1/agencies", &key).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // A manager may not see the page.
+    let res = request(
+        &app,
+        Method::POST,
+        "/admin/users/minh/enable",
+        &admin,
+        Some(format!("csrf={csrf}")),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let (minh, _) = sign_in(&app, "minh").await;
+    let res = request(&app, Method::GET, "/admin/users", &minh, None).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+}

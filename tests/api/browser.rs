@@ -356,6 +356,7 @@ async fn staff_pages_are_accessible_and_show_the_charts() {
             ("annual", format!("/reports/annual?year={last}&parent=KH")),
             ("public", format!("/public/annual/{last}?parent=KH")),
             ("admin", "/admin/agencies".to_string()),
+            ("admin-users", "/admin/users".to_string()),
             ("card", card_path.clone()),
             ("kiosk", kiosk_path.clone()),
             ("unknown-link", "/r/AAAAAAAAAAAAAAAAAAAAAA".to_string()),
