@@ -27,23 +27,34 @@ fn fuzz<S: Strategy>(name: &str, strategy: S, check: impl Fn(S::Value) -> Result
 where
     S::Value: std::fmt::Debug,
 {
-    let mut runner = TestRunner::new(Config {
-        cases: cases(),
-        failure_persistence: None,
-        ..Config::default()
-    });
+    let seconds: u64 = std::env::var("HAILONG_FUZZ_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let started = std::time::Instant::now();
-    let result = runner.run(&strategy, |value| {
-        check(value).map_err(proptest::test_runner::TestCaseError::fail)
-    });
+    let mut total = 0u64;
+    loop {
+        // A new runner each round: fresh random seeds.
+        let mut runner = TestRunner::new(Config {
+            cases: cases(),
+            failure_persistence: None,
+            ..Config::default()
+        });
+        let result = runner.run(&strategy, |value| {
+            check(value).map_err(proptest::test_runner::TestCaseError::fail)
+        });
+        if let Err(e) = result {
+            panic!("fuzz {name}: {e}");
+        }
+        total += u64::from(cases());
+        if started.elapsed().as_secs() >= seconds {
+            break;
+        }
+    }
     eprintln!(
-        "fuzz {name}: {} cases in {:.1} s",
-        cases(),
+        "fuzz {name}: {total} cases in {:.1} s, all held",
         started.elapsed().as_secs_f64()
     );
-    if let Err(e) = result {
-        panic!("fuzz {name}: {e}");
-    }
 }
 
 fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
