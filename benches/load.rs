@@ -18,7 +18,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -85,14 +84,13 @@ async fn run(options: Options) {
     let mut config = Config::new(url.clone(), addr, Some(base.clone()));
     config.rate_limit = None;
     let state = AppState::new(db.clone(), config);
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router(state).into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .unwrap();
-    });
+    // The server's own accept loop, with its timeouts and connection cap.
+    tokio::spawn(hailong::web::server::run(
+        listener,
+        router(state),
+        hailong::config::DEFAULT_MAX_CONNECTIONS,
+        std::future::pending(),
+    ));
     let token = fixture(&db, &base).await;
     println!(
         "hailong load: {} clients, {} s per mode, database {}",
