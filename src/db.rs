@@ -163,6 +163,13 @@ impl Db {
             .await
     }
 
+    /// Commits `txn` and records the outcome for `/healthz`.
+    pub async fn commit(&self, txn: sea_orm::DatabaseTransaction) -> Result<(), DbErr> {
+        let committed = txn.commit().await;
+        self.health.record(&committed);
+        committed
+    }
+
     /// Tries one real write (a row added and removed in a committed transaction), records
     /// the outcome, and says whether it worked: `/healthz` calls it while writes fail, so
     /// that health comes back by itself once the fault clears.

@@ -111,7 +111,7 @@ pub async fn exclude(
         json!({"reason": reason}),
     )
     .await?;
-    txn.commit().await?;
+    db.commit(txn).await?;
     Ok(to_dto(inserted))
 }
 

@@ -398,9 +398,7 @@ pub async fn import(
         }),
     )
     .await?;
-    let committed = txn.commit().await;
-    db.health.record(&committed);
-    committed?;
+    db.commit(txn).await?;
     metrics::counter!("hailong_imported_responses_total").increment(stored.len() as u64);
     Ok(stored.len())
 }

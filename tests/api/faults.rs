@@ -301,3 +301,90 @@ impl Drop for Tmpfs {
             .status();
     }
 }
+
+/// Imports and exclusions meet the same fault: 503 with `Retry-After` and nothing stored
+/// (before: `201 {"imported": 500}` with nothing stored), then normal service once it clears.
+#[tokio::test]
+async fn imports_and_exclusions_under_a_full_file_answer_503_and_store_nothing() {
+    let app = TestApp::spawn().await;
+    if !is_sqlite(&app) {
+        return;
+    }
+    app.province().await;
+    let rows: Vec<_> = (0..500)
+        .map(|i| {
+            json!({"agency": "A", "submitted_at": "2026-03-01", "answers": {"overall": 1 + i % 5},
+                        "comment": format!("phiếu giấy số {i}")})
+        })
+        .collect();
+    let first = app
+        .post(
+            "/api/v1/responses/import",
+            &app.admin,
+            json!({"responses": rows[..1]}),
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
+    let fill = |db: Db| async move {
+        let pages = db
+            .write
+            .query_one_raw(Statement::from_string(db.backend(), "PRAGMA page_count"))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get_by_index::<i64>(0)
+            .unwrap();
+        db.write
+            .execute_unprepared(&format!("PRAGMA max_page_count = {pages}"))
+            .await
+            .unwrap();
+    };
+    fill(app.db.clone()).await;
+    let before = app.fingerprint().await;
+    let res = app
+        .post(
+            "/api/v1/responses/import",
+            &app.admin,
+            json!({"responses": rows}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE, "{}", res.text);
+    assert!(res.headers.contains_key("retry-after"));
+    assert_eq!(
+        app.fingerprint().await,
+        before,
+        "a failed import changed the database"
+    );
+
+    // The fault clears: the same import is stored.
+    app.db
+        .write
+        .execute_unprepared("PRAGMA max_page_count = 1073741823")
+        .await
+        .unwrap();
+    let res = app
+        .post(
+            "/api/v1/responses/import",
+            &app.admin,
+            json!({"responses": rows}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    assert_eq!(app.count("responses").await, 501);
+    assert_eq!(health(&app).await, StatusCode::OK);
+    let id = first.json()["imported"].as_i64().unwrap();
+    let res = app
+        .post(
+            &format!("/api/v1/responses/{id}/exclude"),
+            &app.admin,
+            json!({"reason": "thử"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    app.db.clone().close().await;
+    let check = {
+        let db = Db::connect(&app.test_db.url).await.unwrap();
+        chain::verify(&db.read, |_| {}).await.unwrap()
+    };
+    assert_eq!(check, ChainCheck::Intact { responses: 501 });
+}
