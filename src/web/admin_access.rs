@@ -140,28 +140,33 @@ async fn add_user(State(state): State<AppState>, staff: Staff, form: RawForm) ->
 }
 
 async fn disable(
-    State(state): State<AppState>,
+    state: State<AppState>,
     staff: Staff,
-    Path(name): Path<String>,
+    name: Path<String>,
     form: RawForm,
 ) -> Response {
-    let by = staff.signed_in.principal.clone();
-    act(&staff, &form, |_| async move {
-        access::set_active(&state.db, &by, &name, false).await?;
-        Ok("/admin/users#users".to_string())
-    })
-    .await
+    set_active(state, staff, name, form, false).await
 }
 
 async fn enable(
+    state: State<AppState>,
+    staff: Staff,
+    name: Path<String>,
+    form: RawForm,
+) -> Response {
+    set_active(state, staff, name, form, true).await
+}
+
+async fn set_active(
     State(state): State<AppState>,
     staff: Staff,
     Path(name): Path<String>,
     form: RawForm,
+    active: bool,
 ) -> Response {
     let by = staff.signed_in.principal.clone();
     act(&staff, &form, |_| async move {
-        access::set_active(&state.db, &by, &name, true).await?;
+        access::set_active(&state.db, &by, &name, active).await?;
         Ok("/admin/users#users".to_string())
     })
     .await

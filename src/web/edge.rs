@@ -14,7 +14,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
-use super::form::{EN, MessagePage, Texts, VI, render};
+use super::form::{EN, Texts, VI, page};
 
 /// Whether `path` belongs to the machine interface (JSON errors) rather than to pages.
 fn is_api(path: &str) -> bool {
@@ -133,19 +133,10 @@ fn shaped(
     status: StatusCode,
     retry_after: Option<HeaderValue>,
 ) -> Response {
-    let page = is_page(path) || (!is_api(path) && wants_html);
-    let mut res = if page {
+    let is_page_route = is_page(path) || (!is_api(path) && wants_html);
+    let mut res = if is_page_route {
         let t: &'static Texts = if english { &EN } else { &VI };
-        let (heading, body) = page_text(status, english);
-        render(
-            status,
-            &MessagePage {
-                t,
-                heading,
-                body,
-                refresh: None,
-            },
-        )
+        page(status, t, page_text(status, english))
     } else {
         let (code, message) = api_text(status);
         ApiError::new(status, code, message).into_response()

@@ -175,7 +175,11 @@ pub struct CardPage {
     pub print_hint: &'static str,
 }
 
-fn page(status: StatusCode, t: &'static Texts, (heading, body): (&str, &str)) -> Response {
+pub(crate) fn page(
+    status: StatusCode,
+    t: &'static Texts,
+    (heading, body): (&str, &str),
+) -> Response {
     render(
         status,
         &MessagePage {

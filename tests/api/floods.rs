@@ -89,6 +89,22 @@ async fn a_sign_in_flood_keeps_memory_bounded_and_health_answering() {
     let _ = child.wait();
 }
 
+/// A JSON POST on a new connection, with an optional bearer key: the whole answer.
+async fn post_json(addr: &str, path: &str, key: Option<&str>, body: &str) -> String {
+    let auth = key
+        .map(|k| format!("Authorization: Bearer {k}\r\n"))
+        .unwrap_or_default();
+    http(
+        addr,
+        &format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{auth}\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+    .await
+}
+
 /// Runs the CLI against `db`; its standard output.
 fn cli(db: &TestDb, args: &[&str]) -> String {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_hailong"))
@@ -125,15 +141,7 @@ async fn stalled_exports_never_hold_ratings_or_shutdown() {
     let key = key.lines().last().unwrap().trim().to_string();
     let (mut child, addr) = spawn_server(&db, &[("HAILONG_RATE_LIMIT", "off")]).await;
     let body = r#"{"agency": "KH.STP"}"#;
-    let link = http(
-        &addr,
-        &format!(
-            "POST /api/v1/links HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {key}\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        ),
-    )
-    .await;
+    let link = post_json(&addr, "/api/v1/links", Some(&key), body).await;
     let token = link
         .split("\"token\":\"")
         .nth(1)
@@ -166,15 +174,7 @@ async fn stalled_exports_never_hold_ratings_or_shutdown() {
     while started.elapsed() < Duration::from_secs(8) {
         let body = format!(r#"{{"token":"{token}","answers":{{"overall":4}}}}"#);
         let t = Instant::now();
-        let answer = http(
-            &addr,
-            &format!(
-                "POST /api/v1/responses HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
-                 Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            ),
-        )
-        .await;
+        let answer = post_json(&addr, "/api/v1/responses", None, &body).await;
         slowest = slowest.max(t.elapsed());
         assert!(
             answer.starts_with("HTTP/1.1 201"),
@@ -222,28 +222,11 @@ async fn the_cli_writes_beside_a_live_server_without_failing_ratings() {
     let key = cli(&db, &["key", "create", "--role", "admin"]);
     let key = key.lines().last().unwrap().trim().to_string();
     let (mut child, addr) = spawn_server(&db, &[("HAILONG_RATE_LIMIT", "off")]).await;
-    for body in [r#"{"code": "KH", "name": "Tỉnh", "parent": null}"#.to_string()] {
-        let answer = http(
-            &addr,
-            &format!(
-                "POST /api/v1/agencies HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {key}\r\n\
-                 Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            ),
-        )
-        .await;
-        assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
-    }
+    let body = r#"{"code": "KH", "name": "Tỉnh", "parent": null}"#;
+    let answer = post_json(&addr, "/api/v1/agencies", Some(&key), body).await;
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
     let body = r#"{"agency": "KH"}"#;
-    let link = http(
-        &addr,
-        &format!(
-            "POST /api/v1/links HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {key}\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        ),
-    )
-    .await;
+    let link = post_json(&addr, "/api/v1/links", Some(&key), body).await;
     let token = link
         .split("\"token\":\"")
         .nth(1)
@@ -260,15 +243,7 @@ async fn the_cli_writes_beside_a_live_server_without_failing_ratings() {
             let mut statuses = Vec::new();
             while !done.load(std::sync::atomic::Ordering::Relaxed) {
                 let body = format!(r#"{{"token":"{token}","answers":{{"overall":5}}}}"#);
-                let answer = http(
-                    &addr,
-                    &format!(
-                        "POST /api/v1/responses HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
-                         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-                        body.len()
-                    ),
-                )
-                .await;
+                let answer = post_json(&addr, "/api/v1/responses", None, &body).await;
                 statuses.push(answer.lines().next().unwrap_or("").to_string());
             }
             statuses
