@@ -55,6 +55,7 @@ impl WriteHealth {
             Err(_) => {
                 self.failures.fetch_add(1, Ordering::Relaxed);
                 self.failing.store(true, Ordering::Release);
+                metrics::counter!("hailong_write_failures_total").increment(1);
             }
         }
     }

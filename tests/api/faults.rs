@@ -149,6 +149,9 @@ async fn commits_failing_under_load_lose_no_acknowledged_rating() {
         during.stored.len()
     );
 
+    let metrics = crate::helpers::send_get(&app.router, "/metrics").await;
+    assert!(metrics.text.contains("hailong_write_failures_total"), "failures are not counted");
+
     // The fault has cleared: writing resumes without a restart.
     let after = post_many(&app, &token, 2, 5).await;
     assert_eq!(after.stored.len(), 10, "{after:?}");
