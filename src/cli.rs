@@ -146,7 +146,8 @@ pub fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            // `{:#}` prints the causes too: "what failed: why: why".
+            eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }
@@ -215,9 +216,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     format!("parent {}", stored.scope)
                 };
                 eprintln!("verifying the frozen {} report ({parent})…", stored.year);
-                let check = crate::report::annual::verify_stored(&db.read, stored)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+                let check = crate::report::annual::verify_stored(&db.read, stored).await?;
                 if check.ok {
                     println!(
                         "frozen {} report ({parent}) verified: digest {}",
@@ -335,8 +334,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 agency.as_deref(),
                 name.as_deref(),
             )
-            .await
-            .map_err(|e| anyhow::anyhow!(e.message))?;
+            .await?;
             let mut out = std::io::stdout().lock();
             writeln!(
                 out,
@@ -349,9 +347,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             writeln!(out, "{}", created.secret)?;
         }
         Command::Key(KeyCommand::List) => {
-            let keys = access::list_keys(&db, &Principal::cli())
-                .await
-                .map_err(cli_error)?;
+            let keys = access::list_keys(&db, &Principal::cli()).await?;
             let mut out = std::io::stdout().lock();
             for k in keys {
                 let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
@@ -376,15 +372,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Key(KeyCommand::Revoke { id }) => {
-            let k = access::revoke_key(&db, &Principal::cli(), id)
-                .await
-                .map_err(cli_error)?;
+            let k = access::revoke_key(&db, &Principal::cli(), id).await?;
             println!("key {} ({}) revoked", k.id, k.prefix);
         }
         Command::User(UserCommand::List) => {
-            let users = access::list_users(&db, &Principal::cli())
-                .await
-                .map_err(cli_error)?;
+            let users = access::list_users(&db, &Principal::cli()).await?;
             let mut out = std::io::stdout().lock();
             for u in users {
                 writeln!(
@@ -398,22 +390,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::User(UserCommand::Disable { username }) => {
-            access::set_active(&db, &Principal::cli(), &username, false)
-                .await
-                .map_err(cli_error)?;
+            access::set_active(&db, &Principal::cli(), &username, false).await?;
             println!("user {username} disabled; their sessions have ended");
         }
         Command::User(UserCommand::Enable { username }) => {
-            access::set_active(&db, &Principal::cli(), &username, true)
-                .await
-                .map_err(cli_error)?;
+            access::set_active(&db, &Principal::cli(), &username, true).await?;
             println!("user {username} enabled");
         }
         Command::User(UserCommand::Password { username }) => {
             let password = read_password()?;
-            access::set_password(&db, &Principal::cli(), &username, &password, None)
-                .await
-                .map_err(cli_error)?;
+            access::set_password(&db, &Principal::cli(), &username, &password, None).await?;
             println!("password of {username} changed; their sessions have ended");
         }
         Command::User(UserCommand::Add {
@@ -431,8 +417,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 role,
                 agency.as_deref(),
             )
-            .await
-            .map_err(|e| anyhow::anyhow!(e.message))?;
+            .await?;
             println!("Created user {username} (role {role}).");
         }
     }
@@ -442,10 +427,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// Connects and applies pending migrations, showing each one as it runs.
 /// An error of the application layer as one line for the terminal.
-fn cli_error(e: crate::web::error::ApiError) -> anyhow::Error {
-    anyhow::anyhow!(e.message)
-}
-
 pub async fn open(url: &str) -> anyhow::Result<Db> {
     let db = Db::connect(url).await?;
     let applied = crate::prepare(&db, |name| eprintln!("applying migration {name}")).await?;

@@ -92,7 +92,7 @@ pub async fn load(db: &Db, config: &Config) -> anyhow::Result<bool> {
         ..Principal::cli()
     };
     let total = 1 + DEPARTMENTS.len() + COMMUNES.len();
-    let fail = |e: crate::ApiError| anyhow::anyhow!("demo: {}", e.message);
+    let fail = |e: crate::Error| anyhow::anyhow!("demo: {}", e.message);
     let mut done = 0;
     for (code, name, parent, level) in std::iter::once((PROVINCE.0, PROVINCE.1, None, "tỉnh"))
         .chain(
@@ -211,7 +211,7 @@ pub async fn grow(db: &Db, total: usize) -> anyhow::Result<usize> {
         actor: "demo".into(),
         ..Principal::cli()
     };
-    let fail = |e: crate::ApiError| anyhow::anyhow!("demo: {}", e.message);
+    let fail = |e: crate::Error| anyhow::anyhow!("demo: {}", e.message);
     let province = org::agency_by_code(&db.read, PROVINCE.0)
         .await
         .map_err(fail)?;

@@ -12,6 +12,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod domain;
+pub mod error;
 pub mod generate;
 pub mod govern;
 pub mod org;
@@ -19,7 +20,7 @@ pub mod report;
 pub mod score;
 pub mod web;
 
-pub use web::error::ApiError;
+pub use error::{Error, Result};
 
 /// The current instant, truncated to whole microseconds: the precision PostgreSQL keeps,
 /// so that an instant reads back exactly as it was written on both databases (the

@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::db::Db;
 use crate::domain::Role;
+use crate::error::{Error, Result};
 use crate::govern::Principal;
 use crate::org::agency_in_scope;
 use crate::report::agency::period;
@@ -24,7 +25,6 @@ use crate::report::annual::{self, Subject};
 use crate::report::export::element_label;
 use crate::report::{monthly_tallies, sum_of, tallies};
 use crate::score::{self, ELEMENTS, OVERALL, Tally};
-use crate::web::error::{ApiError, ApiResult};
 pub use render::{Chart, Image, RankBar};
 
 /// The query of every chart.
@@ -46,7 +46,7 @@ fn year_or_this(q: &ChartQuery, tz: Tz) -> String {
         .unwrap_or_else(|| crate::now().with_timezone(&tz).year().to_string())
 }
 
-fn reader_roles(by: &Principal) -> ApiResult<()> {
+fn reader_roles(by: &Principal) -> Result<()> {
     by.require_role(&[Role::Admin, Role::Manager, Role::Viewer, Role::Integrator])
 }
 
@@ -57,7 +57,7 @@ pub async fn ranking(
     tz: Tz,
     min_responses: u64,
     q: &ChartQuery,
-) -> ApiResult<Chart> {
+) -> Result<Chart> {
     let year = year_or_this(q, tz);
     let report = annual::ranking(db, by, tz, min_responses, &year, q.parent.as_deref()).await?;
     let whose = match &report.parent {
@@ -110,7 +110,7 @@ fn monthly_shares(months: &[Tally; 12]) -> Vec<Option<f64>> {
 }
 
 /// The overall answers of `ids` together, per month, summed by the database.
-async fn overall_by_month(db: &Db, year: i32, ids: &[i64]) -> ApiResult<[Tally; 12]> {
+async fn overall_by_month(db: &Db, year: i32, ids: &[i64]) -> Result<[Tally; 12]> {
     Ok(monthly_tallies(&db.read, year, ids, Some(OVERALL), false)
         .await?
         .remove(&0)
@@ -118,13 +118,7 @@ async fn overall_by_month(db: &Db, year: i32, ids: &[i64]) -> ApiResult<[Tally; 
 }
 
 /// The monthly share of `code`'s subtree with its interval, against its parent's.
-pub async fn trend(
-    db: &Db,
-    by: &Principal,
-    tz: Tz,
-    code: &str,
-    q: &ChartQuery,
-) -> ApiResult<Chart> {
+pub async fn trend(db: &Db, by: &Principal, tz: Tz, code: &str, q: &ChartQuery) -> Result<Chart> {
     reader_roles(by)?;
     let (root, tree) = agency_in_scope(&db.read, by, code).await?;
     let today = crate::now().with_timezone(&tz).date_naive();
@@ -160,7 +154,7 @@ pub async fn distribution(
     tz: Tz,
     code: &str,
     q: &ChartQuery,
-) -> ApiResult<Chart> {
+) -> Result<Chart> {
     reader_roles(by)?;
     let (root, tree) = agency_in_scope(&db.read, by, code).await?;
     let today = crate::now().with_timezone(&tz).date_naive();
@@ -189,7 +183,7 @@ pub async fn distribution(
 }
 
 /// The share of each ranked agency per month.
-pub async fn heatmap(db: &Db, by: &Principal, tz: Tz, q: &ChartQuery) -> ApiResult<Chart> {
+pub async fn heatmap(db: &Db, by: &Principal, tz: Tz, q: &ChartQuery) -> Result<Chart> {
     let year = year_or_this(q, tz);
     let subject = Subject::load(&db.read, by, tz, &year, q.parent.as_deref()).await?;
     let subtrees: Vec<(i64, Vec<i64>)> = subject
@@ -243,7 +237,7 @@ impl Cache {
     }
 
     /// The chart in `format`, drawn on a blocking thread unless cached.
-    pub async fn render(&self, chart: Chart, format: Image) -> ApiResult<Arc<Vec<u8>>> {
+    pub async fn render(&self, chart: Chart, format: Image) -> Result<Arc<Vec<u8>>> {
         let key: [u8; 32] = Sha256::digest(format!("{format:?}{chart:?}").as_bytes()).into();
         if let Some(hit) = self
             .0
@@ -256,8 +250,8 @@ impl Cache {
         }
         let bytes = tokio::task::spawn_blocking(move || chart.render(format))
             .await
-            .map_err(ApiError::internal)?
-            .map_err(ApiError::internal)?;
+            .map_err(Error::internal)?
+            .map_err(Error::internal)?;
         let bytes = Arc::new(bytes);
         if let Ok(mut drawn) = self.0.lock()
             && bytes.len() <= Self::MAX_BYTES

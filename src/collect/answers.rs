@@ -57,13 +57,13 @@ impl Problem {
     }
 
     /// The API's error for this problem: 422 with `field` `answers.KEY` or `comment`.
-    pub fn api_error(&self) -> crate::web::error::ApiError {
+    pub fn api_error(&self) -> crate::error::Error {
         let field = if self.field == "comment" {
             "comment".to_string()
         } else {
             format!("answers.{}", self.field)
         };
-        crate::web::error::ApiError::unprocessable(self.code, self.message(true)).with_field(field)
+        crate::error::Error::unprocessable(self.code, self.message(true)).with_field(field)
     }
 
     /// A sentence for the citizen, in Vietnamese or English.

@@ -12,8 +12,8 @@ use serde_json::json;
 use super::rollup;
 use crate::db::{Db, is_unique_violation};
 use crate::domain::{Invalid, Role};
+use crate::error::{Error, Result};
 use crate::govern::{Principal, audit};
-use crate::web::error::{ApiError, ApiResult};
 
 /// Reasons are short notes for the next administrator.
 pub const MAX_REASON: usize = 500;
@@ -66,9 +66,9 @@ pub async fn exclude(
     tz: Tz,
     id: i64,
     input: ExcludeRequest,
-) -> ApiResult<ExclusionDto> {
+) -> Result<ExclusionDto> {
     by.require_role(&[Role::Admin])?;
-    let reason = parse_reason(&input.reason).map_err(|e| ApiError::invalid("reason", e))?;
+    let reason = parse_reason(&input.reason).map_err(|e| Error::invalid("reason", e))?;
     let txn = db.begin_write().await?;
     // Exclusions happen in chain order too, so that a freeze sees all or none of them.
     super::store::lock_head(&txn).await?;
@@ -76,7 +76,7 @@ pub async fn exclude(
         .one(&txn)
         .await?
         .ok_or_else(|| {
-            ApiError::not_found("response_not_found", "there is no response with this id")
+            Error::not_found("response_not_found", "there is no response with this id")
         })?;
     if let Some(existing) = find(&txn, id).await? {
         return Ok(to_dto(existing));
@@ -97,7 +97,7 @@ pub async fn exclude(
             txn.rollback().await?;
             let existing = find(&db.write, id)
                 .await?
-                .ok_or_else(|| ApiError::internal(e))?;
+                .ok_or_else(|| Error::internal(e))?;
             return Ok(to_dto(existing));
         }
         Err(e) => return Err(e.into()),

@@ -18,13 +18,13 @@ use super::answers::{self, Raw};
 use super::questionnaire::{self, ONE_STOP_5, Questionnaire};
 use super::store::{Channel, Submission, store_batch};
 use crate::db::Db;
+use crate::domain::json::{from_value, parse_json};
 use crate::domain::period::{local_to_utc, start_of};
 use crate::domain::{Invalid, Role};
+use crate::error::{Error, Result};
 use crate::govern::{Principal, audit};
 use crate::org::Tree;
 use crate::score::{ELEMENTS, OVERALL};
-use crate::web::error::{ApiError, ApiResult};
-use crate::web::extract::{from_value, parse_json};
 
 /// The most rows one import takes.
 pub const MAX_ROWS: usize = 10_000;
@@ -97,19 +97,19 @@ pub struct JsonImport {
     pub responses: Vec<serde_json::Value>,
 }
 
-fn too_many() -> ApiError {
-    ApiError::unprocessable(
+fn too_many() -> Error {
+    Error::unprocessable(
         "too_many_rows",
         format!("an import takes at most {MAX_ROWS} rows; split the file"),
     )
 }
 
-fn no_rows() -> ApiError {
-    ApiError::unprocessable("no_rows", "there are no rows to import")
+fn no_rows() -> Error {
+    Error::unprocessable("no_rows", "there are no rows to import")
 }
 
 /// Reads a JSON import body.
-pub fn parse_json_rows(bytes: &[u8]) -> ApiResult<Vec<Row>> {
+pub fn parse_json_rows(bytes: &[u8]) -> Result<Vec<Row>> {
     let body: JsonImport = parse_json(bytes)?;
     if body.responses.len() > MAX_ROWS {
         return Err(too_many());
@@ -141,7 +141,7 @@ pub fn parse_json_rows(bytes: &[u8]) -> ApiResult<Vec<Row>> {
 /// must be there, `questionnaire` may be, and other columns (such as the listing's `id` and
 /// `excluded`) are ignored, so that an export can be imported elsewhere. Empty cells are
 /// unanswered.
-pub fn parse_csv_rows(bytes: &[u8]) -> ApiResult<Vec<Row>> {
+pub fn parse_csv_rows(bytes: &[u8]) -> Result<Vec<Row>> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -185,7 +185,7 @@ pub fn parse_csv_rows(bytes: &[u8]) -> ApiResult<Vec<Row>> {
                 }
                 _ => "this row cannot be read as CSV".to_string(),
             };
-            ApiError::unprocessable("invalid_csv", why).with_row(number)
+            Error::unprocessable("invalid_csv", why).with_row(number)
         })?;
         let cell = |name: &str| record.get(col(name)).unwrap_or("").trim().to_string();
         let optional = |text: String| Some(text).filter(|t| !t.is_empty());
@@ -209,8 +209,8 @@ pub fn parse_csv_rows(bytes: &[u8]) -> ApiResult<Vec<Row>> {
     Ok(rows)
 }
 
-fn bad_header(message: impl Into<String>) -> ApiError {
-    ApiError::unprocessable("invalid_header", message)
+fn bad_header(message: impl Into<String>) -> Error {
+    Error::unprocessable("invalid_header", message)
 }
 
 /// The earliest `submitted_at` an import takes: nothing older is a rating of this product
@@ -273,9 +273,9 @@ pub struct Idempotency {
 
 impl Idempotency {
     /// 1 to 200 visible ASCII characters; the digest covers the media type and the body.
-    pub fn parse(key: &str, media_type: &str, body: &[u8]) -> ApiResult<Self> {
+    pub fn parse(key: &str, media_type: &str, body: &[u8]) -> Result<Self> {
         if key.is_empty() || key.len() > 200 || !key.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(ApiError::unprocessable(
+            return Err(Error::unprocessable(
                 "invalid_idempotency_key",
                 "Idempotency-Key has 1 to 200 visible ASCII characters",
             )
@@ -299,7 +299,7 @@ async fn replay(
     conn: &impl sea_orm::ConnectionTrait,
     by: &Principal,
     idem: &Idempotency,
-) -> ApiResult<Option<usize>> {
+) -> Result<Option<usize>> {
     let Some(first) = idempotency_key::Entity::find_by_id((by.actor.clone(), idem.key.clone()))
         .one(conn)
         .await?
@@ -307,13 +307,13 @@ async fn replay(
         return Ok(None);
     };
     if first.body_sha256 != idem.body_sha256 {
-        return Err(ApiError::conflict(
+        return Err(Error::conflict(
             "idempotency_key_reused",
             "this Idempotency-Key was used with a different body",
         )
         .with_field("Idempotency-Key"));
     }
-    let n = first.response.parse().map_err(ApiError::internal)?;
+    let n = first.response.parse().map_err(Error::internal)?;
     Ok(Some(n))
 }
 
@@ -325,7 +325,7 @@ pub async fn import(
     tz: Tz,
     rows: Vec<Row>,
     idempotency: Option<Idempotency>,
-) -> ApiResult<usize> {
+) -> Result<usize> {
     by.require_role(&[Role::Admin, Role::Integrator])?;
     if let Some(idem) = &idempotency
         && let Some(n) = replay(&db.read, by, idem).await?
@@ -381,7 +381,7 @@ pub async fn import(
             if crate::db::is_unique_violation(&e) {
                 return replay(&db.write, by, idem)
                     .await?
-                    .ok_or_else(|| ApiError::internal("an idempotency key vanished"));
+                    .ok_or_else(|| Error::internal("an idempotency key vanished"));
             }
             return Err(e.into());
         }
@@ -410,9 +410,9 @@ async fn submission(
     now: DateTime<Utc>,
     lookup: &mut Lookup,
     row: Row,
-) -> ApiResult<Submission> {
+) -> Result<Submission> {
     let agency_id = *lookup.agencies.get(row.agency.trim()).ok_or_else(|| {
-        ApiError::unprocessable(
+        Error::unprocessable(
             "unknown_agency",
             format!("there is no agency with the code `{}`", row.agency.trim()),
         )
@@ -427,7 +427,7 @@ async fn submission(
                 .desks
                 .get(&(agency_id, code.trim().to_string()))
                 .ok_or_else(|| {
-                    ApiError::unprocessable(
+                    Error::unprocessable(
                         "unknown_desk",
                         format!("the agency has no desk with the code `{}`", code.trim()),
                     )
@@ -446,16 +446,16 @@ async fn submission(
         .cloned()
         .flatten()
         .ok_or_else(|| {
-            ApiError::unprocessable(
+            Error::unprocessable(
                 "unknown_questionnaire",
                 format!("there is no questionnaire `{key}`"),
             )
             .with_field("questionnaire")
         })?;
     let submitted_at =
-        parse_instant(&row.submitted_at, tz).map_err(|e| ApiError::invalid("submitted_at", e))?;
+        parse_instant(&row.submitted_at, tz).map_err(|e| Error::invalid("submitted_at", e))?;
     if submitted_at > now + FUTURE_SLACK {
-        return Err(ApiError::unprocessable(
+        return Err(Error::unprocessable(
             "submitted_at_in_future",
             "submitted_at lies more than five minutes in the future",
         )
@@ -464,7 +464,7 @@ async fn submission(
     let channel = match row.channel.as_deref().map(str::trim) {
         None | Some("") => Channel::Paper,
         Some(name) => Channel::parse(name).ok_or_else(|| {
-            ApiError::unprocessable(
+            Error::unprocessable(
                 "invalid_channel",
                 "channel is one of qr, kiosk, web, paper, api",
             )

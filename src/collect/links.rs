@@ -13,9 +13,9 @@ use serde_json::json;
 use super::questionnaire::{self, ONE_STOP_5};
 use crate::db::{Db, is_unique_violation};
 use crate::domain::{Code, Role};
+use crate::error::{Error, Result};
 use crate::govern::{Principal, audit, secrets};
 use crate::org::agency_in_scope;
-use crate::web::error::{ApiError, ApiResult};
 
 /// The body of `POST /api/v1/links`.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -68,7 +68,7 @@ pub async fn desk_link(
     agency_code: &str,
     desk_code: &str,
     kiosk: bool,
-) -> ApiResult<String> {
+) -> Result<String> {
     by.require_role(&[Role::Admin, Role::Integrator])?;
     let (owner, _) = agency_in_scope(&db.read, by, agency_code).await?;
     let found = crate::org::desk_by_code(&db.read, &owner, desk_code).await?;
@@ -108,17 +108,12 @@ const MAX_REFERENCE: usize = 100;
 /// How far ahead a link's expiry may lie.
 pub const MAX_EXPIRY_YEARS: i64 = 10;
 
-pub async fn create(
-    db: &Db,
-    by: &Principal,
-    public_url: &str,
-    input: NewLink,
-) -> ApiResult<Created> {
+pub async fn create(db: &Db, by: &Principal, public_url: &str, input: NewLink) -> Result<Created> {
     by.require_role(&[Role::Admin, Role::Integrator])?;
     let reference = match input.reference.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(r) if r.chars().count() > MAX_REFERENCE || r.chars().any(char::is_control) => {
-            return Err(ApiError::unprocessable(
+            return Err(Error::unprocessable(
                 "invalid_reference",
                 format!("a reference has at most {MAX_REFERENCE} characters"),
             )
@@ -127,7 +122,7 @@ pub async fn create(
         Some(r) => Some(r.to_string()),
     };
     if reference.is_some() && !input.single_use {
-        return Err(ApiError::unprocessable(
+        return Err(Error::unprocessable(
             "reference_needs_single_use",
             "a reference (dossier code) belongs to a single-use link",
         )
@@ -135,13 +130,11 @@ pub async fn create(
     }
     if let Some(at) = input.expires_at {
         if at <= Utc::now() {
-            return Err(
-                ApiError::unprocessable("expired", "expires_at is in the past")
-                    .with_field("expires_at"),
-            );
+            return Err(Error::unprocessable("expired", "expires_at is in the past")
+                .with_field("expires_at"));
         }
         if at > Utc::now() + chrono::Duration::days(366 * MAX_EXPIRY_YEARS) {
-            return Err(ApiError::unprocessable(
+            return Err(Error::unprocessable(
                 "invalid_expiry",
                 format!("expires_at is at most {MAX_EXPIRY_YEARS} years ahead; leave it out for a link that does not expire"),
             )
@@ -153,7 +146,7 @@ pub async fn create(
     let q = questionnaire::latest(&db.read, q_key)
         .await?
         .ok_or_else(|| {
-            ApiError::unprocessable(
+            Error::unprocessable(
                 "unknown_questionnaire",
                 format!("there is no questionnaire {q_key}"),
             )
@@ -178,7 +171,7 @@ pub async fn create(
                 .one(&txn)
                 .await?
                 .ok_or_else(|| {
-                    ApiError::not_found(
+                    Error::not_found(
                         "desk_not_found",
                         format!("the agency {} has no desk {code}", owner.code),
                     )
@@ -190,7 +183,7 @@ pub async fn create(
         None => None,
         Some(code) => Some(service_id(&txn, code).await?),
     };
-    let token = secrets::random_token(16).map_err(ApiError::internal)?;
+    let token = secrets::random_token(16).map_err(Error::internal)?;
     let stored = rating_link::ActiveModel {
         token: Set(token),
         agency_id: Set(owner.id),
@@ -214,7 +207,7 @@ pub async fn create(
             drop(txn);
             let existing = by_reference(&db.read, reference.as_deref().unwrap_or_default())
                 .await?
-                .ok_or_else(|| ApiError::internal(e))?;
+                .ok_or_else(|| Error::internal(e))?;
             return existing_for(db, public_url, &owner, existing)
                 .await
                 .map(Created::Existing);
@@ -249,7 +242,7 @@ fn truncate(at: DateTime<Utc>) -> DateTime<Utc> {
 async fn by_reference(
     conn: &impl ConnectionTrait,
     reference: &str,
-) -> ApiResult<Option<rating_link::Model>> {
+) -> Result<Option<rating_link::Model>> {
     Ok(rating_link::Entity::find()
         .filter(rating_link::Column::Reference.eq(reference))
         .one(conn)
@@ -262,9 +255,9 @@ async fn existing_for(
     public_url: &str,
     owner: &agency::Model,
     existing: rating_link::Model,
-) -> ApiResult<LinkDto> {
+) -> Result<LinkDto> {
     if existing.agency_id != owner.id {
-        return Err(ApiError::conflict(
+        return Err(Error::conflict(
             "reference_taken",
             "this reference already has a link for another agency",
         )
@@ -274,7 +267,7 @@ async fn existing_for(
 }
 
 /// The link as the API shows it, looking up its desk and questionnaire.
-pub async fn to_dto(db: &Db, public_url: &str, link: rating_link::Model) -> ApiResult<LinkDto> {
+pub async fn to_dto(db: &Db, public_url: &str, link: rating_link::Model) -> Result<LinkDto> {
     let agency = agency::Entity::find_by_id(link.agency_id)
         .one(&db.read)
         .await?
@@ -322,8 +315,8 @@ pub fn link_url(public_url: &str, token: &str) -> String {
     format!("{public_url}/r/{token}")
 }
 
-async fn service_id(conn: &impl ConnectionTrait, code: &str) -> ApiResult<i64> {
-    let code = Code::parse(code).map_err(|e| ApiError::invalid("service", e))?;
+async fn service_id(conn: &impl ConnectionTrait, code: &str) -> Result<i64> {
+    let code = Code::parse(code).map_err(|e| Error::invalid("service", e))?;
     if let Some(found) = service::Entity::find()
         .filter(service::Column::Code.eq(code.as_str()))
         .one(conn)
@@ -354,7 +347,7 @@ pub enum Unusable {
 pub async fn usable(
     conn: &impl ConnectionTrait,
     token: &str,
-) -> ApiResult<Result<rating_link::Model, Unusable>> {
+) -> Result<Result<rating_link::Model, Unusable>> {
     // Tokens are URL-safe base64; anything else cannot be one (and is not worth a query).
     if token.is_empty()
         || token.len() > 64

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::body::Bytes;
+use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use entity::answer;
@@ -23,11 +23,11 @@ use tokio::sync::mpsc;
 use super::import::{ANSWER_COLUMNS, CSV_HEADER};
 use crate::db::Db;
 use crate::domain::{Period, Role};
+use crate::error::{Error, Result};
 use crate::govern::Principal;
 use crate::org::agency_in_scope;
 pub use crate::report::export::ReportFormat as Format;
 use crate::report::export::{Cell, Column, Table, neutralise};
-use crate::web::error::{ApiError, ApiResult};
 
 /// The most responses an XLSX listing holds (a worksheet's limit, less the header); longer
 /// periods are for CSV.
@@ -87,14 +87,14 @@ pub async fn open(
     tz: Tz,
     query: ListQuery,
     permit: tokio::sync::OwnedSemaphorePermit,
-) -> ApiResult<(
+) -> Result<(
     Format,
     impl Stream<Item = Result<Bytes, std::io::Error>> + use<>,
 )> {
     by.require_role(&Role::READ_RESPONSES)?;
     let format = Format::parse(query.format.as_deref())?;
     let period = Period::parse(query.from.as_deref(), query.to.as_deref())
-        .map_err(|(field, e)| ApiError::invalid(field, e))?;
+        .map_err(|(field, e)| Error::invalid(field, e))?;
     let agencies = match (query.agency.as_deref(), by.agency_id) {
         (Some(code), _) => {
             let (root, tree) = agency_in_scope(&db.read, by, code).await?;

@@ -6,13 +6,13 @@ use image::ImageEncoder;
 use image::codecs::png::PngEncoder;
 use qrcode::{EcLevel, QrCode};
 
-use crate::web::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 
-fn code(url: &str) -> ApiResult<QrCode> {
-    QrCode::with_error_correction_level(url.as_bytes(), EcLevel::M).map_err(ApiError::internal)
+fn code(url: &str) -> Result<QrCode> {
+    QrCode::with_error_correction_level(url.as_bytes(), EcLevel::M).map_err(Error::internal)
 }
 
-pub fn png(url: &str) -> ApiResult<Vec<u8>> {
+pub fn png(url: &str) -> Result<Vec<u8>> {
     let image = code(url)?
         .render::<image::Luma<u8>>()
         .quiet_zone(true)
@@ -26,11 +26,11 @@ pub fn png(url: &str) -> ApiResult<Vec<u8>> {
             image.height(),
             image::ExtendedColorType::L8,
         )
-        .map_err(ApiError::internal)?;
+        .map_err(Error::internal)?;
     Ok(out)
 }
 
-pub fn svg(url: &str) -> ApiResult<String> {
+pub fn svg(url: &str) -> Result<String> {
     Ok(code(url)?
         .render::<qrcode::render::svg::Color>()
         .quiet_zone(true)

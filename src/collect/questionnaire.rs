@@ -12,7 +12,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use crate::db::Db;
-use crate::web::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 
 /// An answer option and its labels.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -199,7 +199,7 @@ pub fn builtins() -> Vec<Questionnaire> {
 
 /// Stores each built-in questionnaire whose latest stored version differs from the code's
 /// (or that is not stored yet) as a new version. Safe to run at every start.
-pub async fn ensure_builtins(db: &Db) -> ApiResult<()> {
+pub async fn ensure_builtins(db: &Db) -> Result<()> {
     for builtin in builtins() {
         let txn = db.begin_write().await?;
         let latest = latest(&txn, &builtin.key).await?;
@@ -224,7 +224,7 @@ async fn insert(
     q: &Questionnaire,
     version: i32,
     builtin: bool,
-) -> ApiResult<i64> {
+) -> Result<i64> {
     let stored = questionnaire::ActiveModel {
         key: Set(q.key.clone()),
         version: Set(version),
@@ -251,7 +251,7 @@ async fn insert(
                 .then(|| question.key.clone())),
             text_vi: Set(question.text_vi.clone()),
             text_en: Set(question.text_en.clone()),
-            options: Set(serde_json::to_string(&question.choices).map_err(ApiError::internal)?),
+            options: Set(serde_json::to_string(&question.choices).map_err(Error::internal)?),
             max_length: Set(question.max_length.map(|m| m as i32)),
             ..Default::default()
         }
@@ -262,7 +262,7 @@ async fn insert(
 }
 
 /// The latest stored version of `key`.
-pub async fn latest(conn: &impl ConnectionTrait, key: &str) -> ApiResult<Option<Questionnaire>> {
+pub async fn latest(conn: &impl ConnectionTrait, key: &str) -> Result<Option<Questionnaire>> {
     let found = questionnaire::Entity::find()
         .filter(questionnaire::Column::Key.eq(key))
         .order_by_desc(questionnaire::Column::Version)
@@ -274,10 +274,7 @@ pub async fn latest(conn: &impl ConnectionTrait, key: &str) -> ApiResult<Option<
     }
 }
 
-async fn assemble(
-    conn: &impl ConnectionTrait,
-    q: questionnaire::Model,
-) -> ApiResult<Questionnaire> {
+async fn assemble(conn: &impl ConnectionTrait, q: questionnaire::Model) -> Result<Questionnaire> {
     let rows = question::Entity::find()
         .filter(question::Column::QuestionnaireId.eq(q.id))
         .order_by_asc(question::Column::Position)
@@ -291,7 +288,7 @@ async fn assemble(
             } else {
                 Kind::Scale
             },
-            choices: serde_json::from_str(&row.options).map_err(ApiError::internal)?,
+            choices: serde_json::from_str(&row.options).map_err(Error::internal)?,
             max_length: row.max_length.map(|m| m.max(0) as usize),
             key: row.key,
             required: row.required,
@@ -315,14 +312,14 @@ async fn assemble(
 pub struct Cache(Arc<RwLock<HashMap<i64, Arc<Questionnaire>>>>);
 
 impl Cache {
-    pub async fn get(&self, conn: &impl ConnectionTrait, id: i64) -> ApiResult<Arc<Questionnaire>> {
+    pub async fn get(&self, conn: &impl ConnectionTrait, id: i64) -> Result<Arc<Questionnaire>> {
         if let Some(found) = self.0.read().ok().and_then(|m| m.get(&id).cloned()) {
             return Ok(found);
         }
         let row = questionnaire::Entity::find_by_id(id)
             .one(conn)
             .await?
-            .ok_or_else(|| ApiError::internal(format!("questionnaire {id} is missing")))?;
+            .ok_or_else(|| Error::internal(format!("questionnaire {id} is missing")))?;
         let q = Arc::new(assemble(conn, row).await?);
         if let Ok(mut map) = self.0.write() {
             map.insert(id, q.clone());

@@ -12,6 +12,8 @@
 //! order from the `chain_heads` row, which a writer locks (on PostgreSQL `FOR UPDATE`, so
 //! several app servers extend one chain).
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use entity::{answer, chain_head, rating_link, response};
@@ -27,7 +29,7 @@ use super::answers::Answers;
 use super::rollup;
 pub use super::rollup::local_day;
 use crate::db::Db;
-use crate::web::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 
 /// How many submissions one transaction stores at most.
 pub const MAX_BATCH: usize = 256;
@@ -263,21 +265,20 @@ pub async fn store_batch(
     Ok(results)
 }
 
-type Reply = oneshot::Sender<ApiResult<Result<Stored, AlreadyUsed>>>;
+type Reply = oneshot::Sender<Result<Result<Stored, AlreadyUsed>>>;
 
 /// How long a client is asked to wait before sending a rating again that could not be
 /// stored (`Retry-After`).
-pub const RETRY_AFTER_SECS: u64 = 5;
+pub const RETRY_AFTER: Duration = Duration::from_secs(5);
 
 /// The answer to a rating that was not stored because the database failed: 503 with
 /// `Retry-After`, never 201.
-pub fn not_stored() -> ApiError {
-    let mut e = ApiError::unavailable(
+pub fn not_stored() -> Error {
+    Error::unavailable(
         "storage_unavailable",
         "the rating could not be stored just now; please send it again in a few seconds",
-    );
-    e.retry_after = Some(RETRY_AFTER_SECS);
-    e
+    )
+    .with_retry_after(RETRY_AFTER)
 }
 
 /// The single writer of responses: a handle to the task that group-commits them.
@@ -306,7 +307,7 @@ impl Writer {
     }
 
     /// Stores one submission; returns after its transaction committed.
-    pub async fn submit(&self, sub: Submission) -> ApiResult<Result<Stored, AlreadyUsed>> {
+    pub async fn submit(&self, sub: Submission) -> Result<Result<Stored, AlreadyUsed>> {
         let (reply, answer) = oneshot::channel();
         self.tx.send((sub, reply)).await.map_err(|_| not_stored())?;
         answer.await.map_err(|_| not_stored())?
@@ -328,9 +329,9 @@ async fn write_jobs(db: &Db, tz: Tz, jobs: Vec<(Submission, Reply)>) {
             }
         }
         Err(e) if jobs.len() == 1 => {
-            tracing::error!(error = %e, "storing a rating failed");
+            // The request that waits for it logs the failure, with this cause.
             for (_, reply) in jobs {
-                let _ = reply.send(Err(not_stored()));
+                let _ = reply.send(Err(not_stored().caused_by(e.clone())));
             }
         }
         Err(e) => {
@@ -343,10 +344,7 @@ async fn write_jobs(db: &Db, tz: Tz, jobs: Vec<(Submission, Reply)>) {
                         Some(result) => Ok(result),
                         None => Err(not_stored()),
                     },
-                    Err(e) => {
-                        tracing::error!(error = %e, "storing a rating failed");
-                        Err(not_stored())
-                    }
+                    Err(e) => Err(not_stored().caused_by(e)),
                 };
                 let _ = reply.send(answer);
             }

@@ -19,7 +19,7 @@ use serde_json::json;
 use super::{Principal, audit, users};
 use crate::db::Db;
 use crate::domain::Role;
-use crate::web::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 
 /// A key as administrators see it: never the key itself.
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
@@ -46,7 +46,7 @@ pub struct UserDto {
     pub created_at: DateTime<Utc>,
 }
 
-async fn agency_codes(conn: &impl ConnectionTrait) -> ApiResult<HashMap<i64, String>> {
+async fn agency_codes(conn: &impl ConnectionTrait) -> Result<HashMap<i64, String>> {
     Ok(agency::Entity::find()
         .all(conn)
         .await?
@@ -55,7 +55,7 @@ async fn agency_codes(conn: &impl ConnectionTrait) -> ApiResult<HashMap<i64, Str
         .collect())
 }
 
-pub async fn list_keys(db: &Db, by: &Principal) -> ApiResult<Vec<KeyDto>> {
+pub async fn list_keys(db: &Db, by: &Principal) -> Result<Vec<KeyDto>> {
     by.require_role(&[Role::Admin])?;
     let codes = agency_codes(&db.read).await?;
     Ok(api_key::Entity::find()
@@ -77,13 +77,13 @@ pub async fn list_keys(db: &Db, by: &Principal) -> ApiResult<Vec<KeyDto>> {
 }
 
 /// Revokes key `id`; revoking a revoked key changes nothing.
-pub async fn revoke_key(db: &Db, by: &Principal, id: i64) -> ApiResult<KeyDto> {
+pub async fn revoke_key(db: &Db, by: &Principal, id: i64) -> Result<KeyDto> {
     by.require_role(&[Role::Admin])?;
     let txn = db.begin_write().await?;
     let key = api_key::Entity::find_by_id(id)
         .one(&txn)
         .await?
-        .ok_or_else(|| ApiError::not_found("key_not_found", "there is no key with this id"))?;
+        .ok_or_else(|| Error::not_found("key_not_found", "there is no key with this id"))?;
     if key.revoked_at.is_none() {
         let prefix = key.prefix.clone();
         let mut model = key.into_active_model();
@@ -103,10 +103,10 @@ pub async fn revoke_key(db: &Db, by: &Principal, id: i64) -> ApiResult<KeyDto> {
         .await?
         .into_iter()
         .find(|k| k.id == id)
-        .ok_or_else(|| ApiError::internal("a revoked key vanished"))
+        .ok_or_else(|| Error::internal("a revoked key vanished"))
 }
 
-pub async fn list_users(db: &Db, by: &Principal) -> ApiResult<Vec<UserDto>> {
+pub async fn list_users(db: &Db, by: &Principal) -> Result<Vec<UserDto>> {
     by.require_role(&[Role::Admin])?;
     let codes = agency_codes(&db.read).await?;
     Ok(user::Entity::find()
@@ -125,24 +125,24 @@ pub async fn list_users(db: &Db, by: &Principal) -> ApiResult<Vec<UserDto>> {
         .collect())
 }
 
-async fn user_named(conn: &impl ConnectionTrait, name: &str) -> ApiResult<user::Model> {
+async fn user_named(conn: &impl ConnectionTrait, name: &str) -> Result<user::Model> {
     user::Entity::find()
         .filter(user::Column::Username.eq(name))
         .one(conn)
         .await?
-        .ok_or_else(|| ApiError::not_found("user_not_found", format!("there is no user {name}")))
+        .ok_or_else(|| Error::not_found("user_not_found", format!("there is no user {name}")))
 }
 
-async fn user_dto(db: &Db, by: &Principal, name: &str) -> ApiResult<UserDto> {
+async fn user_dto(db: &Db, by: &Principal, name: &str) -> Result<UserDto> {
     list_users(db, by)
         .await?
         .into_iter()
         .find(|u| u.username == name)
-        .ok_or_else(|| ApiError::not_found("user_not_found", format!("there is no user {name}")))
+        .ok_or_else(|| Error::not_found("user_not_found", format!("there is no user {name}")))
 }
 
 /// Disables (`active` false: no sign-in, every session ended at once) or enables a user.
-pub async fn set_active(db: &Db, by: &Principal, name: &str, active: bool) -> ApiResult<UserDto> {
+pub async fn set_active(db: &Db, by: &Principal, name: &str, active: bool) -> Result<UserDto> {
     by.require_role(&[Role::Admin])?;
     let txn = db.begin_write().await?;
     let found = user_named(&txn, name).await?;
@@ -176,9 +176,9 @@ pub async fn set_password(
     name: &str,
     password: &str,
     keep: Option<&str>,
-) -> ApiResult<UserDto> {
+) -> Result<UserDto> {
     by.require_role(&[Role::Admin])?;
-    users::check_password(password).map_err(|e| ApiError::invalid("password", e))?;
+    users::check_password(password).map_err(|e| Error::invalid("password", e))?;
     let hash = users::hash_password_bounded(password).await?;
     let txn = db.begin_write().await?;
     let found = user_named(&txn, name).await?;

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::db::Db;
 use crate::domain::{Name, Role};
-use crate::web::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 
 use super::secrets::{random_token, sha256_hex};
 use super::{Principal, audit, resolve_scope};
@@ -24,12 +24,12 @@ pub async fn create(
     role: Role,
     agency: Option<&str>,
     name: Option<&str>,
-) -> ApiResult<NewKey> {
+) -> Result<NewKey> {
     let name = match name {
-        Some(n) => Name::parse(n).map_err(|e| ApiError::invalid("name", e))?,
-        None => Name::parse(&format!("{role} key")).map_err(|e| ApiError::invalid("name", e))?,
+        Some(n) => Name::parse(n).map_err(|e| Error::invalid("name", e))?,
+        None => Name::parse(&format!("{role} key")).map_err(|e| Error::invalid("name", e))?,
     };
-    let secret = format!("hl_{}", random_token(32).map_err(ApiError::internal)?);
+    let secret = format!("hl_{}", random_token(32).map_err(Error::internal)?);
     let prefix: String = secret.chars().take(11).collect();
     let txn = db.begin_write().await?;
     let agency_id = resolve_scope(&txn, role, agency).await?;

@@ -1,20 +1,14 @@
 //! The authenticated caller of a request, and the checks of role and agency scope that
 //! every handler makes through it.
 
-use axum::extract::FromRequestParts;
-use axum::http::header;
-use axum::http::request::Parts;
 use entity::api_key;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
+use super::secrets::sha256_hex;
+use crate::db::Db;
 use crate::domain::Role;
+use crate::error::{Error, Result};
 use crate::org::Tree;
-use crate::web::AppState;
-use crate::web::error::{ApiError, ApiResult};
-
-use super::secrets::{constant_time_eq, sha256_hex};
-use super::sessions;
-use crate::web::cookies;
 
 /// Who is calling: an API key or a signed-in user.
 #[derive(Debug, Clone)]
@@ -37,11 +31,11 @@ impl Principal {
     }
 
     /// 403 unless the caller has one of `roles`.
-    pub fn require_role(&self, roles: &[Role]) -> ApiResult<()> {
+    pub fn require_role(&self, roles: &[Role]) -> Result<()> {
         if roles.contains(&self.role) {
             Ok(())
         } else {
-            Err(ApiError::forbidden())
+            Err(Error::forbidden())
         }
     }
 
@@ -55,67 +49,33 @@ impl Principal {
     }
 
     /// 403 unless the caller's scope covers `agency_id`.
-    pub fn require_scope(&self, tree: &Tree, agency_id: i64) -> ApiResult<()> {
+    pub fn require_scope(&self, tree: &Tree, agency_id: i64) -> Result<()> {
         if self.covers(tree, agency_id) {
             Ok(())
         } else {
-            Err(ApiError::forbidden())
+            Err(Error::forbidden())
         }
     }
 }
 
-impl FromRequestParts<AppState> for Principal {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
-        let bearer = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                let (scheme, rest) = v.split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
-            })
-            .filter(|k| !k.is_empty());
-        let Some(key) = bearer else {
-            return from_session(parts, state).await;
-        };
-        let found = api_key::Entity::find()
-            .filter(api_key::Column::KeyHash.eq(sha256_hex(key.as_bytes())))
-            .filter(api_key::Column::RevokedAt.is_null())
-            .one(&state.db.read)
-            .await?
-            .ok_or_else(ApiError::unauthorized)?;
-        let role: Role = found
-            .role
-            .parse()
-            .map_err(|_| ApiError::internal(format!("api key {} has a bad role", found.id)))?;
-        super::access::note_key_use(&state.db, found.id);
-        Ok(Self {
-            actor: format!("key:{}", found.prefix),
-            role,
-            agency_id: found.agency_id,
-        })
-    }
-}
-
-/// The caller signed in with the session cookie. A state-changing call made this way must
-/// carry the session's CSRF token in `X-CSRF-Token` (403 `csrf_failed` otherwise).
-async fn from_session(parts: &Parts, state: &AppState) -> ApiResult<Principal> {
-    let token = cookies::read(&parts.headers, sessions::COOKIE, sessions::TOKEN_LEN)
-        .ok_or_else(ApiError::unauthorized)?;
-    let signed_in = sessions::find(&state.db, &token)
+/// The caller holding API key `key`, unless it is unknown or revoked.
+pub async fn by_key(db: &Db, key: &str) -> Result<Option<Principal>> {
+    let Some(found) = api_key::Entity::find()
+        .filter(api_key::Column::KeyHash.eq(sha256_hex(key.as_bytes())))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .one(&db.read)
         .await?
-        .ok_or_else(ApiError::unauthorized)?;
-    if !parts.method.is_safe() {
-        let sent = parts
-            .headers
-            .get("x-csrf-token")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if !constant_time_eq(sent, &signed_in.csrf) {
-            return Err(ApiError::csrf_failed());
-        }
-    }
-    Ok(signed_in.principal)
+    else {
+        return Ok(None);
+    };
+    let role: Role = found
+        .role
+        .parse()
+        .map_err(|_| Error::internal(format!("api key {} has a bad role", found.id)))?;
+    super::access::note_key_use(db, found.id);
+    Ok(Some(Principal {
+        actor: format!("key:{}", found.prefix),
+        role,
+        agency_id: found.agency_id,
+    }))
 }

@@ -23,7 +23,7 @@ use super::secrets::{random_token, sha256_hex};
 use super::{Principal, users};
 use crate::db::Db;
 use crate::domain::Role;
-use crate::web::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 
 /// The session cookie's name; its value is 43 URL-safe characters.
 pub const COOKIE: &str = "hl_s";
@@ -68,7 +68,7 @@ pub async fn sign_in(
     address: IpAddr,
     username: &str,
     password: &str,
-) -> ApiResult<Attempt> {
+) -> Result<Attempt> {
     if let Err(busy) = guard.check(address, Instant::now()) {
         return Ok(Attempt::Busy(busy));
     }
@@ -113,8 +113,8 @@ pub async fn sign_in(
         model.last_failed_at = Set(None);
         model.update(&db.write).await?;
     }
-    let token = random_token(32).map_err(ApiError::internal)?;
-    let csrf = random_token(32).map_err(ApiError::internal)?;
+    let token = random_token(32).map_err(Error::internal)?;
+    let csrf = random_token(32).map_err(Error::internal)?;
     session::ActiveModel {
         id: Set(sha256_hex(token.as_bytes())),
         user_id: Set(found.id),
@@ -128,7 +128,7 @@ pub async fn sign_in(
 }
 
 /// The signed-in user of a session cookie, if the session is live and the user active.
-pub async fn find(db: &Db, token: &str) -> ApiResult<Option<SignedIn>> {
+pub async fn find(db: &Db, token: &str) -> Result<Option<SignedIn>> {
     let Some(s) = session::Entity::find_by_id(sha256_hex(token.as_bytes()))
         .one(&db.read)
         .await?
@@ -146,7 +146,7 @@ pub async fn find(db: &Db, token: &str) -> ApiResult<Option<SignedIn>> {
     let role: Role = u
         .role
         .parse()
-        .map_err(|_| ApiError::internal(format!("user {} has a bad role", u.id)))?;
+        .map_err(|_| Error::internal(format!("user {} has a bad role", u.id)))?;
     Ok(Some(SignedIn {
         principal: Principal {
             actor: format!("user:{}", u.username),
@@ -159,7 +159,7 @@ pub async fn find(db: &Db, token: &str) -> ApiResult<Option<SignedIn>> {
 }
 
 /// Ends the session of `token` (and, in passing, every expired one).
-pub async fn sign_out(db: &Db, token: &str) -> ApiResult<()> {
+pub async fn sign_out(db: &Db, token: &str) -> Result<()> {
     session::Entity::delete_by_id(sha256_hex(token.as_bytes()))
         .exec(&db.write)
         .await?;

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::db::{Db, is_unique_violation};
 use crate::domain::{Invalid, Role};
-use crate::web::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 
 use super::{Principal, audit, resolve_scope};
 
@@ -51,7 +51,7 @@ pub fn check_password(password: &str) -> Result<(), Invalid> {
 /// thread that ever hashed, so hundreds of blocking threads would keep hundreds of MiB.
 pub async fn on_hashing_threads<T: Send + 'static>(
     job: impl FnOnce() -> T + Send + 'static,
-) -> ApiResult<T> {
+) -> Result<T> {
     type Job = Box<dyn FnOnce() + Send>;
     static QUEUE: std::sync::LazyLock<std::sync::mpsc::Sender<Job>> =
         std::sync::LazyLock::new(|| {
@@ -82,25 +82,25 @@ pub async fn on_hashing_threads<T: Send + 'static>(
         .send(Box::new(move || {
             let _ = reply.send(job());
         }))
-        .map_err(|_| ApiError::internal("the hashing threads have stopped"))?;
+        .map_err(|_| Error::internal("the hashing threads have stopped"))?;
     answer
         .await
-        .map_err(|_| ApiError::internal("a hashing job was dropped"))
+        .map_err(|_| Error::internal("a hashing job was dropped"))
 }
 
 /// [`hash_password`] on the hashing threads.
-pub async fn hash_password_bounded(password: &str) -> ApiResult<String> {
+pub async fn hash_password_bounded(password: &str) -> Result<String> {
     let password = password.to_string();
     on_hashing_threads(move || hash_password(&password)).await?
 }
 
 /// The argon2id PHC string of `password`, with a random salt (argon2's default
 /// parameters: 19 MiB, 2 passes, 1 lane).
-pub fn hash_password(password: &str) -> ApiResult<String> {
+pub fn hash_password(password: &str) -> Result<String> {
     let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).map_err(ApiError::internal)?;
+    getrandom::fill(&mut salt).map_err(Error::internal)?;
     let params = Params::default();
-    let hash = argon2id(password.as_bytes(), &salt, &params).map_err(ApiError::internal)?;
+    let hash = argon2id(password.as_bytes(), &salt, &params).map_err(Error::internal)?;
     Ok(format!(
         "$argon2id$v=19$m={},t={},p={}${}${}",
         params.m_cost(),
@@ -173,9 +173,9 @@ pub async fn add(
     password: &str,
     role: Role,
     agency: Option<&str>,
-) -> ApiResult<user::Model> {
-    let username = parse_username(username).map_err(|e| ApiError::invalid("username", e))?;
-    check_password(password).map_err(|e| ApiError::invalid("password", e))?;
+) -> Result<user::Model> {
+    let username = parse_username(username).map_err(|e| Error::invalid("username", e))?;
+    check_password(password).map_err(|e| Error::invalid("password", e))?;
     let password_hash = hash_password_bounded(password).await?;
     let txn = db.begin_write().await?;
     let agency_id = resolve_scope(&txn, role, agency).await?;
@@ -218,8 +218,8 @@ pub async fn add(
     Ok(stored)
 }
 
-fn duplicate_user(username: &str) -> ApiError {
-    ApiError::conflict("user_exists", format!("the user {username} already exists"))
+fn duplicate_user(username: &str) -> Error {
+    Error::conflict("user_exists", format!("the user {username} already exists"))
         .with_field("username")
 }
 

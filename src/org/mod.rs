@@ -16,8 +16,8 @@ use serde_json::json;
 
 use crate::db::{Db, is_unique_violation};
 use crate::domain::{Code, Name, Role};
+use crate::error::{Error, Result};
 use crate::govern::{Principal, audit};
-use crate::web::error::{ApiError, ApiResult};
 
 /// The shape of the agency tree: enough to answer scope questions and to list subtrees.
 #[derive(Debug, Clone, Default)]
@@ -27,7 +27,7 @@ pub struct Tree {
 }
 
 impl Tree {
-    pub async fn load(conn: &impl ConnectionTrait) -> ApiResult<Self> {
+    pub async fn load(conn: &impl ConnectionTrait) -> Result<Self> {
         let rows: Vec<(i64, Option<i64>)> = agency::Entity::find()
             .select_only()
             .column(agency::Column::Id)
@@ -107,7 +107,7 @@ impl Places {
         conn: &impl ConnectionTrait,
         agency_id: i64,
         desk_id: Option<i64>,
-    ) -> ApiResult<PlaceNames> {
+    ) -> Result<PlaceNames> {
         let key = (agency_id, desk_id);
         let fresh = self.0.read().ok().and_then(|m| {
             m.get(&key)
@@ -178,18 +178,18 @@ pub struct NewDesk {
 }
 
 /// The agency with `code`, or 404.
-pub async fn agency_by_code(conn: &impl ConnectionTrait, code: &str) -> ApiResult<agency::Model> {
+pub async fn agency_by_code(conn: &impl ConnectionTrait, code: &str) -> Result<agency::Model> {
     agency::Entity::find()
         .filter(agency::Column::Code.eq(code))
         .one(conn)
         .await?
         .ok_or_else(|| {
-            ApiError::not_found("agency_not_found", format!("no agency has the code {code}"))
+            Error::not_found("agency_not_found", format!("no agency has the code {code}"))
         })
 }
 
 /// The name of agency `id` (empty when there is none).
-pub async fn agency_name(conn: &impl ConnectionTrait, id: i64) -> ApiResult<String> {
+pub async fn agency_name(conn: &impl ConnectionTrait, id: i64) -> Result<String> {
     Ok(agency::Entity::find_by_id(id)
         .one(conn)
         .await?
@@ -203,7 +203,7 @@ pub async fn agency_in_scope(
     conn: &impl ConnectionTrait,
     by: &Principal,
     code: &str,
-) -> ApiResult<(agency::Model, Tree)> {
+) -> Result<(agency::Model, Tree)> {
     let found = agency_by_code(conn, code).await?;
     let tree = Tree::load(conn).await?;
     by.require_scope(&tree, found.id)?;
@@ -211,7 +211,7 @@ pub async fn agency_in_scope(
 }
 
 /// The agencies the caller may see, ordered by code.
-pub async fn list_agencies(db: &Db, by: &Principal) -> ApiResult<Vec<AgencyDto>> {
+pub async fn list_agencies(db: &Db, by: &Principal) -> Result<Vec<AgencyDto>> {
     let all = agency::Entity::find()
         .order_by_asc(agency::Column::Code)
         .all(&db.read)
@@ -225,7 +225,7 @@ pub async fn list_agencies(db: &Db, by: &Principal) -> ApiResult<Vec<AgencyDto>>
         .collect())
 }
 
-pub async fn get_agency(db: &Db, by: &Principal, code: &str) -> ApiResult<AgencyDto> {
+pub async fn get_agency(db: &Db, by: &Principal, code: &str) -> Result<AgencyDto> {
     let (found, _) = agency_in_scope(&db.read, by, code).await?;
     let parent = parent_code(&db.read, found.parent_id).await?;
     Ok(AgencyDto {
@@ -236,17 +236,17 @@ pub async fn get_agency(db: &Db, by: &Principal, code: &str) -> ApiResult<Agency
     })
 }
 
-pub async fn create_agency(db: &Db, by: &Principal, input: NewAgency) -> ApiResult<AgencyDto> {
+pub async fn create_agency(db: &Db, by: &Principal, input: NewAgency) -> Result<AgencyDto> {
     by.require_role(&[Role::Admin])?;
-    let code = Code::parse(&input.code).map_err(|e| ApiError::invalid("code", e))?;
-    let name = Name::parse(&input.name).map_err(|e| ApiError::invalid("name", e))?;
+    let code = Code::parse(&input.code).map_err(|e| Error::invalid("code", e))?;
+    let name = Name::parse(&input.name).map_err(|e| Error::invalid("name", e))?;
     let level = input
         .level
         .as_deref()
         .filter(|l| !l.trim().is_empty())
         .map(Name::parse)
         .transpose()
-        .map_err(|e| ApiError::invalid("level", e))?;
+        .map_err(|e| Error::invalid("level", e))?;
 
     let txn = db.begin_write().await?;
     if agency::Entity::find()
@@ -265,7 +265,7 @@ pub async fn create_agency(db: &Db, by: &Principal, input: NewAgency) -> ApiResu
                 .one(&txn)
                 .await?
                 .ok_or_else(|| {
-                    ApiError::unprocessable("unknown_parent", format!("no agency has the code {p}"))
+                    Error::unprocessable("unknown_parent", format!("no agency has the code {p}"))
                         .with_field("parent")
                 })?,
         ),
@@ -307,7 +307,7 @@ pub async fn create_agency(db: &Db, by: &Principal, input: NewAgency) -> ApiResu
     Ok(dto)
 }
 
-pub async fn list_desks(db: &Db, by: &Principal, agency_code: &str) -> ApiResult<Vec<DeskDto>> {
+pub async fn list_desks(db: &Db, by: &Principal, agency_code: &str) -> Result<Vec<DeskDto>> {
     let (found, _) = agency_in_scope(&db.read, by, agency_code).await?;
     Ok(desk::Entity::find()
         .filter(desk::Column::AgencyId.eq(found.id))
@@ -328,10 +328,10 @@ pub async fn create_desk(
     by: &Principal,
     agency_code: &str,
     input: NewDesk,
-) -> ApiResult<DeskDto> {
+) -> Result<DeskDto> {
     by.require_role(&[Role::Admin])?;
-    let code = Code::parse(&input.code).map_err(|e| ApiError::invalid("code", e))?;
-    let name = Name::parse(&input.name).map_err(|e| ApiError::invalid("name", e))?;
+    let code = Code::parse(&input.code).map_err(|e| Error::invalid("code", e))?;
+    let name = Name::parse(&input.name).map_err(|e| Error::invalid("name", e))?;
     let txn = db.begin_write().await?;
     let owner = agency_by_code(&txn, agency_code).await?;
     let exists = desk::Entity::find()
@@ -390,9 +390,9 @@ pub async fn rename_agency(
     by: &Principal,
     code: &str,
     input: Rename,
-) -> ApiResult<AgencyDto> {
+) -> Result<AgencyDto> {
     by.require_role(&[Role::Admin])?;
-    let name = Name::parse(&input.name).map_err(|e| ApiError::invalid("name", e))?;
+    let name = Name::parse(&input.name).map_err(|e| Error::invalid("name", e))?;
     let txn = db.begin_write().await?;
     let found = agency_by_code(&txn, code).await?;
     let old = found.name.clone();
@@ -423,14 +423,14 @@ pub async fn desk_by_code(
     conn: &impl ConnectionTrait,
     owner: &agency::Model,
     desk_code: &str,
-) -> ApiResult<desk::Model> {
+) -> Result<desk::Model> {
     desk::Entity::find()
         .filter(desk::Column::AgencyId.eq(owner.id))
         .filter(desk::Column::Code.eq(desk_code))
         .one(conn)
         .await?
         .ok_or_else(|| {
-            ApiError::not_found(
+            Error::not_found(
                 "desk_not_found",
                 format!("{} has no desk {desk_code}", owner.code),
             )
@@ -444,9 +444,9 @@ pub async fn rename_desk(
     agency_code: &str,
     desk_code: &str,
     input: Rename,
-) -> ApiResult<DeskDto> {
+) -> Result<DeskDto> {
     by.require_role(&[Role::Admin])?;
-    let name = Name::parse(&input.name).map_err(|e| ApiError::invalid("name", e))?;
+    let name = Name::parse(&input.name).map_err(|e| Error::invalid("name", e))?;
     let txn = db.begin_write().await?;
     let owner = agency_by_code(&txn, agency_code).await?;
     let found = desk_by_code(&txn, &owner, desk_code).await?;
@@ -480,10 +480,7 @@ fn to_dto(a: agency::Model, codes: &HashMap<i64, String>) -> AgencyDto {
     }
 }
 
-async fn parent_code(
-    conn: &impl ConnectionTrait,
-    parent: Option<i64>,
-) -> ApiResult<Option<String>> {
+async fn parent_code(conn: &impl ConnectionTrait, parent: Option<i64>) -> Result<Option<String>> {
     Ok(match parent {
         Some(id) => agency::Entity::find_by_id(id)
             .one(conn)
@@ -493,16 +490,16 @@ async fn parent_code(
     })
 }
 
-fn duplicate_agency(code: &Code) -> ApiError {
-    ApiError::conflict(
+fn duplicate_agency(code: &Code) -> Error {
+    Error::conflict(
         "agency_exists",
         format!("an agency with the code {code} already exists"),
     )
     .with_field("code")
 }
 
-fn duplicate_desk(agency: &str, code: &Code) -> ApiError {
-    ApiError::conflict(
+fn duplicate_desk(agency: &str, code: &Code) -> Error {
+    Error::conflict(
         "desk_exists",
         format!("the agency {agency} already has a desk with the code {code}"),
     )

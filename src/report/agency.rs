@@ -12,10 +12,10 @@ use serde::{Deserialize, Serialize};
 use super::{MAX_YEARS, sum_of, tallies};
 use crate::db::Db;
 use crate::domain::{Invalid, Period, Role};
+use crate::error::{Error, Result};
 use crate::govern::Principal;
 use crate::org::agency_in_scope;
 use crate::score::{self, Figures, METHOD, Summary};
-use crate::web::error::{ApiError, ApiResult};
 
 /// The query of an agency report.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -66,14 +66,14 @@ pub fn period(
     from: Option<&str>,
     to: Option<&str>,
     today: NaiveDate,
-) -> ApiResult<(NaiveDate, NaiveDate)> {
+) -> Result<(NaiveDate, NaiveDate)> {
     // The same parsing and order check as every period; reports add defaults and a bound.
-    let given = Period::parse(from, to).map_err(|(field, e)| ApiError::invalid(field, e))?;
+    let given = Period::parse(from, to).map_err(|(field, e)| Error::invalid(field, e))?;
     let start_of_year = NaiveDate::from_ymd_opt(today.year(), 1, 1).unwrap_or(today);
     let from = given.from.unwrap_or(start_of_year);
     let to = given.to.unwrap_or(today);
     if from > to {
-        return Err(ApiError::invalid(
+        return Err(Error::invalid(
             "to",
             Invalid::new("invalid_period", "`to` comes before `from`"),
         ));
@@ -83,7 +83,7 @@ pub fn period(
         .checked_add_months(Months::new(12 * MAX_YEARS.unsigned_abs()))
         .unwrap_or(NaiveDate::MAX);
     if to >= limit {
-        return Err(ApiError::invalid(
+        return Err(Error::invalid(
             "to",
             Invalid::new(
                 "period_too_long",
@@ -102,7 +102,7 @@ pub async fn report(
     tz: Tz,
     code: &str,
     query: &ReportQuery,
-) -> ApiResult<AgencyReport> {
+) -> Result<AgencyReport> {
     by.require_role(&[Role::Admin, Role::Manager, Role::Viewer, Role::Integrator])?;
     let (root, tree) = agency_in_scope(&db.read, by, code).await?;
     let today = crate::now().with_timezone(&tz).date_naive();

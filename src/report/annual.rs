@@ -33,10 +33,10 @@ use crate::collect::rebuild::answer_rows;
 use crate::collect::store::lock_head;
 use crate::db::{Db, is_unique_violation};
 use crate::domain::{Invalid, Period, Role};
+use crate::error::{Error, Result};
 use crate::govern::{Principal, audit};
 use crate::org::{Tree, agency_by_code};
 use crate::score::{self, Band, Bands, Candidate, METHOD, Tally};
-use crate::web::error::{ApiError, ApiResult};
 
 /// The first year a ranking covers.
 pub const FIRST_YEAR: i32 = 2000;
@@ -157,9 +157,9 @@ mod serde_with_null {
 
 /// The year from the path: 422 `invalid_year` unless it is a number from [`FIRST_YEAR`] to
 /// this year.
-pub fn parse_year(raw: &str, today: NaiveDate) -> ApiResult<i32> {
+pub fn parse_year(raw: &str, today: NaiveDate) -> Result<i32> {
     let invalid = || {
-        ApiError::invalid(
+        Error::invalid(
             "year",
             Invalid::new(
                 "invalid_year",
@@ -197,7 +197,7 @@ impl Subject {
         tz: Tz,
         year: &str,
         parent: Option<&str>,
-    ) -> ApiResult<Self> {
+    ) -> Result<Self> {
         by.require_role(&[Role::Admin, Role::Manager, Role::Viewer, Role::Integrator])?;
         let today = crate::now().with_timezone(&tz).date_naive();
         let year = parse_year(year, today)?;
@@ -298,7 +298,7 @@ pub async fn settings(
     conn: &impl ConnectionTrait,
     year: i32,
     default_min: u64,
-) -> ApiResult<YearSettings> {
+) -> Result<YearSettings> {
     let stored = year_setting::Entity::find_by_id(year).one(conn).await?;
     Ok(match stored {
         Some(s) => YearSettings {
@@ -427,8 +427,8 @@ pub fn canonical_text(value: &serde_json::Value) -> String {
 }
 
 /// The canonical text of `doc` and its SHA-256 in hex.
-pub fn digest_of(doc: &Canonical) -> ApiResult<(String, String)> {
-    let value = serde_json::to_value(doc).map_err(ApiError::internal)?;
+pub fn digest_of(doc: &Canonical) -> Result<(String, String)> {
+    let value = serde_json::to_value(doc).map_err(Error::internal)?;
     let text = canonical_text(&value);
     Ok((hex::encode(Sha256::digest(text.as_bytes())), text))
 }
@@ -441,7 +441,7 @@ async fn frozen(
     conn: &impl ConnectionTrait,
     year: i32,
     scope: &str,
-) -> ApiResult<Option<annual_report::Model>> {
+) -> Result<Option<annual_report::Model>> {
     Ok(annual_report::Entity::find()
         .filter(annual_report::Column::Year.eq(year))
         .filter(annual_report::Column::Scope.eq(scope))
@@ -449,8 +449,8 @@ async fn frozen(
         .await?)
 }
 
-fn parse_body(stored: &annual_report::Model) -> ApiResult<Canonical> {
-    serde_json::from_str(&stored.body).map_err(ApiError::internal)
+fn parse_body(stored: &annual_report::Model) -> Result<Canonical> {
+    serde_json::from_str(&stored.body).map_err(Error::internal)
 }
 
 /// The rows of the previous year's frozen report of the same parent, if there is one.
@@ -458,7 +458,7 @@ async fn previous_rows(
     conn: &impl ConnectionTrait,
     year: i32,
     scope: &str,
-) -> ApiResult<Option<Vec<Row>>> {
+) -> Result<Option<Vec<Row>>> {
     match frozen(conn, year - 1, scope).await? {
         Some(stored) => Ok(Some(parse_body(&stored)?.rows)),
         None => Ok(None),
@@ -470,7 +470,7 @@ async fn live_tallies(
     conn: &impl ConnectionTrait,
     subject: &Subject,
     units: &BTreeMap<String, Vec<String>>,
-) -> ApiResult<HashMap<String, Tally>> {
+) -> Result<HashMap<String, Tally>> {
     let ids = subject.ids_of(units.values().flatten().cloned());
     let (first, last) = subject.days();
     Ok(tallies(conn, first, last, Some(&ids))
@@ -488,7 +488,7 @@ pub async fn ranking(
     default_min: u64,
     year: &str,
     parent: Option<&str>,
-) -> ApiResult<AnnualReport> {
+) -> Result<AnnualReport> {
     let subject = Subject::load(&db.read, by, tz, year, parent).await?;
     let previous = previous_rows(&db.read, subject.year, subject.scope()).await?;
     if let Some(stored) = frozen(&db.read, subject.year, subject.scope()).await? {
@@ -542,7 +542,7 @@ pub async fn published(
     db: &Db,
     year: &str,
     parent: Option<&str>,
-) -> ApiResult<Option<(AnnualReport, String)>> {
+) -> Result<Option<(AnnualReport, String)>> {
     let Ok(year) = year.parse::<i32>() else {
         return Ok(None);
     };
@@ -569,12 +569,12 @@ pub async fn freeze(
     default_min: u64,
     year: &str,
     parent: Option<&str>,
-) -> ApiResult<AnnualReport> {
+) -> Result<AnnualReport> {
     by.require_role(&[Role::Admin])?;
     let subject = Subject::load(&db.read, by, tz, year, parent).await?;
     let this_year = crate::now().with_timezone(&tz).year();
     if subject.year >= this_year {
-        return Err(ApiError::conflict(
+        return Err(Error::conflict(
             "year_not_ended",
             format!("{} has not ended yet", subject.year),
         ));
@@ -638,8 +638,8 @@ pub async fn freeze(
     Ok(served(doc, &stored, Some(0), previous.as_deref()))
 }
 
-fn already_frozen(year: i32) -> ApiError {
-    ApiError::conflict(
+fn already_frozen(year: i32) -> Error {
+    Error::conflict(
         "already_frozen",
         format!("the {year} report of this parent is already frozen"),
     )
@@ -652,11 +652,11 @@ pub async fn frozen_report(
     tz: Tz,
     year: &str,
     parent: Option<&str>,
-) -> ApiResult<annual_report::Model> {
+) -> Result<annual_report::Model> {
     let subject = Subject::load(&db.read, by, tz, year, parent).await?;
     frozen(&db.read, subject.year, subject.scope())
         .await?
-        .ok_or_else(|| ApiError::not_found("report_not_frozen", "this report has not been frozen"))
+        .ok_or_else(|| Error::not_found("report_not_frozen", "this report has not been frozen"))
 }
 
 /// Recomputes a frozen report from the raw responses it covers and compares digests. The
@@ -664,7 +664,7 @@ pub async fn frozen_report(
 pub async fn verify_stored(
     conn: &impl ConnectionTrait,
     stored: &annual_report::Model,
-) -> ApiResult<Verification> {
+) -> Result<Verification> {
     let text_digest = hex::encode(Sha256::digest(stored.body.as_bytes()));
     let Ok(doc) = serde_json::from_str::<Canonical>(&stored.body) else {
         return Ok(Verification {
@@ -673,7 +673,7 @@ pub async fn verify_stored(
             recomputed: text_digest,
         });
     };
-    let tz: Tz = doc.timezone.parse().map_err(ApiError::internal)?;
+    let tz: Tz = doc.timezone.parse().map_err(Error::internal)?;
     let all = agency::Entity::find().all(conn).await?;
     let ids: HashMap<String, i64> = all.iter().map(|a| (a.code.clone(), a.id)).collect();
     let codes: HashMap<i64, String> = all.into_iter().map(|a| (a.id, a.code)).collect();
@@ -739,7 +739,7 @@ pub async fn raw_tallies(
     last_response: i64,
     excluded_by: DateTime<Utc>,
     units: &[i64],
-) -> ApiResult<HashMap<i64, Tally>> {
+) -> Result<HashMap<i64, Tally>> {
     let (start, end) = year_instants(tz, year);
     let t = |n: &str| Alias::new(n);
     let c = |table: &str, col: &str| Expr::col((Alias::new(table), Alias::new(col)));
@@ -795,7 +795,7 @@ async fn late_responses(
     subject: &Subject,
     tz: Tz,
     doc: &Canonical,
-) -> ApiResult<u64> {
+) -> Result<u64> {
     let units = subject.ids_of(doc.rows.iter().flat_map(|r| r.units.clone()));
     let (start, end) = year_instants(tz, doc.year);
     let t = |n: &str| Alias::new(n);
@@ -831,7 +831,7 @@ pub async fn get_settings(
     tz: Tz,
     default_min: u64,
     year: &str,
-) -> ApiResult<YearSettings> {
+) -> Result<YearSettings> {
     by.require_role(&[Role::Admin, Role::Manager, Role::Viewer, Role::Integrator])?;
     let year = parse_year(year, crate::now().with_timezone(&tz).date_naive())?;
     settings(&db.read, year, default_min).await
@@ -846,7 +846,7 @@ pub async fn put_settings(
     default_min: u64,
     year: &str,
     input: YearSettingsInput,
-) -> ApiResult<YearSettings> {
+) -> Result<YearSettings> {
     by.require_role(&[Role::Admin])?;
     // Settings may be made ahead for next year.
     let today = crate::now().with_timezone(&tz).date_naive();
@@ -861,14 +861,14 @@ pub async fn put_settings(
         completed: input.completed.unwrap_or(old.bands.completed),
     };
     if !bands.is_valid() {
-        return Err(ApiError::unprocessable(
+        return Err(Error::unprocessable(
             "invalid_bands",
             "thresholds must satisfy 0 ≤ completed ≤ good ≤ outstanding ≤ 100",
         ));
     }
     let stored_min = match input.min_responses {
         Some(Some(m)) => Some(i32::try_from(m).map_err(|_| {
-            ApiError::unprocessable("invalid_min_responses", "min_responses is too large")
+            Error::unprocessable("invalid_min_responses", "min_responses is too large")
                 .with_field("min_responses")
         })?),
         Some(None) => None,

@@ -7,8 +7,8 @@ use rust_xlsxwriter::{Format, Workbook, XlsxError};
 
 use super::agency::AgencyReport;
 use super::annual::AnnualReport;
+use crate::error::{Error, Result};
 use crate::score::{ELEMENTS, Figures};
-use crate::web::error::{ApiError, ApiResult};
 
 /// A report's output format (`format=`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,16 +20,15 @@ pub enum ReportFormat {
 
 impl ReportFormat {
     /// `json` (also when absent), `csv` or `xlsx`; else 422 `invalid_format`.
-    pub fn parse(raw: Option<&str>) -> ApiResult<Self> {
+    pub fn parse(raw: Option<&str>) -> Result<Self> {
         match raw {
             None | Some("") | Some("json") => Ok(Self::Json),
             Some("csv") => Ok(Self::Csv),
             Some("xlsx") => Ok(Self::Xlsx),
-            Some(_) => Err(ApiError::unprocessable(
-                "invalid_format",
-                "format is json, csv or xlsx",
-            )
-            .with_field("format")),
+            Some(_) => Err(
+                Error::unprocessable("invalid_format", "format is json, csv or xlsx")
+                    .with_field("format"),
+            ),
         }
     }
 
@@ -268,12 +267,12 @@ pub fn neutralise(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// CSV bytes: a byte-order mark, the header of field names, the rows.
-pub fn to_csv(t: &Table) -> ApiResult<Vec<u8>> {
+pub fn to_csv(t: &Table) -> Result<Vec<u8>> {
     let mut out = Vec::from("\u{feff}".as_bytes());
     {
         let mut w = csv::Writer::from_writer(&mut out);
         w.write_record(t.columns.iter().map(|c| c.key.as_str()))
-            .map_err(ApiError::internal)?;
+            .map_err(Error::internal)?;
         for row in &t.rows {
             w.write_record(row.iter().map(|cell| match cell {
                 Cell::Text(s) => neutralise(s).into_owned(),
@@ -281,17 +280,17 @@ pub fn to_csv(t: &Table) -> ApiResult<Vec<u8>> {
                 Cell::Num(Some(x)) => x.to_string(),
                 Cell::Num(None) => String::new(),
             }))
-            .map_err(ApiError::internal)?;
+            .map_err(Error::internal)?;
         }
-        w.flush().map_err(ApiError::internal)?;
+        w.flush().map_err(Error::internal)?;
     }
     Ok(out)
 }
 
 /// XLSX bytes: the title, the Vietnamese labels, the rows; figures keep every digit and
 /// show one decimal.
-pub fn to_xlsx(t: &Table) -> ApiResult<Vec<u8>> {
-    build_xlsx(t).map_err(ApiError::internal)
+pub fn to_xlsx(t: &Table) -> Result<Vec<u8>> {
+    build_xlsx(t).map_err(Error::internal)
 }
 
 fn build_xlsx(t: &Table) -> Result<Vec<u8>, XlsxError> {

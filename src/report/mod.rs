@@ -12,8 +12,8 @@ use chrono::{Datelike, Days, NaiveDate};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, SimpleExpr};
 use sea_orm::{ConnectionTrait, Value};
 
+use crate::error::Result;
 use crate::score::{OVERALL, Tally};
-use crate::web::error::ApiResult;
 
 /// The longest period a report covers.
 pub const MAX_YEARS: i32 = 10;
@@ -73,7 +73,7 @@ pub async fn tallies(
     from: NaiveDate,
     to: NaiveDate,
     agencies: Option<&[i64]>,
-) -> ApiResult<HashMap<i64, Tally>> {
+) -> Result<HashMap<i64, Tally>> {
     let mut out: HashMap<i64, Tally> = HashMap::new();
     for piece in decompose(from, to) {
         let (table, column, lo, hi): (&str, &str, Value, Value) = match piece {
@@ -132,7 +132,7 @@ pub async fn monthly_tallies(
     agencies: &[i64],
     question: Option<&str>,
     per_agency: bool,
-) -> ApiResult<HashMap<i64, [Tally; 12]>> {
+) -> Result<HashMap<i64, [Tally; 12]>> {
     let (Some(first), Some(last)) = (
         NaiveDate::from_ymd_opt(year, 1, 1),
         NaiveDate::from_ymd_opt(year, 12, 1),
@@ -183,7 +183,7 @@ pub async fn desk_tallies(
     agency: i64,
     from: NaiveDate,
     to: NaiveDate,
-) -> ApiResult<HashMap<i64, Tally>> {
+) -> Result<HashMap<i64, Tally>> {
     let sum = |name: &str| {
         SimpleExpr::from(Expr::col(Alias::new(name)).sum()).cast_as(Alias::new("BIGINT"))
     };
@@ -224,7 +224,7 @@ pub async fn recent_comments(
     since: chrono::DateTime<chrono::Utc>,
     until: chrono::DateTime<chrono::Utc>,
     limit: u64,
-) -> ApiResult<Vec<Comment>> {
+) -> Result<Vec<Comment>> {
     let t = |n: &str| Alias::new(n);
     let c = |table: &str, col: &str| Expr::col((Alias::new(table), Alias::new(col)));
     let mut q = crate::collect::rebuild::answer_rows(None);

@@ -8,7 +8,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::error::{ApiError, ApiResult, ErrorBody};
+use super::error::{Error, ErrorBody, Result};
 use super::extract::ApiJson;
 use crate::domain::Role;
 use crate::govern::access::{self, KeyDto, UserDto};
@@ -50,9 +50,9 @@ pub struct NewUser {
     pub agency: Option<String>,
 }
 
-fn role(raw: &str) -> ApiResult<Role> {
+fn role(raw: &str) -> Result<Role> {
     raw.parse().map_err(|_| {
-        ApiError::unprocessable(
+        Error::unprocessable(
             "invalid_role",
             "role is admin, manager, viewer or integrator",
         )
@@ -63,10 +63,7 @@ fn role(raw: &str) -> ApiResult<Role> {
 /// Every API key, never the key itself (administrators).
 #[utoipa::path(get, path = "/api/v1/keys", tag = "access", security(("bearer" = [])),
     responses((status = 200, body = [KeyDto]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn list_keys(
-    State(state): State<AppState>,
-    by: Principal,
-) -> ApiResult<Json<Vec<KeyDto>>> {
+pub async fn list_keys(State(state): State<AppState>, by: Principal) -> Result<Json<Vec<KeyDto>>> {
     Ok(Json(access::list_keys(&state.db, &by).await?))
 }
 
@@ -77,8 +74,8 @@ pub async fn list_keys(
 pub async fn create_key(
     State(state): State<AppState>,
     by: Principal,
-    body: Result<ApiJson<NewKey>, ApiError>,
-) -> ApiResult<(StatusCode, Json<CreatedKey>)> {
+    body: Result<ApiJson<NewKey>, Error>,
+) -> Result<(StatusCode, Json<CreatedKey>)> {
     by.require_role(&[Role::Admin])?;
     let ApiJson(input) = body?;
     let created = keys::create(
@@ -93,7 +90,7 @@ pub async fn create_key(
         .await?
         .into_iter()
         .find(|k| k.id == created.stored.id)
-        .ok_or_else(|| ApiError::internal("a new key vanished"))?;
+        .ok_or_else(|| Error::internal("a new key vanished"))?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedKey {
@@ -112,11 +109,11 @@ pub async fn revoke_key(
     State(state): State<AppState>,
     by: Principal,
     Path(id): Path<String>,
-) -> ApiResult<Json<KeyDto>> {
+) -> Result<Json<KeyDto>> {
     by.require_role(&[Role::Admin])?;
     let id: i64 = id
         .parse()
-        .map_err(|_| ApiError::not_found("key_not_found", "there is no key with this id"))?;
+        .map_err(|_| Error::not_found("key_not_found", "there is no key with this id"))?;
     Ok(Json(access::revoke_key(&state.db, &by, id).await?))
 }
 
@@ -126,7 +123,7 @@ pub async fn revoke_key(
 pub async fn list_users(
     State(state): State<AppState>,
     by: Principal,
-) -> ApiResult<Json<Vec<UserDto>>> {
+) -> Result<Json<Vec<UserDto>>> {
     Ok(Json(access::list_users(&state.db, &by).await?))
 }
 
@@ -137,8 +134,8 @@ pub async fn list_users(
 pub async fn add_user(
     State(state): State<AppState>,
     by: Principal,
-    body: Result<ApiJson<NewUser>, ApiError>,
-) -> ApiResult<(StatusCode, Json<UserDto>)> {
+    body: Result<ApiJson<NewUser>, Error>,
+) -> Result<(StatusCode, Json<UserDto>)> {
     by.require_role(&[Role::Admin])?;
     let ApiJson(input) = body?;
     let role = role(&input.role)?;
@@ -155,7 +152,7 @@ pub async fn add_user(
         .await?
         .into_iter()
         .find(|u| u.username == input.username)
-        .ok_or_else(|| ApiError::internal("a new user vanished"))?;
+        .ok_or_else(|| Error::internal("a new user vanished"))?;
     Ok((StatusCode::CREATED, Json(user)))
 }
 
@@ -168,7 +165,7 @@ pub async fn disable_user(
     State(state): State<AppState>,
     by: Principal,
     Path(name): Path<String>,
-) -> ApiResult<Json<UserDto>> {
+) -> Result<Json<UserDto>> {
     Ok(Json(
         access::set_active(&state.db, &by, &name, false).await?,
     ))
@@ -183,6 +180,6 @@ pub async fn enable_user(
     State(state): State<AppState>,
     by: Principal,
     Path(name): Path<String>,
-) -> ApiResult<Json<UserDto>> {
+) -> Result<Json<UserDto>> {
     Ok(Json(access::set_active(&state.db, &by, &name, true).await?))
 }

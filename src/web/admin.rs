@@ -12,7 +12,7 @@ use entity::{agency, desk};
 use sea_orm::{EntityTrait, QueryOrder};
 
 use super::AppState;
-use super::error::ApiResult;
+use super::error::Result;
 use super::form::render;
 use super::pages::{Chrome, Staff, check_csrf, error_page, forbidden_page, form_fields};
 use crate::collect::links;
@@ -54,7 +54,7 @@ async fn page(State(state): State<AppState>, staff: Staff) -> Response {
     }
 }
 
-async fn view(state: &AppState, staff: &Staff) -> ApiResult<AdminPage> {
+async fn view(state: &AppState, staff: &Staff) -> Result<AdminPage> {
     staff.signed_in.principal.require_role(&[Role::Admin])?;
     let all = agency::Entity::find()
         .order_by_asc(agency::Column::Code)
@@ -106,7 +106,7 @@ async fn view(state: &AppState, staff: &Staff) -> ApiResult<AdminPage> {
 pub(super) async fn act<F, Fut>(staff: &Staff, form: &RawForm, action: F) -> Response
 where
     F: FnOnce(std::collections::HashMap<String, String>) -> Fut,
-    Fut: std::future::Future<Output = ApiResult<String>>,
+    Fut: std::future::Future<Output = Result<String>>,
 {
     let fields = form_fields(form);
     if !check_csrf(staff, &fields) {

@@ -13,7 +13,7 @@ use sea_orm::{EntityTrait, QueryOrder};
 
 use super::AppState;
 use super::admin::{act, field};
-use super::error::ApiResult;
+use super::error::Result;
 use super::form::render;
 use super::pages::{Chrome, Staff, check_csrf, error_page, forbidden_page, form_fields};
 use crate::domain::Role;
@@ -59,7 +59,7 @@ const ROLES: [(&str, &str); 4] = [
     ("admin", "Quản trị viên (admin)"),
 ];
 
-async fn view(state: &AppState, staff: &Staff, new_key: Option<String>) -> ApiResult<AccessPage> {
+async fn view(state: &AppState, staff: &Staff, new_key: Option<String>) -> Result<AccessPage> {
     let by = &staff.signed_in.principal;
     by.require_role(&[Role::Admin])?;
     let users = access::list_users(&state.db, by).await?;
@@ -112,9 +112,9 @@ async fn keys_page(State(state): State<AppState>, staff: Staff) -> Response {
     show(&state, &staff, None).await
 }
 
-fn role_of(raw: &str) -> ApiResult<Role> {
+fn role_of(raw: &str) -> Result<Role> {
     raw.parse()
-        .map_err(|e| super::error::ApiError::invalid("role", e))
+        .map_err(|e| super::error::Error::invalid("role", e))
 }
 
 fn agency_of(f: &std::collections::HashMap<String, String>) -> Option<String> {

@@ -6,7 +6,7 @@ use axum::routing::{get, patch};
 use axum::{Json, Router};
 
 use super::AppState;
-use super::error::{ApiError, ApiResult, ErrorBody};
+use super::error::{Error, ErrorBody, Result};
 use super::extract::ApiJson;
 use crate::domain::Role;
 use crate::govern::Principal;
@@ -37,8 +37,8 @@ pub async fn rename_agency(
     State(state): State<AppState>,
     by: Principal,
     Path(code): Path<String>,
-    body: Result<ApiJson<Rename>, ApiError>,
-) -> ApiResult<Json<AgencyDto>> {
+    body: Result<ApiJson<Rename>, Error>,
+) -> Result<Json<AgencyDto>> {
     by.require_role(&[Role::Admin])?;
     let ApiJson(input) = body?;
     Ok(Json(
@@ -58,8 +58,8 @@ pub async fn rename_desk(
     State(state): State<AppState>,
     by: Principal,
     Path((code, desk)): Path<(String, String)>,
-    body: Result<ApiJson<Rename>, ApiError>,
-) -> ApiResult<Json<DeskDto>> {
+    body: Result<ApiJson<Rename>, Error>,
+) -> Result<Json<DeskDto>> {
     by.require_role(&[Role::Admin])?;
     let ApiJson(input) = body?;
     Ok(Json(
@@ -74,7 +74,7 @@ pub async fn rename_desk(
 pub async fn list_agencies(
     State(state): State<AppState>,
     by: Principal,
-) -> ApiResult<Json<Vec<AgencyDto>>> {
+) -> Result<Json<Vec<AgencyDto>>> {
     Ok(Json(org::list_agencies(&state.db, &by).await?))
 }
 
@@ -92,8 +92,8 @@ pub async fn list_agencies(
 pub async fn create_agency(
     State(state): State<AppState>,
     by: Principal,
-    body: Result<ApiJson<NewAgency>, ApiError>,
-) -> ApiResult<(StatusCode, Json<AgencyDto>)> {
+    body: Result<ApiJson<NewAgency>, Error>,
+) -> Result<(StatusCode, Json<AgencyDto>)> {
     // The role is checked before the body, so that a caller without the role learns nothing
     // about what a valid body would be.
     by.require_role(&[Role::Admin])?;
@@ -112,7 +112,7 @@ pub async fn get_agency(
     State(state): State<AppState>,
     by: Principal,
     Path(code): Path<String>,
-) -> ApiResult<Json<AgencyDto>> {
+) -> Result<Json<AgencyDto>> {
     Ok(Json(org::get_agency(&state.db, &by, &code).await?))
 }
 
@@ -127,7 +127,7 @@ pub async fn list_desks(
     State(state): State<AppState>,
     by: Principal,
     Path(code): Path<String>,
-) -> ApiResult<Json<Vec<DeskDto>>> {
+) -> Result<Json<Vec<DeskDto>>> {
     Ok(Json(org::list_desks(&state.db, &by, &code).await?))
 }
 
@@ -147,8 +147,8 @@ pub async fn create_desk(
     State(state): State<AppState>,
     by: Principal,
     Path(code): Path<String>,
-    body: Result<ApiJson<NewDesk>, ApiError>,
-) -> ApiResult<(StatusCode, Json<DeskDto>)> {
+    body: Result<ApiJson<NewDesk>, Error>,
+) -> Result<(StatusCode, Json<DeskDto>)> {
     by.require_role(&[Role::Admin])?;
     let ApiJson(input) = body?;
     let created = org::create_desk(&state.db, &by, &code, input).await?;

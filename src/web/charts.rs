@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::AppState;
-use super::error::{ApiError, ApiResult, ErrorBody};
+use super::error::{Error, ErrorBody, Result};
 use crate::chart::render::{BOLD, FAMILY, REGULAR};
 use crate::chart::{self, ChartQuery, Image};
 use crate::govern::Principal;
@@ -21,19 +21,19 @@ pub fn router() -> Router<AppState> {
         .route("/assets/fonts/{file}", get(font))
 }
 
-fn nothing_here() -> ApiError {
-    ApiError::not_found("not_found", "there is no such chart")
+fn nothing_here() -> Error {
+    Error::not_found("not_found", "there is no such chart")
 }
 
 /// `ranking.png` → ("ranking", PNG).
-fn split(file: &str) -> ApiResult<(&str, Image)> {
+fn split(file: &str) -> Result<(&str, Image)> {
     let (name, ext) = file.rsplit_once('.').ok_or_else(nothing_here)?;
     Ok((name, Image::from_extension(ext).ok_or_else(nothing_here)?))
 }
 
-fn query(q: Result<Query<ChartQuery>, QueryRejection>) -> ApiResult<ChartQuery> {
+fn query(q: Result<Query<ChartQuery>, QueryRejection>) -> Result<ChartQuery> {
     q.map(|Query(q)| q)
-        .map_err(|e| ApiError::unprocessable("invalid_query", e.body_text()))
+        .map_err(|e| Error::unprocessable("invalid_query", e.body_text()))
 }
 
 /// SVG text names the bundled face; the picture says where to fetch it, so that every
@@ -53,7 +53,7 @@ fn with_fonts(svg: &[u8], base: &str) -> Vec<u8> {
     }
 }
 
-async fn send(state: &AppState, chart: chart::Chart, format: Image) -> ApiResult<Response> {
+async fn send(state: &AppState, chart: chart::Chart, format: Image) -> Result<Response> {
     let bytes = state.charts.render(chart, format).await?;
     let body = match format {
         Image::Png => bytes.to_vec(),
@@ -84,7 +84,7 @@ pub async fn province_chart(
     by: Principal,
     Path(file): Path<String>,
     q: Result<Query<ChartQuery>, QueryRejection>,
-) -> ApiResult<Response> {
+) -> Result<Response> {
     let (name, format) = split(&file)?;
     let q = query(q)?;
     let c = &state.config;
@@ -111,7 +111,7 @@ pub async fn agency_chart(
     by: Principal,
     Path((code, file)): Path<(String, String)>,
     q: Result<Query<ChartQuery>, QueryRejection>,
-) -> ApiResult<Response> {
+) -> Result<Response> {
     let (name, format) = split(&file)?;
     let q = query(q)?;
     let tz = state.config.timezone;
@@ -124,11 +124,11 @@ pub async fn agency_chart(
 }
 
 /// The bundled fonts (DejaVu, Bitstream Vera licence: `assets/fonts/LICENSE-DejaVu.txt`).
-pub async fn font(Path(file): Path<String>) -> ApiResult<Response> {
+pub async fn font(Path(file): Path<String>) -> Result<Response> {
     let bytes = match file.as_str() {
         "DejaVuSans.ttf" => REGULAR,
         "DejaVuSans-Bold.ttf" => BOLD,
-        _ => return Err(ApiError::not_found("not_found", "there is no such font")),
+        _ => return Err(Error::not_found("not_found", "there is no such font")),
     };
     Ok((
         [

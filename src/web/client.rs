@@ -20,7 +20,7 @@ use sha2::Sha256;
 use tokio::sync::OnceCell;
 
 use super::AppState;
-use super::error::{ApiError, ApiResult};
+use super::error::{Error, Result};
 use crate::collect::limit::Client;
 use crate::govern::secrets;
 
@@ -104,8 +104,8 @@ fn cookie(headers: &HeaderMap) -> Option<String> {
 
 /// A `Set-Cookie` value giving a new client its cookie (a year, first party, not readable
 /// by scripts).
-pub fn new_cookie(secure: bool) -> ApiResult<HeaderValue> {
-    let value = secrets::random_token(16).map_err(ApiError::internal)?;
+pub fn new_cookie(secure: bool) -> Result<HeaderValue> {
+    let value = secrets::random_token(16).map_err(Error::internal)?;
     super::cookies::set(COOKIE_NAME, &value, 31_536_000, secure)
 }
 
@@ -133,9 +133,9 @@ impl ClientHasher {
         conn: &impl ConnectionTrait,
         day: NaiveDate,
         address: IpAddr,
-    ) -> ApiResult<String> {
+    ) -> Result<String> {
         let secret = self.secret.get_or_try_init(|| load_secret(conn)).await?;
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret).map_err(ApiError::internal)?;
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret).map_err(Error::internal)?;
         mac.update(format!("{day}|{address}").as_bytes());
         let digest = mac.finalize().into_bytes();
         Ok(hex::encode(&digest[..16]))
@@ -144,7 +144,7 @@ impl ClientHasher {
 
 /// The secret, made on first use. Several servers starting at once agree on the first one
 /// written.
-async fn load_secret(conn: &impl ConnectionTrait) -> ApiResult<Vec<u8>> {
+async fn load_secret(conn: &impl ConnectionTrait) -> Result<Vec<u8>> {
     setting::Entity::insert(setting::ActiveModel {
         key: Set(SECRET_KEY.to_string()),
         value: Set(secrets::random_hex(32)),
@@ -159,8 +159,8 @@ async fn load_secret(conn: &impl ConnectionTrait) -> ApiResult<Vec<u8>> {
     let stored = setting::Entity::find_by_id(SECRET_KEY.to_string())
         .one(conn)
         .await?
-        .ok_or_else(|| ApiError::internal("the client hash secret is missing"))?;
-    hex::decode(stored.value).map_err(ApiError::internal)
+        .ok_or_else(|| Error::internal("the client hash secret is missing"))?;
+    hex::decode(stored.value).map_err(Error::internal)
 }
 
 #[cfg(test)]

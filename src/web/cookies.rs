@@ -4,7 +4,7 @@
 use axum::http::header::COOKIE;
 use axum::http::{HeaderMap, HeaderValue};
 
-use super::error::{ApiError, ApiResult};
+use super::error::{Error, Result};
 
 /// The value of cookie `name` when it is a token of `len` URL-safe characters.
 pub fn read(headers: &HeaderMap, name: &str, len: usize) -> Option<String> {
@@ -26,10 +26,10 @@ pub fn read(headers: &HeaderMap, name: &str, len: usize) -> Option<String> {
 
 /// A `Set-Cookie` value: first party, not readable by scripts, `SameSite=Lax`, `Secure`
 /// when the public URL is https; `max_age` 0 removes the cookie.
-pub fn set(name: &str, value: &str, max_age: u64, secure: bool) -> ApiResult<HeaderValue> {
+pub fn set(name: &str, value: &str, max_age: u64, secure: bool) -> Result<HeaderValue> {
     let secure = if secure { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
         "{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"
     ))
-    .map_err(ApiError::internal)
+    .map_err(Error::internal)
 }

@@ -13,7 +13,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::error::ApiError;
+use super::error::Error;
 use super::form::{EN, Texts, VI, page};
 
 /// Whether `path` belongs to the machine interface (JSON errors) rather than to pages.
@@ -50,7 +50,7 @@ pub async fn refuse_nul(req: Request, next: Next) -> Response {
             .windows(3)
             .any(|w| w[0] == b'%' && w[1] == b'0' && w[2] == b'0');
     if has_nul {
-        let error = ApiError::bad_request(
+        let error = Error::bad_request(
             "invalid_path",
             "the address holds a character that is not allowed",
         );
@@ -58,7 +58,7 @@ pub async fn refuse_nul(req: Request, next: Next) -> Response {
             req.uri().path(),
             wants_english(&req),
             wants_html(&req),
-            error.status,
+            super::error::status_of(error.kind),
             None,
         );
     }
@@ -139,7 +139,7 @@ fn shaped(
         page(status, t, page_text(status, english))
     } else {
         let (code, message) = api_text(status);
-        ApiError::new(status, code, message).into_response()
+        Error::new(super::error::kind_of(status), code, message).into_response()
     };
     if let Some(v) = retry_after {
         res.headers_mut().insert(header::RETRY_AFTER, v);

@@ -1,25 +1,17 @@
-//! The one error type at the HTTP edge, and its JSON shape:
+//! The HTTP face of [`crate::error::Error`]: its status code and its JSON shape,
 //! `{"error": {"code": "…", "message": "…", "field": "…", "row": N}}`.
 //!
-//! Internal causes (database errors, bugs) are logged once, inside the request's span, and
-//! never sent: the client gets 500 `internal` with a generic message.
+//! A failure that is ours keeps its cause in the response's extensions;
+//! [`log_failures`] logs it once, inside the request's span, with the whole cause chain.
+//! The client only ever gets the generic message.
 
+use axum::extract::Request;
 use axum::http::StatusCode;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::domain::Invalid;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
-    pub message: String,
-    pub field: Option<String>,
-    pub row: Option<u64>,
-    /// Seconds, sent as `Retry-After` (429 and 503).
-    pub retry_after: Option<u64>,
-}
+pub use crate::error::{Error, Kind, Result};
 
 /// The body of every error response.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -40,145 +32,93 @@ pub struct ErrorDetail {
     pub row: Option<u64>,
 }
 
-impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-            field: None,
-            row: None,
-            retry_after: None,
-        }
-    }
-
-    /// 429: too many ratings from one client; try again after `wait`.
-    pub fn rate_limited(wait: std::time::Duration) -> Self {
-        let mut e = Self::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "too many ratings from this client for this link; try again later",
-        );
-        e.retry_after = Some(wait.as_secs().max(1));
-        e
-    }
-
-    pub fn with_field(mut self, field: impl Into<String>) -> Self {
-        self.field = Some(field.into());
-        self
-    }
-
-    pub fn with_row(mut self, row: u64) -> Self {
-        self.row = Some(row);
-        self
-    }
-
-    /// 403: a state-changing request without the session's CSRF token.
-    pub fn csrf_failed() -> Self {
-        Self::new(
-            StatusCode::FORBIDDEN,
-            "csrf_failed",
-            "this request lacks a valid CSRF token; reload the page and try again",
-        )
-    }
-
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, message)
-    }
-
-    pub fn unauthorized() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "missing or invalid credentials",
-        )
-    }
-
-    pub fn forbidden() -> Self {
-        Self::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "your role or agency scope does not cover this",
-        )
-    }
-
-    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, code, message)
-    }
-
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, code, message)
-    }
-
-    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
-    }
-
-    /// A field that failed validation.
-    pub fn invalid(field: &str, invalid: Invalid) -> Self {
-        Self::unprocessable(invalid.code, invalid.message).with_field(field)
-    }
-
-    pub fn payload_too_large() -> Self {
-        Self::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "the request body is too large",
-        )
-    }
-
-    pub fn unavailable(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
-    }
-
-    /// A failure that is ours, not the client's: logged here, never sent.
-    pub fn internal(cause: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %cause, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "something went wrong on our side; please try again",
-        )
-    }
-
-    pub fn body(&self) -> ErrorBody {
-        ErrorBody {
-            error: ErrorDetail {
-                code: self.code.to_string(),
-                message: self.message.clone(),
-                field: self.field.clone(),
-                row: self.row,
-            },
-        }
+/// The status code of each kind of failure.
+pub fn status_of(kind: Kind) -> StatusCode {
+    match kind {
+        Kind::BadRequest => StatusCode::BAD_REQUEST,
+        Kind::Unauthorized => StatusCode::UNAUTHORIZED,
+        Kind::Forbidden => StatusCode::FORBIDDEN,
+        Kind::NotFound => StatusCode::NOT_FOUND,
+        Kind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        Kind::Timeout => StatusCode::REQUEST_TIMEOUT,
+        Kind::Conflict => StatusCode::CONFLICT,
+        Kind::Gone => StatusCode::GONE,
+        Kind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        Kind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        Kind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+        Kind::TooMany => StatusCode::TOO_MANY_REQUESTS,
+        Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 
-impl IntoResponse for ApiError {
+/// The kind of failure a status code stands for (for answers made from a bare status).
+pub fn kind_of(status: StatusCode) -> Kind {
+    match status.as_u16() {
+        401 => Kind::Unauthorized,
+        403 => Kind::Forbidden,
+        404 => Kind::NotFound,
+        405 => Kind::MethodNotAllowed,
+        408 => Kind::Timeout,
+        409 => Kind::Conflict,
+        410 => Kind::Gone,
+        413 => Kind::TooLarge,
+        415 => Kind::UnsupportedMediaType,
+        422 => Kind::Unprocessable,
+        429 => Kind::TooMany,
+        503 => Kind::Unavailable,
+        s if s >= 500 => Kind::Internal,
+        _ => Kind::BadRequest,
+    }
+}
+
+/// The JSON body of `e`.
+pub fn body(e: &Error) -> ErrorBody {
+    ErrorBody {
+        error: ErrorDetail {
+            code: e.code.to_string(),
+            message: e.message.clone(),
+            field: e.field.clone(),
+            row: e.row,
+        },
+    }
+}
+
+/// A failure of ours, riding on its response until [`log_failures`] logs it.
+#[derive(Clone)]
+struct Failure(Error);
+
+impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        let mut res = (self.status, axum::Json(self.body())).into_response();
-        if let Some(secs) = self.retry_after {
+        let mut res = (status_of(self.kind), axum::Json(body(&self))).into_response();
+        if let Some(secs) = self.retry_after_secs() {
             res.headers_mut()
                 .insert(axum::http::header::RETRY_AFTER, secs.into());
         }
+        keep_for_log(&mut res, &self);
         res
     }
 }
 
-impl From<sea_orm::DbErr> for ApiError {
-    /// A fault of the database that may pass is 503 with `Retry-After`; anything else is ours.
-    fn from(e: sea_orm::DbErr) -> Self {
-        if crate::db::is_transient(&e) {
-            tracing::error!(error = %e, "database unavailable");
-            let mut err = Self::unavailable(
-                "database_unavailable",
-                "the service cannot reach its database just now; please try again shortly",
-            );
-            err.retry_after = Some(5);
-            err
-        } else {
-            Self::internal(e)
+/// Logs every failure of ours once, with its cause chain, in the request's span.
+pub async fn log_failures(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    if let Some(Failure(e)) = res.extensions_mut().remove::<Failure>() {
+        match e.kind {
+            Kind::Internal => tracing::error!(code = e.code, error = %e.chain(), "internal error"),
+            _ if e.cause().is_some() => {
+                tracing::error!(code = e.code, error = %e.chain(), "service unavailable")
+            }
+            _ => tracing::warn!(code = e.code, "service unavailable"),
         }
     }
+    res
 }
 
-pub type ApiResult<T> = Result<T, ApiError>;
+/// Lets [`log_failures`] log `e` from `res` when it is a failure of ours: for answers that
+/// are not made from the error itself (the pages show their own HTML for it).
+pub fn keep_for_log(res: &mut Response, e: &Error) {
+    if e.kind.is_ours() {
+        res.extensions_mut().insert(Failure(e.clone()));
+    }
+}

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::client::{self, Who};
-use super::error::ApiError;
+use super::error::Error;
 use super::responses::{Refused, store_rating};
 use crate::collect::answers::{self, Problem, Raw};
 use crate::collect::links::{self, Unusable};
@@ -194,7 +194,7 @@ pub(crate) fn page(
 pub(crate) fn render(status: StatusCode, template: &impl Template) -> Response {
     match template.render() {
         Ok(html) => (status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response(),
-        Err(e) => ApiError::internal(e).into_response(),
+        Err(e) => Error::internal(e).into_response(),
     }
 }
 
@@ -303,7 +303,7 @@ fn form_page<'a>(
 async fn place(
     state: &AppState,
     link: &entity::rating_link::Model,
-) -> Result<(String, Option<String>), ApiError> {
+) -> Result<(String, Option<String>), Error> {
     let names = state
         .places
         .get(&state.db.read, link.agency_id, link.desk_id)
@@ -316,7 +316,7 @@ async fn show(
     who: Who,
     Path(token): Path<String>,
     Query(query): Query<PageQuery>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Error> {
     let t = texts(query.lang.as_deref());
     let link = match links::usable(&state.db.read, &token).await? {
         Ok(link) => link,
@@ -349,7 +349,7 @@ async fn submit(
     who: Who,
     Path(token): Path<String>,
     RawForm(body): RawForm,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Error> {
     let fields: Vec<(String, String)> = url::form_urlencoded::parse(&body)
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
@@ -418,7 +418,8 @@ async fn submit(
         }
         Err(e) => {
             let mut res = page(StatusCode::SERVICE_UNAVAILABLE, t, t.failed);
-            if let Some(secs) = e.retry_after {
+            super::error::keep_for_log(&mut res, &e);
+            if let Some(secs) = e.retry_after_secs() {
                 res.headers_mut().insert(header::RETRY_AFTER, secs.into());
             }
             Ok(res)
@@ -429,10 +430,7 @@ async fn submit(
 /// `GET /r/{token}/card`: the agency's and desk's names, the QR code, and an invitation in
 /// Vietnamese (with a smaller English line). A link that can no longer take ratings gets
 /// the same friendly page as the form, so that nobody prints a dead code.
-async fn card(
-    State(state): State<AppState>,
-    Path(token): Path<String>,
-) -> Result<Response, ApiError> {
+async fn card(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response, Error> {
     let link = match links::usable(&state.db.read, &token).await? {
         Ok(link) => link,
         Err(why) => return Ok(unusable_page(&VI, why)),
@@ -464,7 +462,7 @@ async fn thanks(
     State(state): State<AppState>,
     Path(token): Path<String>,
     Query(query): Query<PageQuery>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Error> {
     let t = texts(query.lang.as_deref());
     // Only a real link has a thanks page (used and expired ones too: the rating that used
     // the link lands here).

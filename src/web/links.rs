@@ -7,7 +7,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use super::AppState;
-use super::error::{ApiError, ApiResult, ErrorBody};
+use super::error::{Error, ErrorBody, Result};
 use super::extract::ApiJson;
 use crate::collect::links::{self, Created, LinkDto, NewLink};
 use crate::collect::qr;
@@ -35,8 +35,8 @@ pub fn router() -> Router<AppState> {
 pub async fn create_link(
     State(state): State<AppState>,
     by: Principal,
-    body: Result<ApiJson<NewLink>, ApiError>,
-) -> ApiResult<(StatusCode, Json<LinkDto>)> {
+    body: Result<ApiJson<NewLink>, Error>,
+) -> Result<(StatusCode, Json<LinkDto>)> {
     by.require_role(&[Role::Admin, Role::Integrator])?;
     let ApiJson(input) = body?;
     match links::create(&state.db, &by, &state.config.public_url, input).await? {
@@ -49,14 +49,11 @@ pub async fn create_link(
 #[utoipa::path(get, path = "/r/{token}/qr.png", tag = "links",
     params(("token" = String, Path)),
     responses((status = 200, content_type = "image/png", body = Vec<u8>), (status = 404, body = ErrorBody)))]
-pub async fn qr_png(
-    State(state): State<AppState>,
-    Path(token): Path<String>,
-) -> ApiResult<Response> {
+pub async fn qr_png(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response> {
     let url = known_url(&state, &token).await?;
     let png = tokio::task::spawn_blocking(move || qr::png(&url))
         .await
-        .map_err(ApiError::internal)??;
+        .map_err(Error::internal)??;
     Ok(image(png, "image/png"))
 }
 
@@ -64,10 +61,7 @@ pub async fn qr_png(
 #[utoipa::path(get, path = "/r/{token}/qr.svg", tag = "links",
     params(("token" = String, Path)),
     responses((status = 200, content_type = "image/svg+xml", body = String), (status = 404, body = ErrorBody)))]
-pub async fn qr_svg(
-    State(state): State<AppState>,
-    Path(token): Path<String>,
-) -> ApiResult<Response> {
+pub async fn qr_svg(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response> {
     let url = known_url(&state, &token).await?;
     Ok(image(qr::svg(&url)?, "image/svg+xml"))
 }
@@ -85,7 +79,7 @@ fn image(body: impl IntoResponse, content_type: &'static str) -> Response {
 }
 
 /// The URL of an existing link (expired or used links keep their printed codes).
-async fn known_url(state: &AppState, token: &str) -> ApiResult<String> {
+async fn known_url(state: &AppState, token: &str) -> Result<String> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     let found = entity::rating_link::Entity::find()
         .filter(entity::rating_link::Column::Token.eq(token))
@@ -97,6 +91,6 @@ async fn known_url(state: &AppState, token: &str) -> ApiResult<String> {
     }
 }
 
-pub fn link_not_found() -> ApiError {
-    ApiError::not_found("link_not_found", "there is no rating link with this token")
+pub fn link_not_found() -> Error {
+    Error::not_found("link_not_found", "there is no rating link with this token")
 }

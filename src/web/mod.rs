@@ -5,6 +5,7 @@ pub mod access;
 pub mod admin;
 pub mod admin_access;
 pub mod agencies;
+mod auth;
 pub mod charts;
 pub mod client;
 pub mod cookies;
@@ -36,7 +37,7 @@ use crate::collect::questionnaire;
 use crate::collect::store::Writer;
 use crate::config::Config;
 use crate::db::Db;
-use error::ApiError;
+use error::Error;
 
 /// Request bodies above this get 413 (the import endpoint has its own, larger limit).
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -82,18 +83,15 @@ impl AppState {
 
 impl AppState {
     /// A place among the listings that stream at once, after a short wait at most.
-    pub async fn export_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+    pub async fn export_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Error> {
         let wait = std::time::Duration::from_secs(5);
         match tokio::time::timeout(wait, self.exports.clone().acquire_owned()).await {
             Ok(Ok(permit)) => Ok(permit),
-            _ => {
-                let mut e = ApiError::unavailable(
-                    "exports_busy",
-                    "other exports are running; please try again in a minute",
-                );
-                e.retry_after = Some(30);
-                Err(e)
-            }
+            _ => Err(Error::unavailable(
+                "exports_busy",
+                "other exports are running; please try again in a minute",
+            )
+            .with_retry_after(std::time::Duration::from_secs(30))),
         }
     }
 }
@@ -129,9 +127,10 @@ pub fn layered(routes: Router<AppState>, state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(
             |_: Box<dyn std::any::Any + Send>| {
                 // The panic message goes to the log through the panic hook, never to the client.
-                ApiError::internal("a handler panicked").into_response()
+                Error::internal("a handler panicked").into_response()
             },
         ))
+        .layer(middleware::from_fn(error::log_failures))
         .layer(middleware::from_fn(record_metrics))
         .layer(middleware::from_fn(edge::refuse_nul))
         .layer(middleware::from_fn(edge::shape_answers))
@@ -148,13 +147,13 @@ pub fn layered(routes: Router<AppState>, state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn not_found() -> ApiError {
-    ApiError::not_found("not_found", "there is nothing at this address")
+async fn not_found() -> Error {
+    Error::not_found("not_found", "there is nothing at this address")
 }
 
-async fn method_not_allowed() -> ApiError {
-    ApiError::new(
-        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+async fn method_not_allowed() -> Error {
+    Error::new(
+        error::Kind::MethodNotAllowed,
         "method_not_allowed",
         "this address does not answer that method",
     )

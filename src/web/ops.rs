@@ -14,7 +14,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::Error;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -51,11 +51,9 @@ pub struct Health {
 /// clears.
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses((status = 200, body = Health), (status = 503, body = super::error::ErrorBody)))]
-pub async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
+pub async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, Error> {
     let unavailable = |code, message| {
-        let mut e = ApiError::unavailable(code, message);
-        e.retry_after = Some(crate::collect::store::RETRY_AFTER_SECS);
-        Err(e)
+        Err(Error::unavailable(code, message).with_retry_after(crate::collect::store::RETRY_AFTER))
     };
     if !state.db.ping().await {
         return unavailable("database_unavailable", "the database does not answer");

@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::cookies;
-use super::error::ApiError;
+use super::error::Error;
 use super::form::render;
 use crate::chart::render::{vn, vn_count};
 use crate::chart::{self, Image};
@@ -111,21 +111,22 @@ struct PlainPage<'a> {
 }
 
 /// An error as a page with the same status.
-pub(crate) fn error_page(e: ApiError) -> Response {
-    let heading = match e.status {
-        StatusCode::FORBIDDEN => "Không có quyền truy cập",
-        StatusCode::NOT_FOUND => "Không tìm thấy",
-        StatusCode::CONFLICT => "Không thực hiện được",
-        s if s.is_client_error() => "Yêu cầu không hợp lệ",
+pub(crate) fn error_page(e: Error) -> Response {
+    use super::error::Kind;
+    let heading = match e.kind {
+        Kind::Forbidden => "Không có quyền truy cập",
+        Kind::NotFound => "Không tìm thấy",
+        Kind::Conflict => "Không thực hiện được",
+        k if !k.is_ours() => "Yêu cầu không hợp lệ",
         _ => "Đã có lỗi",
     };
-    let body = if e.status.is_server_error() {
+    let body = if e.kind.is_ours() {
         "Hệ thống đang gặp sự cố; vui lòng thử lại sau."
     } else {
         e.message.as_str()
     };
-    render(
-        e.status,
+    let mut res = render(
+        super::error::status_of(e.kind),
         &PlainPage {
             chrome: Chrome::anonymous(),
             heading,
@@ -133,7 +134,9 @@ pub(crate) fn error_page(e: ApiError) -> Response {
             back: "/dashboard",
             back_label: "Về bảng điều khiển",
         },
-    )
+    );
+    super::error::keep_for_log(&mut res, &e);
+    res
 }
 
 #[derive(Template)]
@@ -154,7 +157,7 @@ fn login_page(
 ) -> Response {
     let token = match random_token(16) {
         Ok(t) => t,
-        Err(e) => return ApiError::internal(e).into_response(),
+        Err(e) => return Error::internal(e).into_response(),
     };
     let mut res = render(
         status,
@@ -180,7 +183,7 @@ pub(crate) fn form_fields(form: &RawForm) -> HashMap<String, String> {
 }
 
 pub(crate) fn forbidden_page() -> Response {
-    error_page(ApiError::csrf_failed())
+    error_page(Error::csrf_failed())
 }
 
 async fn login(
@@ -382,7 +385,7 @@ async fn dashboard_page(
     state: &AppState,
     staff: &Staff,
     q: DashboardQuery,
-) -> Result<DashboardPage, ApiError> {
+) -> Result<DashboardPage, Error> {
     let by = &staff.signed_in.principal;
     let tz = state.config.timezone;
     let db = &state.db;
@@ -394,7 +397,7 @@ async fn dashboard_page(
         Some(code) => code,
         None => {
             let id = home(&all, &staff.signed_in)
-                .ok_or_else(|| ApiError::not_found("agency_not_found", "chưa có cơ quan nào"))?;
+                .ok_or_else(|| Error::not_found("agency_not_found", "chưa có cơ quan nào"))?;
             all.iter()
                 .find(|a| a.id == id)
                 .map(|a| a.code.clone())
@@ -894,7 +897,7 @@ async fn public_annual(
     let found = match annual::published(&state.db, &year, parent.as_deref()).await {
         Ok(Some(found)) => found,
         Ok(None) => {
-            return error_page(ApiError::not_found(
+            return error_page(Error::not_found(
                 "report_not_frozen",
                 "Báo cáo này chưa được chốt và công bố.",
             ));

@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 
 use super::AppState;
-use super::error::{ApiError, ApiResult, ErrorBody};
+use super::error::{Error, ErrorBody, Result};
 use super::extract::ApiJson;
 use crate::govern::Principal;
 use crate::report::agency::{self, AgencyReport, ReportQuery};
@@ -32,9 +32,9 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-fn query<T>(q: Result<Query<T>, QueryRejection>) -> ApiResult<T> {
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T> {
     q.map(|Query(q)| q)
-        .map_err(|e| ApiError::unprocessable("invalid_query", e.body_text()))
+        .map_err(|e| Error::unprocessable("invalid_query", e.body_text()))
 }
 
 /// A report in the asked format: JSON, or its table as CSV or XLSX, downloaded as
@@ -45,7 +45,7 @@ fn respond<T: Serialize>(
     report: &T,
     table: impl FnOnce(&T) -> Table,
     name: &str,
-) -> ApiResult<Response> {
+) -> Result<Response> {
     let bytes = match format {
         ReportFormat::Json => return Ok((status, Json(report)).into_response()),
         ReportFormat::Csv => export::to_csv(&table(report))?,
@@ -94,7 +94,7 @@ pub async fn agency_report(
     by: Principal,
     Path(code): Path<String>,
     q: Result<Query<ReportQuery>, QueryRejection>,
-) -> ApiResult<Response> {
+) -> Result<Response> {
     let q = query(q)?;
     let format = ReportFormat::parse(q.format.as_deref())?;
     let report = agency::report(&state.db, &by, state.config.timezone, &code, &q).await?;
@@ -108,7 +108,7 @@ pub async fn agency_report(
 }
 
 /// The annual ranking in the asked format, downloaded as `xep-hang-YEAR-PARENT.*`.
-fn annual_file(format: ReportFormat, status: StatusCode, r: &AnnualReport) -> ApiResult<Response> {
+fn annual_file(format: ReportFormat, status: StatusCode, r: &AnnualReport) -> Result<Response> {
     let name = file_name(&[
         "xep-hang",
         &r.year.to_string(),
@@ -134,7 +134,7 @@ pub async fn annual_report(
     by: Principal,
     Path(year): Path<String>,
     q: Result<Query<AnnualQuery>, QueryRejection>,
-) -> ApiResult<Response> {
+) -> Result<Response> {
     let q = query(q)?;
     let format = ReportFormat::parse(q.format.as_deref())?;
     let c = &state.config;
@@ -166,7 +166,7 @@ pub async fn freeze(
     by: Principal,
     Path(year): Path<String>,
     q: Result<Query<AnnualQuery>, QueryRejection>,
-) -> ApiResult<Response> {
+) -> Result<Response> {
     let q = query(q)?;
     let format = ReportFormat::parse(q.format.as_deref())?;
     let c = &state.config;
@@ -197,7 +197,7 @@ pub async fn verify(
     by: Principal,
     Path(year): Path<String>,
     q: Result<Query<AnnualQuery>, QueryRejection>,
-) -> ApiResult<Json<Verification>> {
+) -> Result<Json<Verification>> {
     let q = query(q)?;
     let tz = state.config.timezone;
     let stored = annual::frozen_report(&state.db, &by, tz, &year, q.parent.as_deref()).await?;
@@ -217,7 +217,7 @@ pub async fn canonical(
     by: Principal,
     Path(year): Path<String>,
     q: Result<Query<AnnualQuery>, QueryRejection>,
-) -> ApiResult<Response> {
+) -> Result<Response> {
     let q = query(q)?;
     let tz = state.config.timezone;
     let stored = annual::frozen_report(&state.db, &by, tz, &year, q.parent.as_deref()).await?;
@@ -234,7 +234,7 @@ pub async fn get_settings(
     State(state): State<AppState>,
     by: Principal,
     Path(year): Path<String>,
-) -> ApiResult<Json<YearSettings>> {
+) -> Result<Json<YearSettings>> {
     let c = &state.config;
     Ok(Json(
         annual::get_settings(&state.db, &by, c.timezone, c.min_responses, &year).await?,
@@ -255,7 +255,7 @@ pub async fn put_settings(
     by: Principal,
     Path(year): Path<String>,
     ApiJson(input): ApiJson<YearSettingsInput>,
-) -> ApiResult<Json<YearSettings>> {
+) -> Result<Json<YearSettings>> {
     let c = &state.config;
     Ok(Json(
         annual::put_settings(&state.db, &by, c.timezone, c.min_responses, &year, input).await?,

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::client::Who;
-use super::error::{ApiError, ApiResult, ErrorBody};
+use super::error::{Error, ErrorBody, Result};
 use super::extract::{ApiJson, media_type, read_body};
 use crate::collect::answers::Answers;
 use crate::collect::answers::{self, Raw};
@@ -72,7 +72,7 @@ pub async fn submit(
     State(state): State<AppState>,
     who: Who,
     ApiJson(body): ApiJson<NewResponse>,
-) -> ApiResult<(StatusCode, Json<StoredResponse>)> {
+) -> Result<(StatusCode, Json<StoredResponse>)> {
     let link = links::usable(&state.db.read, &body.token)
         .await?
         .map_err(unusable)?;
@@ -96,7 +96,7 @@ pub async fn submit(
     let stored = match store_rating(&state, &who, &link, channel, checked).await? {
         Ok(stored) => stored,
         Err(Refused::Used) => return Err(unusable(Unusable::Used)),
-        Err(Refused::Limited(wait)) => return Err(ApiError::rate_limited(wait)),
+        Err(Refused::Limited(wait)) => return Err(Error::rate_limited(wait)),
     };
     Ok((
         StatusCode::CREATED,
@@ -124,7 +124,7 @@ pub async fn store_rating(
     link: &rating_link::Model,
     channel: Channel,
     answers: Answers,
-) -> ApiResult<Result<Stored, Refused>> {
+) -> Result<Result<Stored, Refused>> {
     // A single-use link stores one rating at most: a limit per link adds nothing there.
     let permit = if link.single_use {
         None
@@ -163,15 +163,15 @@ pub async fn store_rating(
 }
 
 /// The API's answer to a token that cannot take a rating.
-pub fn unusable(why: Unusable) -> ApiError {
+pub fn unusable(why: Unusable) -> Error {
     match why {
         Unusable::Unknown => super::links::link_not_found(),
-        Unusable::Expired => ApiError::new(
-            StatusCode::GONE,
+        Unusable::Expired => Error::new(
+            super::error::Kind::Gone,
             "link_expired",
             "this rating link has expired",
         ),
-        Unusable::Used => ApiError::conflict("link_used", "this single-use link was already used"),
+        Unusable::Used => Error::conflict("link_used", "this single-use link was already used"),
     }
 }
 
@@ -200,14 +200,14 @@ pub async fn import_responses(
     State(state): State<AppState>,
     by: Principal,
     req: Request,
-) -> ApiResult<(StatusCode, Json<Imported>)> {
+) -> Result<(StatusCode, Json<Imported>)> {
     by.require_role(&[Role::Admin, Role::Integrator])?;
     let csv = match media_type(&req).as_str() {
         "application/json" => false,
         "text/csv" => true,
         _ => {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            return Err(Error::new(
+                super::error::Kind::UnsupportedMediaType,
                 "unsupported_media_type",
                 "send application/json or text/csv",
             ));
@@ -246,12 +246,12 @@ pub async fn exclude(
     State(state): State<AppState>,
     by: Principal,
     Path(id): Path<String>,
-    body: Result<ApiJson<ExcludeRequest>, ApiError>,
-) -> ApiResult<Json<ExclusionDto>> {
+    body: Result<ApiJson<ExcludeRequest>, Error>,
+) -> Result<Json<ExclusionDto>> {
     by.require_role(&[Role::Admin])?;
-    let id: i64 = id.parse().map_err(|_| {
-        ApiError::not_found("response_not_found", "there is no response with this id")
-    })?;
+    let id: i64 = id
+        .parse()
+        .map_err(|_| Error::not_found("response_not_found", "there is no response with this id"))?;
     let ApiJson(input) = body?;
     Ok(Json(
         exclusions::exclude(&state.db, &by, state.config.timezone, id, input).await?,
@@ -272,9 +272,8 @@ pub async fn list(
     State(state): State<AppState>,
     by: Principal,
     query: Result<Query<ListQuery>, QueryRejection>,
-) -> ApiResult<Response> {
-    let Query(query) =
-        query.map_err(|e| ApiError::unprocessable("invalid_query", e.body_text()))?;
+) -> Result<Response> {
+    let Query(query) = query.map_err(|e| Error::unprocessable("invalid_query", e.body_text()))?;
     let permit = state.export_permit().await?;
     let (format, stream) =
         listing::open(&state.db, &by, state.config.timezone, query, permit).await?;

@@ -280,7 +280,7 @@ async fn one_failing_job_never_fails_the_others_in_its_batch() {
         match t.await.unwrap() {
             Ok(Ok(_)) => stored += 1,
             Ok(Err(_)) => panic!("not a single-use link"),
-            Err(e) => failed.push(e.status.as_u16()),
+            Err(e) => failed.push(hailong::web::error::status_of(e.kind).as_u16()),
         }
     }
     assert_eq!((stored, failed), (59, vec![503]));
