@@ -216,6 +216,12 @@ impl Subject {
             // The top level spans the province: administrators only.
             None => by.require_role(&[Role::Admin])?,
         }
+        Ok(Self::of(year, parent, tree, all))
+    }
+
+    /// The ranking of `parent`'s children (the top level when `None`), unchecked: for
+    /// callers that check access to what they show of it themselves.
+    fn of(year: i32, parent: Option<agency::Model>, tree: Tree, all: Vec<agency::Model>) -> Self {
         let ranked: Vec<i64> = match &parent {
             Some(p) => tree.children(p.id).to_vec(),
             None => all
@@ -224,13 +230,13 @@ impl Subject {
                 .map(|a| a.id)
                 .collect(),
         };
-        Ok(Self {
+        Self {
             year,
             parent,
             tree,
             agencies: all.into_iter().map(|a| (a.id, a)).collect(),
             ranked,
-        })
+        }
     }
 
     fn parent_code(&self) -> Option<String> {
@@ -490,6 +496,57 @@ pub async fn ranking(
     parent: Option<&str>,
 ) -> Result<AnnualReport> {
     let subject = Subject::load(&db.read, by, tz, year, parent).await?;
+    ranking_of(db, tz, default_min, &subject).await
+}
+
+/// Where one agency stands among its siblings in a year's ranking (frozen figures once
+/// the year is frozen): its rank and band, and nothing of the siblings' figures. The
+/// caller's scope must cover the agency, not its parent.
+pub async fn standing(
+    db: &Db,
+    by: &Principal,
+    tz: Tz,
+    default_min: u64,
+    year: i32,
+    code: &str,
+) -> Result<Standing> {
+    by.require_role(&[Role::Admin, Role::Manager, Role::Viewer, Role::Integrator])?;
+    let all = agency::Entity::find().all(&db.read).await?;
+    let tree = Tree::from_edges(all.iter().map(|a| (a.id, a.parent_id)));
+    let own = all
+        .iter()
+        .find(|a| a.code == code)
+        .cloned()
+        .ok_or_else(|| Error::not_found("agency_not_found", "there is no agency with this code"))?;
+    by.require_scope(&tree, own.id)?;
+    let parent = own
+        .parent_id
+        .and_then(|p| all.iter().find(|a| a.id == p))
+        .cloned();
+    let subject = Subject::of(year, parent, tree, all);
+    let report = ranking_of(db, tz, default_min, &subject).await?;
+    let row = report.rows.iter().find(|row| row.agency == own.code);
+    Ok(Standing {
+        rank: row.and_then(|row| row.rank),
+        of: report.rows.len(),
+        band: row.map_or(Band::InsufficientData, |row| row.band),
+        min_responses: report.min_responses,
+    })
+}
+
+/// One agency's place in its siblings' ranking ([`standing`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Standing {
+    /// `None` when it is not ranked (too few responses).
+    pub rank: Option<u32>,
+    /// How many agencies the ranking holds.
+    pub of: usize,
+    pub band: Band,
+    pub min_responses: u64,
+}
+
+/// The ranking of `subject`, whose access was checked by the caller.
+async fn ranking_of(db: &Db, tz: Tz, default_min: u64, subject: &Subject) -> Result<AnnualReport> {
     let previous = previous_rows(&db.read, subject.year, subject.scope()).await?;
     if let Some(stored) = frozen(&db.read, subject.year, subject.scope()).await? {
         let doc = parse_body(&stored)?;

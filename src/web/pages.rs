@@ -23,7 +23,6 @@ use super::form::render;
 use crate::chart::render::{vn, vn_count};
 use crate::chart::{self, Image};
 use crate::domain::Role;
-use crate::govern::Principal;
 use crate::govern::login::Busy;
 use crate::govern::secrets::{constant_time_eq, random_token};
 use crate::govern::sessions::Attempt;
@@ -350,15 +349,6 @@ fn mean_text(m: Option<f64>) -> String {
         .unwrap_or_else(|| "–".into())
 }
 
-/// The service acting for a page where the user may see one figure of a wider report (an
-/// agency's rank among its siblings) but not the report.
-fn system() -> Principal {
-    Principal {
-        actor: "system".into(),
-        ..Principal::cli()
-    }
-}
-
 /// The agency a dashboard shows by default: the user's own, or for an administrator the
 /// first top-level agency.
 fn home(tree_roots: &[entity::agency::Model], by: &SignedIn) -> Option<i64> {
@@ -422,27 +412,14 @@ async fn dashboard_page(
     };
     let r = report(db, by, tz, &agency.code, &rq).await?;
 
-    // Rank and band among the siblings, computed for the page without opening the
-    // siblings' figures to the user.
-    let parent_code = agency
-        .parent_id
-        .and_then(|p| names.get(&p))
-        .map(|p| p.code.clone());
-    let ranking = annual::ranking(
-        db,
-        &system(),
-        tz,
-        state.config.min_responses,
-        &year.to_string(),
-        parent_code.as_deref(),
-    )
-    .await?;
-    let own = ranking.rows.iter().find(|row| row.agency == agency.code);
-    let rank_text = match own.and_then(|row| row.rank) {
-        Some(rank) => format!("{rank} / {}", ranking.rows.len()),
+    // Rank and band among the siblings, without the siblings' figures.
+    let standing =
+        annual::standing(db, by, tz, state.config.min_responses, year, &agency.code).await?;
+    let rank_text = match standing.rank {
+        Some(rank) => format!("{rank} / {}", standing.of),
         None => "chưa xếp hạng".into(),
     };
-    let band = own.map_or(Band::InsufficientData, |row| row.band);
+    let band = standing.band;
     let mut figures = vec![
         (
             "Tỷ lệ hài lòng".to_string(),
@@ -468,7 +445,7 @@ async fn dashboard_page(
         (
             "Xếp loại".to_string(),
             band.name_vi().to_string(),
-            format!("tối thiểu {} phiếu", ranking.min_responses),
+            format!("tối thiểu {} phiếu", standing.min_responses),
         ),
     ];
     figures.push((

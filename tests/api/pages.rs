@@ -364,6 +364,66 @@ async fn the_session_works_for_pages_and_the_api_with_csrf() {
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
 }
 
+/// The dashboard shows a manager its rank among its siblings without borrowing anyone's
+/// identity, and no page, chart or export opens a sibling's or the parent's figures.
+#[tokio::test]
+async fn a_manager_cannot_reach_a_siblings_figures_through_any_page_or_chart() {
+    let app = setup(None).await;
+    let (cookie, _) = sign_in(&app, "minh").await;
+    let year = chrono::Datelike::year(&chrono::Utc::now());
+    let mut paths = Vec::new();
+    for y in [2025, year] {
+        for agency in ["B", "KH"] {
+            paths.push(format!("/dashboard?agency={agency}&year={y}"));
+            for file in ["trend", "distribution"] {
+                for ext in ["png", "svg"] {
+                    paths.push(format!("/charts/agencies/{agency}/{file}.{ext}?year={y}"));
+                }
+            }
+            paths.push(format!(
+                "/api/v1/reports/agencies/{agency}?from={y}-01-01&to={y}-12-31"
+            ));
+            paths.push(format!(
+                "/api/v1/responses?agency={agency}&from={y}-01-01&to={y}-12-31"
+            ));
+        }
+        for parent in ["", "&parent=KH"] {
+            for file in ["ranking", "heatmap"] {
+                for ext in ["png", "svg"] {
+                    paths.push(format!("/charts/{file}.{ext}?year={y}{parent}"));
+                }
+            }
+            paths.push(format!("/reports/annual?year={y}{parent}"));
+            paths.push(format!("/api/v1/reports/annual/{y}?format=json{parent}"));
+            paths.push(format!("/api/v1/reports/annual/{y}?format=csv{parent}"));
+        }
+    }
+    for path in &paths {
+        let res = request(&app, Method::GET, path, &cookie, None).await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "{path}: {}", res.text);
+        assert!(!res.text.contains("Cơ quan B"), "{path}");
+    }
+    // Its own dashboard: its rank among the two siblings, none of the sibling's figures.
+    let page = request(
+        &app,
+        Method::GET,
+        "/dashboard?agency=A&year=2025",
+        &cookie,
+        None,
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    assert!(
+        page.text.contains("/ 2<"),
+        "rank among two siblings: {}",
+        page.text
+    );
+    assert!(
+        !page.text.contains("Cơ quan B"),
+        "the sibling is never named"
+    );
+}
+
 #[tokio::test]
 async fn a_manager_sees_only_its_agency() {
     let app = setup(None).await;
