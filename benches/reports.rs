@@ -18,8 +18,9 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use hailong::config::{Config, DEFAULT_TIMEZONE};
 use hailong::db::Db;
+use hailong::domain::{Period, Year};
 use hailong::govern::Principal;
-use hailong::report::agency::{self, ReportQuery};
+use hailong::report::agency;
 use hailong::report::annual;
 
 const YEAR: i32 = 2025;
@@ -73,12 +74,8 @@ async fn fixture(n: u64) -> Db {
     db
 }
 
-fn query(from: &str, to: &str) -> ReportQuery {
-    ReportQuery {
-        from: Some(from.into()),
-        to: Some(to.into()),
-        format: None,
-    }
+fn query(from: &str, to: &str) -> Period {
+    Period::parse(Some(from), Some(to)).unwrap()
 }
 
 fn reports(c: &mut Criterion) {
@@ -120,7 +117,7 @@ fn reports(c: &mut Criterion) {
         for (name, code, q) in &cases {
             group.bench_function(BenchmarkId::new(*name, &size), |b| {
                 b.iter(|| {
-                    let report = rt.block_on(agency::report(&db, &by, tz, code, q)).unwrap();
+                    let report = rt.block_on(agency::report(&db, &by, tz, code, *q)).unwrap();
                     serde_json::to_vec(&report).unwrap()
                 })
             });
@@ -133,7 +130,7 @@ fn reports(c: &mut Criterion) {
                         &by,
                         tz,
                         30,
-                        &YEAR.to_string(),
+                        Year::stored(YEAR),
                         Some("KH"),
                     ))
                     .unwrap();

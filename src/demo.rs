@@ -193,10 +193,10 @@ pub async fn year_of_ratings(db: &Db, config: &Config) -> anyhow::Result<()> {
         actor: "demo".into(),
         ..Principal::cli()
     };
-    let last = (this_year - 1).to_string();
-    crate::report::annual::freeze(db, &by, tz, config.min_responses, &last, Some(PROVINCE.0))
+    let last = crate::domain::Year::stored(this_year - 1);
+    crate::report::annual::freeze(db, &by, tz, config.min_responses, last, Some(PROVINCE.0))
         .await
-        .map_err(|e| anyhow::anyhow!("demo: {}", e.message))?;
+        .map_err(|e| anyhow::anyhow!("demo: {e:#}"))?;
     eprintln!(
         "demo: the {last} ranking is frozen: {}/public/annual/{last}?parent={}",
         config.public_url, PROVINCE.0

@@ -8,12 +8,14 @@ pub mod period;
 mod role;
 pub mod text;
 mod unique_map;
+mod year;
 
 pub use code::Code;
 pub use name::Name;
 pub use period::Period;
 pub use role::Role;
 pub use unique_map::UniqueMap;
+pub use year::Year;
 
 /// Why a value was rejected: a stable machine code and a human message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -17,17 +17,6 @@ use crate::govern::Principal;
 use crate::org::agency_in_scope;
 use crate::score::{self, Figures, METHOD, Summary};
 
-/// The query of an agency report.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-pub struct ReportQuery {
-    /// First day, `YYYY-MM-DD` (default: 1 January of this year).
-    pub from: Option<String>,
-    /// Last day, `YYYY-MM-DD` (default: today), inclusive.
-    pub to: Option<String>,
-    /// `json` (default).
-    pub format: Option<String>,
-}
-
 /// One child's line.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ChildFigures {
@@ -61,14 +50,9 @@ pub struct AgencyReport {
     pub children: Vec<ChildFigures>,
 }
 
-/// The checked period: both ends, `from` ≤ `to`, at most [`MAX_YEARS`] years.
-pub fn period(
-    from: Option<&str>,
-    to: Option<&str>,
-    today: NaiveDate,
-) -> Result<(NaiveDate, NaiveDate)> {
-    // The same parsing and order check as every period; reports add defaults and a bound.
-    let given = Period::parse(from, to).map_err(|(field, e)| Error::invalid(field, e))?;
+/// The period a report covers: `given` with its open ends filled (1 January of this year,
+/// today), `from` ≤ `to`, at most [`MAX_YEARS`] years.
+pub fn period(given: Period, today: NaiveDate) -> Result<(NaiveDate, NaiveDate)> {
     let start_of_year = NaiveDate::from_ymd_opt(today.year(), 1, 1).unwrap_or(today);
     let from = given.from.unwrap_or(start_of_year);
     let to = given.to.unwrap_or(today);
@@ -101,12 +85,12 @@ pub async fn report(
     by: &Principal,
     tz: Tz,
     code: &str,
-    query: &ReportQuery,
+    given: Period,
 ) -> Result<AgencyReport> {
     by.require_role(&[Role::Admin, Role::Manager, Role::Viewer, Role::Integrator])?;
     let (root, tree) = agency_in_scope(&db.read, by, code).await?;
     let today = crate::now().with_timezone(&tz).date_naive();
-    let (from, to) = period(query.from.as_deref(), query.to.as_deref(), today)?;
+    let (from, to) = period(given, today)?;
     let subtree = tree.subtree(root.id);
     let tallies = tallies(&db.read, from, to, Some(&subtree)).await?;
     let summary = score::summarize(&sum_of(&tallies, &subtree));
@@ -167,19 +151,29 @@ fn build(
 mod tests {
     use super::*;
 
+    /// Parsing as the web layer does, then resolving.
+    fn period_of(
+        from: Option<&str>,
+        to: Option<&str>,
+        today: NaiveDate,
+    ) -> Result<(NaiveDate, NaiveDate)> {
+        let given = Period::parse(from, to).map_err(|(field, e)| Error::invalid(field, e))?;
+        period(given, today)
+    }
+
     #[test]
     fn periods_default_to_this_year_and_are_bounded() {
         let today = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
-        let (from, to) = period(None, None, today).unwrap();
+        let (from, to) = period_of(None, None, today).unwrap();
         assert_eq!((from.to_string(), to), ("2026-01-01".to_string(), today));
-        let code = |f, t| period(Some(f), Some(t), today).unwrap_err().code;
+        let code = |f, t| period_of(Some(f), Some(t), today).unwrap_err().code;
         assert_eq!(code("2026-02-01", "2026-01-01"), "invalid_period");
         assert_eq!(code("2016-01-01", "2026-01-01"), "period_too_long");
-        assert!(period(Some("2016-01-02"), Some("2026-01-01"), today).is_ok());
+        assert!(period_of(Some("2016-01-02"), Some("2026-01-01"), today).is_ok());
         assert_eq!(code("2026-1-1", "2026-02-01"), "invalid_date");
         // A leap day starts a period like any other day.
-        assert!(period(Some("2024-02-29"), Some("2024-03-01"), today).is_ok());
+        assert!(period_of(Some("2024-02-29"), Some("2024-03-01"), today).is_ok());
         assert_eq!(code("2024-02-29", "2034-02-28"), "period_too_long");
-        assert!(period(Some("2024-02-29"), Some("2034-02-27"), today).is_ok());
+        assert!(period_of(Some("2024-02-29"), Some("2034-02-27"), today).is_ok());
     }
 }

@@ -32,23 +32,11 @@ use super::tallies;
 use crate::collect::rebuild::answer_rows;
 use crate::collect::store::lock_head;
 use crate::db::{Db, is_unique_violation};
-use crate::domain::{Invalid, Period, Role};
+use crate::domain::{Period, Role, Year};
 use crate::error::{Error, Result};
 use crate::govern::{Principal, audit};
 use crate::org::{Tree, agency_by_code};
 use crate::score::{self, Band, Bands, Candidate, METHOD, Tally};
-
-/// The first year a ranking covers.
-pub const FIRST_YEAR: i32 = 2000;
-
-/// The query of the annual endpoints.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-pub struct AnnualQuery {
-    /// The agency whose direct children are ranked (default: the top-level agencies).
-    pub parent: Option<String>,
-    /// `json` (default), `csv` or `xlsx`.
-    pub format: Option<String>,
-}
 
 /// One row of a ranking, as frozen and as served.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
@@ -155,23 +143,9 @@ mod serde_with_null {
     }
 }
 
-/// The year from the path: 422 `invalid_year` unless it is a number from [`FIRST_YEAR`] to
-/// this year.
-pub fn parse_year(raw: &str, today: NaiveDate) -> Result<i32> {
-    let invalid = || {
-        Error::invalid(
-            "year",
-            Invalid::new(
-                "invalid_year",
-                format!("the year must be from {FIRST_YEAR} to {}", today.year()),
-            ),
-        )
-    };
-    let year: i32 = raw.parse().map_err(|_| invalid())?;
-    if raw.len() != 4 || !(FIRST_YEAR..=today.year()).contains(&year) {
-        return Err(invalid());
-    }
-    Ok(year)
+/// This year in the deployment's time zone: the latest year figures exist for.
+pub fn this_year(tz: Tz) -> i32 {
+    crate::now().with_timezone(&tz).year()
 }
 
 /// The scope key of a report: the parent's code, or empty for the top level.
@@ -194,13 +168,10 @@ impl Subject {
     pub async fn load(
         conn: &impl ConnectionTrait,
         by: &Principal,
-        tz: Tz,
-        year: &str,
+        year: Year,
         parent: Option<&str>,
     ) -> Result<Self> {
         by.require_role(&[Role::Admin, Role::Manager, Role::Viewer, Role::Integrator])?;
-        let today = crate::now().with_timezone(&tz).date_naive();
-        let year = parse_year(year, today)?;
         let parent = match parent.filter(|p| !p.is_empty()) {
             Some(code) => Some(
                 agency_by_code(conn, code)
@@ -216,7 +187,7 @@ impl Subject {
             // The top level spans the province: administrators only.
             None => by.require_role(&[Role::Admin])?,
         }
-        Ok(Self::of(year, parent, tree, all))
+        Ok(Self::of(year.get(), parent, tree, all))
     }
 
     /// The ranking of `parent`'s children (the top level when `None`), unchecked: for
@@ -492,10 +463,10 @@ pub async fn ranking(
     by: &Principal,
     tz: Tz,
     default_min: u64,
-    year: &str,
+    year: Year,
     parent: Option<&str>,
 ) -> Result<AnnualReport> {
-    let subject = Subject::load(&db.read, by, tz, year, parent).await?;
+    let subject = Subject::load(&db.read, by, year, parent).await?;
     ranking_of(db, tz, default_min, &subject).await
 }
 
@@ -507,7 +478,7 @@ pub async fn standing(
     by: &Principal,
     tz: Tz,
     default_min: u64,
-    year: i32,
+    year: Year,
     code: &str,
 ) -> Result<Standing> {
     by.require_role(&[Role::Admin, Role::Manager, Role::Viewer, Role::Integrator])?;
@@ -523,7 +494,7 @@ pub async fn standing(
         .parent_id
         .and_then(|p| all.iter().find(|a| a.id == p))
         .cloned();
-    let subject = Subject::of(year, parent, tree, all);
+    let subject = Subject::of(year.get(), parent, tree, all);
     let report = ranking_of(db, tz, default_min, &subject).await?;
     let row = report.rows.iter().find(|row| row.agency == own.code);
     Ok(Standing {
@@ -550,12 +521,12 @@ async fn ranking_of(db: &Db, tz: Tz, default_min: u64, subject: &Subject) -> Res
     let previous = previous_rows(&db.read, subject.year, subject.scope()).await?;
     if let Some(stored) = frozen(&db.read, subject.year, subject.scope()).await? {
         let doc = parse_body(&stored)?;
-        let late = late_responses(&db.read, &subject, tz, &doc).await?;
+        let late = late_responses(&db.read, subject, tz, &doc).await?;
         return Ok(served(doc, &stored, Some(late), previous.as_deref()));
     }
     let settings = settings(&db.read, subject.year, default_min).await?;
     let units = subject.units();
-    let tallies = live_tallies(&db.read, &subject, &units).await?;
+    let tallies = live_tallies(&db.read, subject, &units).await?;
     let rows = rows(&units, &subject.names(), &tallies, &settings);
     Ok(AnnualReport {
         year: subject.year,
@@ -597,12 +568,10 @@ fn served(
 /// sign-in: only frozen reports are public). `None` until frozen.
 pub async fn published(
     db: &Db,
-    year: &str,
+    year: Year,
     parent: Option<&str>,
 ) -> Result<Option<(AnnualReport, String)>> {
-    let Ok(year) = year.parse::<i32>() else {
-        return Ok(None);
-    };
+    let year = year.get();
     let Some(stored) = frozen(&db.read, year, scope_key(parent)).await? else {
         return Ok(None);
     };
@@ -624,13 +593,12 @@ pub async fn freeze(
     by: &Principal,
     tz: Tz,
     default_min: u64,
-    year: &str,
+    year: Year,
     parent: Option<&str>,
 ) -> Result<AnnualReport> {
     by.require_role(&[Role::Admin])?;
-    let subject = Subject::load(&db.read, by, tz, year, parent).await?;
-    let this_year = crate::now().with_timezone(&tz).year();
-    if subject.year >= this_year {
+    let subject = Subject::load(&db.read, by, year, parent).await?;
+    if subject.year >= this_year(tz) {
         return Err(Error::conflict(
             "year_not_ended",
             format!("{} has not ended yet", subject.year),
@@ -706,11 +674,10 @@ fn already_frozen(year: i32) -> Error {
 pub async fn frozen_report(
     db: &Db,
     by: &Principal,
-    tz: Tz,
-    year: &str,
+    year: Year,
     parent: Option<&str>,
 ) -> Result<annual_report::Model> {
-    let subject = Subject::load(&db.read, by, tz, year, parent).await?;
+    let subject = Subject::load(&db.read, by, year, parent).await?;
     frozen(&db.read, subject.year, subject.scope())
         .await?
         .ok_or_else(|| Error::not_found("report_not_frozen", "this report has not been frozen"))
@@ -885,13 +852,11 @@ async fn late_responses(
 pub async fn get_settings(
     db: &Db,
     by: &Principal,
-    tz: Tz,
     default_min: u64,
-    year: &str,
+    year: Year,
 ) -> Result<YearSettings> {
     by.require_role(&[Role::Admin, Role::Manager, Role::Viewer, Role::Integrator])?;
-    let year = parse_year(year, crate::now().with_timezone(&tz).date_naive())?;
-    settings(&db.read, year, default_min).await
+    settings(&db.read, year.get(), default_min).await
 }
 
 /// Changes a year's band thresholds or minimum sample (administrators only). Reports
@@ -899,16 +864,13 @@ pub async fn get_settings(
 pub async fn put_settings(
     db: &Db,
     by: &Principal,
-    tz: Tz,
     default_min: u64,
-    year: &str,
+    year: Year,
     input: YearSettingsInput,
 ) -> Result<YearSettings> {
     by.require_role(&[Role::Admin])?;
-    // Settings may be made ahead for next year.
-    let today = crate::now().with_timezone(&tz).date_naive();
-    let next_year = today.with_year(today.year() + 1).unwrap_or(today);
-    let year = parse_year(year, next_year)?;
+    // Settings may be made ahead for next year: the caller parses the year so.
+    let year = year.get();
     let txn = db.begin_write().await?;
     let current = year_setting::Entity::find_by_id(year).one(&txn).await?;
     let old = settings(&txn, year, default_min).await?;
@@ -968,20 +930,6 @@ mod tests {
             canonical_text(&v),
             r#"{"a":{"Z":true,"é":"x\"y"},"ab":0.1,"b":[1,2.5,null]}"#
         );
-    }
-
-    #[test]
-    fn years_run_from_2000_to_this_year() {
-        let today = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
-        assert_eq!(parse_year("2025", today).unwrap(), 2025);
-        assert_eq!(parse_year("2026", today).unwrap(), 2026);
-        for bad in ["2027", "1999", "20x5", "", "+2025", "02025", "-1"] {
-            assert_eq!(
-                parse_year(bad, today).unwrap_err().code,
-                "invalid_year",
-                "{bad}"
-            );
-        }
     }
 
     #[test]

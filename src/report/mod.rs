@@ -269,6 +269,7 @@ pub fn sum_of(tallies: &HashMap<i64, Tally>, ids: &[i64]) -> Tally {
 
 pub mod agency;
 pub mod annual;
+pub mod charts;
 pub mod export;
 
 #[cfg(test)]

@@ -8,11 +8,28 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use serde::Deserialize;
+
 use super::AppState;
 use super::error::{Error, ErrorBody, Result};
+use super::extract::{parse_period, year_or_this};
 use crate::chart::render::{BOLD, FAMILY, REGULAR};
-use crate::chart::{self, ChartQuery, Image};
+use crate::chart::{self, Image};
 use crate::govern::Principal;
+use crate::report::charts;
+
+/// The query of every chart.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct ChartQuery {
+    /// The year (default: this year), for the ranking, trend and heat map.
+    pub year: Option<String>,
+    /// The agency whose children are shown (ranking, heat map).
+    pub parent: Option<String>,
+    /// First day, for the distribution (default: 1 January of this year).
+    pub from: Option<String>,
+    /// Last day, for the distribution (default: today).
+    pub to: Option<String>,
+}
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -88,9 +105,16 @@ pub async fn province_chart(
     let (name, format) = split(&file)?;
     let q = query(q)?;
     let c = &state.config;
+    let parent = q.parent.as_deref();
     let chart = match name {
-        "ranking" => chart::ranking(&state.db, &by, c.timezone, c.min_responses, &q).await?,
-        "heatmap" => chart::heatmap(&state.db, &by, c.timezone, &q).await?,
+        "ranking" => {
+            let year = year_or_this(q.year.as_deref(), c.timezone)?;
+            charts::ranking(&state.db, &by, c.timezone, c.min_responses, year, parent).await?
+        }
+        "heatmap" => {
+            let year = year_or_this(q.year.as_deref(), c.timezone)?;
+            charts::heatmap(&state.db, &by, year, parent).await?
+        }
         _ => return Err(nothing_here()),
     };
     send(&state, chart, format).await
@@ -116,8 +140,14 @@ pub async fn agency_chart(
     let q = query(q)?;
     let tz = state.config.timezone;
     let chart = match name {
-        "trend" => chart::trend(&state.db, &by, tz, &code, &q).await?,
-        "distribution" => chart::distribution(&state.db, &by, tz, &code, &q).await?,
+        "trend" => {
+            let year = year_or_this(q.year.as_deref(), tz)?;
+            charts::trend(&state.db, &by, &code, year).await?
+        }
+        "distribution" => {
+            let given = parse_period(q.from.as_deref(), q.to.as_deref())?;
+            charts::distribution(&state.db, &by, tz, &code, given).await?
+        }
         _ => return Err(nothing_here()),
     };
     send(&state, chart, format).await

@@ -8,6 +8,8 @@ use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 
 pub use crate::domain::json::parse_json;
+use crate::domain::{Period, Year};
+use crate::report::annual::this_year;
 
 use super::error::Error;
 
@@ -76,4 +78,28 @@ pub fn media_type(req: &Request) -> String {
 fn is_json(req: &Request) -> bool {
     let mime = media_type(req);
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+}
+
+/// A year of figures, from the path or the query: 422 `invalid_year` (field `year`) unless
+/// it is from 2000 to this year.
+pub fn parse_year(raw: &str, tz: chrono_tz::Tz) -> Result<Year, Error> {
+    Year::parse(raw, this_year(tz)).map_err(|e| Error::invalid("year", e))
+}
+
+/// A year whose settings may be made ahead: up to next year.
+pub fn year_up_to_next(raw: &str, tz: chrono_tz::Tz) -> Result<Year, Error> {
+    Year::parse(raw, this_year(tz) + 1).map_err(|e| Error::invalid("year", e))
+}
+
+/// The year asked for, or this year when the query names none.
+pub fn year_or_this(raw: Option<&str>, tz: chrono_tz::Tz) -> Result<Year, Error> {
+    match raw {
+        Some(raw) => parse_year(raw, tz),
+        None => Ok(Year::stored(this_year(tz))),
+    }
+}
+
+/// The `from` and `to` query parameters: 422 naming the bad one.
+pub fn parse_period(from: Option<&str>, to: Option<&str>) -> Result<Period, Error> {
+    Period::parse(from, to).map_err(|(field, e)| Error::invalid(field, e))
 }

@@ -11,7 +11,7 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use chrono::{Datelike, NaiveDate};
+use chrono::Datelike;
 use entity::desk;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Deserialize;
@@ -19,16 +19,17 @@ use serde::Deserialize;
 use super::AppState;
 use super::cookies;
 use super::error::Error;
+use super::extract::{parse_year, year_or_this};
 use super::form::render;
+use crate::chart::Image;
 use crate::chart::render::{vn, vn_count};
-use crate::chart::{self, Image};
-use crate::domain::Role;
+use crate::domain::{Period, Role, Year};
 use crate::govern::login::Busy;
 use crate::govern::secrets::{constant_time_eq, random_token};
 use crate::govern::sessions::Attempt;
 use crate::govern::sessions::{self, SignedIn};
 use crate::org::{Tree, agency_in_scope};
-use crate::report::agency::{ReportQuery, report};
+use crate::report::agency::report;
 use crate::report::annual::{self, AnnualReport, Row};
 use crate::report::{desk_tallies, recent_comments};
 use crate::score::{self, Band, Bands};
@@ -398,19 +399,15 @@ async fn dashboard_page(
         agency_in_scope(&db.read, by, &code).await?;
     let names: HashMap<i64, &entity::agency::Model> = all.iter().map(|a| (a.id, a)).collect();
     let now = crate::now().with_timezone(&tz).date_naive();
-    let year = match q.year.as_deref() {
-        Some(y) => annual::parse_year(y, now)?,
-        None => now.year(),
-    };
-    let first = NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(now);
+    let year = year_or_this(q.year.as_deref(), tz)?;
     // The last day shown: today, or 31 December of a past year.
-    let today = NaiveDate::from_ymd_opt(year, 12, 31).map_or(now, |end| end.min(now));
-    let rq = ReportQuery {
-        from: Some(first.to_string()),
-        to: Some(today.to_string()),
-        format: None,
+    let (first, last) = year.days();
+    let today = last.min(now);
+    let period = Period {
+        from: Some(first),
+        to: Some(today),
     };
-    let r = report(db, by, tz, &agency.code, &rq).await?;
+    let r = report(db, by, tz, &agency.code, period).await?;
 
     // Rank and band among the siblings, without the siblings' figures.
     let standing =
@@ -606,8 +603,12 @@ async fn dashboard_page(
     }
     if !r.children.is_empty() {
         links.push((
-            format!("Xếp hạng năm {}", year - 1),
-            format!("/reports/annual?year={}&parent={}", year - 1, agency.code),
+            format!("Xếp hạng năm {}", year.previous()),
+            format!(
+                "/reports/annual?year={}&parent={}",
+                year.previous(),
+                agency.code
+            ),
         ));
         links.push((
             format!("Xếp hạng năm {year}"),
@@ -627,7 +628,7 @@ async fn dashboard_page(
     Ok(DashboardPage {
         chrome: Chrome::of(&staff.signed_in),
         name: agency.name.clone(),
-        year,
+        year: year.get(),
         period: format!(
             "{} đến {}",
             first.format("%d/%m/%Y"),
@@ -721,21 +722,26 @@ async fn annual_page(
     let by = &staff.signed_in.principal;
     let tz = state.config.timezone;
     let today = crate::now().with_timezone(&tz).date_naive();
-    let year = q
-        .year
-        .clone()
-        .unwrap_or_else(|| (today.year() - 1).to_string());
     let parent = q.parent.clone().filter(|p| !p.is_empty());
-    let report = match annual::ranking(
-        &state.db,
-        by,
-        tz,
-        state.config.min_responses,
-        &year,
-        parent.as_deref(),
-    )
-    .await
-    {
+    let year = match q.year.as_deref() {
+        Some(raw) => parse_year(raw, tz),
+        None => Ok(Year::of(today).previous()),
+    };
+    let ranked = match year {
+        Ok(year) => {
+            annual::ranking(
+                &state.db,
+                by,
+                tz,
+                state.config.min_responses,
+                year,
+                parent.as_deref(),
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    let report = match ranked {
         Ok(r) => r,
         Err(e) => return error_page(e),
     };
@@ -817,15 +823,18 @@ async fn freeze(State(state): State<AppState>, staff: Staff, form: RawForm) -> R
     if !check_csrf(&staff, &fields) {
         return forbidden_page();
     }
-    let year = fields.get("year").cloned().unwrap_or_default();
     let parent = fields.get("parent").cloned().filter(|p| !p.is_empty());
     let c = &state.config;
+    let year = match parse_year(fields.get("year").map_or("", |y| y.as_str()), c.timezone) {
+        Ok(year) => year,
+        Err(e) => return error_page(e),
+    };
     match annual::freeze(
         &state.db,
         &staff.signed_in.principal,
         c.timezone,
         c.min_responses,
-        &year,
+        year,
         parent.as_deref(),
     )
     .await
@@ -871,7 +880,13 @@ async fn public_annual(
 ) -> Response {
     let tz = state.config.timezone;
     let parent = q.parent.filter(|p| !p.is_empty());
-    let found = match annual::published(&state.db, &year, parent.as_deref()).await {
+    // A year that is not a year has no frozen report either.
+    let year = parse_year(&year, tz).ok();
+    let published = match year {
+        Some(year) => annual::published(&state.db, year, parent.as_deref()).await,
+        None => Ok(None),
+    };
+    let found = match published {
         Ok(Some(found)) => found,
         Ok(None) => {
             return error_page(Error::not_found(
@@ -882,11 +897,7 @@ async fn public_annual(
         Err(e) => return error_page(e),
     };
     let (report, whose) = found;
-    let chart = chart::Chart::Ranking {
-        title: format!("Xếp hạng mức độ hài lòng năm {}: {whose}", report.year),
-        bars: report.rows.iter().map(chart::RankBar::from).collect(),
-        bands: report.bands,
-    };
+    let chart = crate::report::charts::ranking_chart(&report, &whose);
     let svg = match state.charts.render(chart, Image::Svg).await {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(e) => return error_page(e),

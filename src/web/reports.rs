@@ -7,16 +7,14 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::error::{Error, ErrorBody, Result};
-use super::extract::ApiJson;
+use super::extract::{ApiJson, parse_period, parse_year, year_up_to_next};
 use crate::govern::Principal;
-use crate::report::agency::{self, AgencyReport, ReportQuery};
-use crate::report::annual::{
-    self, AnnualQuery, AnnualReport, Verification, YearSettings, YearSettingsInput,
-};
+use crate::report::agency::{self, AgencyReport};
+use crate::report::annual::{self, AnnualReport, Verification, YearSettings, YearSettingsInput};
 use crate::report::export::{self, ReportFormat, Table};
 
 pub fn router() -> Router<AppState> {
@@ -30,6 +28,26 @@ pub fn router() -> Router<AppState> {
             "/api/v1/reports/annual/{year}/settings",
             get(get_settings).put(put_settings),
         )
+}
+
+/// The query of an agency report.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct ReportQuery {
+    /// First day, `YYYY-MM-DD` (default: 1 January of this year).
+    pub from: Option<String>,
+    /// Last day, `YYYY-MM-DD` (default: today), inclusive.
+    pub to: Option<String>,
+    /// `json` (default).
+    pub format: Option<String>,
+}
+
+/// The query of the annual endpoints.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct AnnualQuery {
+    /// The agency whose direct children are ranked (default: the top-level agencies).
+    pub parent: Option<String>,
+    /// `json` (default), `csv` or `xlsx`.
+    pub format: Option<String>,
 }
 
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T> {
@@ -97,7 +115,8 @@ pub async fn agency_report(
 ) -> Result<Response> {
     let q = query(q)?;
     let format = ReportFormat::parse(q.format.as_deref())?;
-    let report = agency::report(&state.db, &by, state.config.timezone, &code, &q).await?;
+    let given = parse_period(q.from.as_deref(), q.to.as_deref())?;
+    let report = agency::report(&state.db, &by, state.config.timezone, &code, given).await?;
     let name = file_name(&[
         "bao-cao",
         &report.agency,
@@ -138,12 +157,13 @@ pub async fn annual_report(
     let q = query(q)?;
     let format = ReportFormat::parse(q.format.as_deref())?;
     let c = &state.config;
+    let year = parse_year(&year, c.timezone)?;
     let report = annual::ranking(
         &state.db,
         &by,
         c.timezone,
         c.min_responses,
-        &year,
+        year,
         q.parent.as_deref(),
     )
     .await?;
@@ -170,12 +190,13 @@ pub async fn freeze(
     let q = query(q)?;
     let format = ReportFormat::parse(q.format.as_deref())?;
     let c = &state.config;
+    let year = parse_year(&year, c.timezone)?;
     let report = annual::freeze(
         &state.db,
         &by,
         c.timezone,
         c.min_responses,
-        &year,
+        year,
         q.parent.as_deref(),
     )
     .await?;
@@ -199,8 +220,8 @@ pub async fn verify(
     q: Result<Query<AnnualQuery>, QueryRejection>,
 ) -> Result<Json<Verification>> {
     let q = query(q)?;
-    let tz = state.config.timezone;
-    let stored = annual::frozen_report(&state.db, &by, tz, &year, q.parent.as_deref()).await?;
+    let year = parse_year(&year, state.config.timezone)?;
+    let stored = annual::frozen_report(&state.db, &by, year, q.parent.as_deref()).await?;
     Ok(Json(annual::verify_stored(&state.db.read, &stored).await?))
 }
 
@@ -219,8 +240,8 @@ pub async fn canonical(
     q: Result<Query<AnnualQuery>, QueryRejection>,
 ) -> Result<Response> {
     let q = query(q)?;
-    let tz = state.config.timezone;
-    let stored = annual::frozen_report(&state.db, &by, tz, &year, q.parent.as_deref()).await?;
+    let year = parse_year(&year, state.config.timezone)?;
+    let stored = annual::frozen_report(&state.db, &by, year, q.parent.as_deref()).await?;
     Ok(([(header::CONTENT_TYPE, "application/json")], stored.body).into_response())
 }
 
@@ -237,7 +258,13 @@ pub async fn get_settings(
 ) -> Result<Json<YearSettings>> {
     let c = &state.config;
     Ok(Json(
-        annual::get_settings(&state.db, &by, c.timezone, c.min_responses, &year).await?,
+        annual::get_settings(
+            &state.db,
+            &by,
+            c.min_responses,
+            parse_year(&year, c.timezone)?,
+        )
+        .await?,
     ))
 }
 
@@ -258,6 +285,13 @@ pub async fn put_settings(
 ) -> Result<Json<YearSettings>> {
     let c = &state.config;
     Ok(Json(
-        annual::put_settings(&state.db, &by, c.timezone, c.min_responses, &year, input).await?,
+        annual::put_settings(
+            &state.db,
+            &by,
+            c.min_responses,
+            year_up_to_next(&year, c.timezone)?,
+            input,
+        )
+        .await?,
     ))
 }

@@ -1,0 +1,192 @@
+//! The figures behind each chart, through the reports and the roll-ups (and so through
+//! [`crate::score`]), checked against the caller's role and scope. Drawing them is
+//! [`crate::chart`]'s job, which does no I/O.
+
+use std::collections::HashMap;
+
+use chrono_tz::Tz;
+
+use super::agency::period;
+use super::annual::{self, AnnualReport, Subject};
+use super::export::element_label;
+use super::{monthly_tallies, sum_of, tallies};
+use crate::chart::{Chart, RankBar};
+use crate::db::Db;
+use crate::domain::{Period, Role, Year};
+use crate::error::Result;
+use crate::govern::Principal;
+use crate::org::agency_in_scope;
+use crate::score::{self, ELEMENTS, OVERALL, Tally};
+
+fn reader_roles(by: &Principal) -> Result<()> {
+    by.require_role(&[Role::Admin, Role::Manager, Role::Viewer, Role::Integrator])
+}
+
+/// The annual ranking as bars (frozen figures once the year is frozen).
+pub async fn ranking(
+    db: &Db,
+    by: &Principal,
+    tz: Tz,
+    min_responses: u64,
+    year: Year,
+    parent: Option<&str>,
+) -> Result<Chart> {
+    let report = annual::ranking(db, by, tz, min_responses, year, parent).await?;
+    let whose = match &report.parent {
+        Some(code) => crate::org::agency_by_code(&db.read, code).await?.name,
+        None => "cấp tỉnh".to_string(),
+    };
+    Ok(ranking_chart(&report, &whose))
+}
+
+/// The bars of a ranking, titled with whose children it ranks and whether it is frozen.
+pub fn ranking_chart(report: &AnnualReport, whose: &str) -> Chart {
+    let frozen = if report.frozen { ", đã chốt" } else { "" };
+    Chart::Ranking {
+        title: format!(
+            "Xếp hạng mức độ hài lòng năm {}: {whose}{frozen}",
+            report.year
+        ),
+        bars: report.rows.iter().map(RankBar::from).collect(),
+        bands: report.bands,
+    }
+}
+
+impl From<&annual::Row> for RankBar {
+    fn from(r: &annual::Row) -> Self {
+        Self {
+            label: r.name.clone(),
+            rank: r.rank,
+            responses: r.responses,
+            pct: r.satisfaction_pct,
+            ci95: r.ci95,
+            band: r.band,
+        }
+    }
+}
+
+/// Month by month sums of `ids`' tallies.
+fn months_of(by_agency: &HashMap<i64, [Tally; 12]>, ids: &[i64]) -> [Tally; 12] {
+    let mut out: [Tally; 12] = Default::default();
+    for id in ids {
+        if let Some(months) = by_agency.get(id) {
+            for (sum, t) in out.iter_mut().zip(months) {
+                sum.merge(t);
+            }
+        }
+    }
+    out
+}
+
+/// The overall share per month.
+fn monthly_shares(months: &[Tally; 12]) -> Vec<Option<f64>> {
+    months
+        .iter()
+        .map(|t| score::figures(&t.overall()).satisfaction_pct)
+        .collect()
+}
+
+/// The overall answers of `ids` together, per month, summed by the database.
+async fn overall_by_month(db: &Db, year: i32, ids: &[i64]) -> Result<[Tally; 12]> {
+    Ok(monthly_tallies(&db.read, year, ids, Some(OVERALL), false)
+        .await?
+        .remove(&0)
+        .unwrap_or_default())
+}
+
+/// The monthly share of `code`'s subtree with its interval, against its parent's.
+pub async fn trend(db: &Db, by: &Principal, code: &str, year: Year) -> Result<Chart> {
+    reader_roles(by)?;
+    let (root, tree) = agency_in_scope(&db.read, by, code).await?;
+    let year = year.get();
+    let own = overall_by_month(db, year, &tree.subtree(root.id)).await?;
+    let months = own
+        .iter()
+        .map(|t| {
+            let f = score::figures(&t.overall());
+            f.satisfaction_pct.zip(f.ci95)
+        })
+        .collect();
+    let parent = match root.parent_id {
+        Some(p) => {
+            let name = crate::org::agency_name(&db.read, p).await?;
+            let line = overall_by_month(db, year, &tree.subtree(p)).await?;
+            Some((name, monthly_shares(&line)))
+        }
+        None => None,
+    };
+    Ok(Chart::Trend {
+        title: format!("Tỷ lệ hài lòng theo tháng năm {year}: {}", root.name),
+        agency: root.name,
+        months,
+        parent,
+    })
+}
+
+/// Answers 1–5 per question over a period.
+pub async fn distribution(
+    db: &Db,
+    by: &Principal,
+    tz: Tz,
+    code: &str,
+    given: Period,
+) -> Result<Chart> {
+    reader_roles(by)?;
+    let (root, tree) = agency_in_scope(&db.read, by, code).await?;
+    let today = crate::now().with_timezone(&tz).date_naive();
+    let (from, to) = period(given, today)?;
+    let subtree = tree.subtree(root.id);
+    let total = sum_of(
+        &tallies(&db.read, from, to, Some(&subtree)).await?,
+        &subtree,
+    );
+    let rows = std::iter::once((OVERALL, "Nhìn chung"))
+        .chain(ELEMENTS.iter().map(|k| (*k, element_label(k))))
+        .map(|(key, label)| {
+            let counts = total.questions.get(key).copied().unwrap_or_default();
+            (label.to_string(), counts.0)
+        })
+        .collect();
+    Ok(Chart::Distribution {
+        title: format!(
+            "Phân bố câu trả lời: {} ({} – {})",
+            root.name,
+            from.format("%d/%m/%Y"),
+            to.format("%d/%m/%Y")
+        ),
+        rows,
+    })
+}
+
+/// The share of each ranked agency per month.
+pub async fn heatmap(db: &Db, by: &Principal, year: Year, parent: Option<&str>) -> Result<Chart> {
+    let subject = Subject::load(&db.read, by, year, parent).await?;
+    let subtrees: Vec<(i64, Vec<i64>)> = subject
+        .ranked
+        .iter()
+        .map(|&id| (id, subject.tree.subtree(id)))
+        .collect();
+    let ids: Vec<i64> = subtrees
+        .iter()
+        .flat_map(|(_, s)| s.iter().copied())
+        .collect();
+    // Only the overall answers, per agency: twelve rows per agency and answer value.
+    let by_agency = monthly_tallies(&db.read, subject.year, &ids, Some(OVERALL), true).await?;
+    let mut rows: Vec<(String, String, Vec<Option<f64>>)> = subtrees
+        .iter()
+        .filter_map(|(id, subtree)| {
+            let a = subject.agencies.get(id)?;
+            let values = monthly_shares(&months_of(&by_agency, subtree));
+            Some((a.code.clone(), a.name.clone(), values))
+        })
+        .collect();
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    let whose = subject
+        .parent
+        .as_ref()
+        .map_or("cấp tỉnh".to_string(), |p| p.name.clone());
+    Ok(Chart::Heatmap {
+        title: format!("Tỷ lệ hài lòng theo tháng năm {}: {whose}", subject.year),
+        rows: rows.into_iter().map(|(_, name, v)| (name, v)).collect(),
+    })
+}
