@@ -5,6 +5,7 @@ pub mod answers;
 pub mod chain;
 pub mod exclusions;
 pub mod import;
+pub mod intake;
 pub mod limit;
 pub mod links;
 pub mod listing;

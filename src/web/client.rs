@@ -1,8 +1,6 @@
 //! Who is rating, for the rate limits and the abuse hash: the first-party client cookie,
 //! and the client's address (from `X-Forwarded-For` only when the peer is one of
-//! `HAILONG_TRUSTED_PROXIES`). No address is ever stored: responses keep at most
-//! [`ClientHasher::hash`], an HMAC of the address under a secret kept in the database and
-//! the local day, so the same address gives unrelated values on different days.
+//! `HAILONG_TRUSTED_PROXIES`). What is done with them is [`crate::collect::intake`]'s.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
@@ -10,14 +8,7 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::SET_COOKIE;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
-use chrono::NaiveDate;
-use entity::setting;
-use hmac::{Hmac, KeyInit, Mac};
 use ipnet::IpNet;
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ConnectionTrait, EntityTrait, Set};
-use sha2::Sha256;
-use tokio::sync::OnceCell;
 
 use super::AppState;
 use super::error::{Error, Result};
@@ -26,21 +17,9 @@ use crate::govern::secrets;
 
 /// The client cookie's name. Its value is 128 random bits, nothing else.
 pub const COOKIE_NAME: &str = "hl_c";
-/// The settings key of the secret behind the daily client hash.
-const SECRET_KEY: &str = "client_hash_secret";
 
 /// The caller of a citizen endpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Who {
-    pub client: Client,
-    pub address: IpAddr,
-}
-
-impl Who {
-    pub fn has_cookie(&self) -> bool {
-        matches!(self.client, Client::Device(_))
-    }
-}
+pub use crate::collect::intake::Rater as Who;
 
 impl FromRequestParts<AppState> for Who {
     type Rejection = std::convert::Infallible;
@@ -117,50 +96,6 @@ pub fn give_cookie(who: &Who, public_url: &str, res: &mut axum::response::Respon
     if let Ok(value) = new_cookie(public_url.starts_with("https://")) {
         res.headers_mut().append(SET_COOKIE, value);
     }
-}
-
-/// Makes the daily keyed hash of client addresses.
-#[derive(Clone, Default)]
-pub struct ClientHasher {
-    secret: std::sync::Arc<OnceCell<Vec<u8>>>,
-}
-
-impl ClientHasher {
-    /// HMAC-SHA-256 of the local day and the address under the deployment's secret,
-    /// shortened to 128 bits (hex).
-    pub async fn hash(
-        &self,
-        conn: &impl ConnectionTrait,
-        day: NaiveDate,
-        address: IpAddr,
-    ) -> Result<String> {
-        let secret = self.secret.get_or_try_init(|| load_secret(conn)).await?;
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret).map_err(Error::internal)?;
-        mac.update(format!("{day}|{address}").as_bytes());
-        let digest = mac.finalize().into_bytes();
-        Ok(hex::encode(&digest[..16]))
-    }
-}
-
-/// The secret, made on first use. Several servers starting at once agree on the first one
-/// written.
-async fn load_secret(conn: &impl ConnectionTrait) -> Result<Vec<u8>> {
-    setting::Entity::insert(setting::ActiveModel {
-        key: Set(SECRET_KEY.to_string()),
-        value: Set(secrets::random_hex(32)),
-    })
-    .on_conflict(
-        OnConflict::column(setting::Column::Key)
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(conn)
-    .await?;
-    let stored = setting::Entity::find_by_id(SECRET_KEY.to_string())
-        .one(conn)
-        .await?
-        .ok_or_else(|| Error::internal("the client hash secret is missing"))?;
-    hex::decode(stored.value).map_err(Error::internal)
 }
 
 #[cfg(test)]

@@ -13,8 +13,8 @@ use serde::Deserialize;
 use super::AppState;
 use super::client::{self, Who};
 use super::error::Error;
-use super::responses::{Refused, store_rating};
 use crate::collect::answers::{self, Problem, Raw};
+use crate::collect::intake::Refused;
 use crate::collect::links::{self, Unusable};
 use crate::collect::questionnaire::Questionnaire;
 use crate::collect::store::Channel;
@@ -407,7 +407,7 @@ async fn submit(
     } else {
         Channel::Qr
     };
-    match store_rating(&state, &who, &link, channel, checked).await {
+    match state.intake.rate(&who, &link, channel, checked).await {
         Ok(Ok(_)) => Ok(Redirect::to(&thanks_url).into_response()),
         Ok(Err(Refused::Used)) => Ok(unusable_page(t, Unusable::Used)),
         Ok(Err(Refused::Limited(wait))) => {

@@ -34,7 +34,6 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::collect::questionnaire;
-use crate::collect::store::Writer;
 use crate::config::Config;
 use crate::db::Db;
 use error::Error;
@@ -47,11 +46,9 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 pub struct AppState {
     pub db: Db,
     pub config: Arc<Config>,
-    pub writer: Writer,
+    pub intake: crate::collect::intake::Intake,
     pub questionnaires: questionnaire::Cache,
     pub places: crate::org::Places,
-    pub limiter: crate::collect::limit::Limiter,
-    pub client_hasher: client::ClientHasher,
     pub charts: crate::chart::Cache,
     pub login: Arc<crate::govern::login::LoginGuard>,
     /// Listings streamed at once ([`EXPORTS_AT_ONCE`]), so that readers never take the
@@ -64,18 +61,20 @@ pub struct AppState {
 pub const EXPORTS_AT_ONCE: usize = 2;
 
 impl AppState {
-    /// Starts the response writer on the current runtime.
+    /// Starts the intake of ratings (and its writer) on the current runtime.
     pub fn new(db: Db, config: Config) -> Self {
         Self {
-            writer: Writer::start(db.clone(), config.timezone),
-            limiter: crate::collect::limit::Limiter::new(config.rate_limit),
+            intake: crate::collect::intake::Intake::start(
+                db.clone(),
+                config.timezone,
+                config.rate_limit,
+            ),
             login: Arc::new(crate::govern::login::LoginGuard::new(config.login_limit)),
             exports: Arc::new(tokio::sync::Semaphore::new(EXPORTS_AT_ONCE)),
             db,
             config: Arc::new(config),
             questionnaires: questionnaire::Cache::default(),
             places: crate::org::Places::default(),
-            client_hasher: client::ClientHasher::default(),
             charts: crate::chart::Cache::default(),
         }
     }

@@ -14,18 +14,16 @@ use super::AppState;
 use super::client::Who;
 use super::error::{Error, ErrorBody, Result};
 use super::extract::{ApiJson, media_type, read_body};
-use crate::collect::answers::Answers;
 use crate::collect::answers::{self, Raw};
 use crate::collect::exclusions::{self, ExcludeRequest, ExclusionDto};
 use crate::collect::import::{self, JsonImport};
+use crate::collect::intake::Refused;
 use crate::collect::links::{self, Unusable};
 use crate::collect::listing::{self, ListQuery, ResponseList};
-use crate::collect::store::{AlreadyUsed, Channel, Stored, Submission, local_day};
+use crate::collect::store::Channel;
 use crate::domain::Role;
 use crate::domain::UniqueMap;
 use crate::govern::Principal;
-use entity::rating_link;
-use std::time::{Duration, Instant};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -93,7 +91,7 @@ pub async fn submit(
     } else {
         Channel::Api
     };
-    let stored = match store_rating(&state, &who, &link, channel, checked).await? {
+    let stored = match state.intake.rate(&who, &link, channel, checked).await? {
         Ok(stored) => stored,
         Err(Refused::Used) => return Err(unusable(Unusable::Used)),
         Err(Refused::Limited(wait)) => return Err(Error::rate_limited(wait)),
@@ -105,61 +103,6 @@ pub async fn submit(
             submitted_at: stored.submitted_at,
         }),
     ))
-}
-
-/// Why a valid rating was not stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refused {
-    /// The single-use link was used in the meantime.
-    Used,
-    /// The client reached its limit; it may try again after this long.
-    Limited(Duration),
-}
-
-/// Stores a valid rating made through `link`, within the client's rate limit, with the
-/// day's keyed hash of its address. The form and the JSON endpoint both come here.
-pub async fn store_rating(
-    state: &AppState,
-    who: &Who,
-    link: &rating_link::Model,
-    channel: Channel,
-    answers: Answers,
-) -> Result<Result<Stored, Refused>> {
-    // A single-use link stores one rating at most: a limit per link adds nothing there.
-    let permit = if link.single_use {
-        None
-    } else {
-        match state.limiter.acquire(
-            link.id,
-            &who.client,
-            who.address,
-            link.kiosk,
-            Instant::now(),
-        ) {
-            Ok(permit) => Some(permit),
-            Err(wait) => {
-                metrics::counter!("hailong_rate_limited_total").increment(1);
-                return Ok(Err(Refused::Limited(wait)));
-            }
-        }
-    };
-    let mut sub = Submission::through_link(link, channel, answers);
-    let (day, _) = local_day(state.config.timezone, sub.submitted_at);
-    sub.client_hash = Some(
-        state
-            .client_hasher
-            .hash(&state.db.write, day, who.address)
-            .await?,
-    );
-    match state.writer.submit(sub).await? {
-        Ok(stored) => {
-            if let Some(permit) = permit {
-                permit.commit();
-            }
-            Ok(Ok(stored))
-        }
-        Err(AlreadyUsed) => Ok(Err(Refused::Used)),
-    }
 }
 
 /// The API's answer to a token that cannot take a rating.

@@ -266,7 +266,7 @@ async fn one_failing_job_never_fails_the_others_in_its_batch() {
     };
     let mut tasks = Vec::new();
     for i in 0..60 {
-        let writer = app.state.writer.clone();
+        let writer = app.state.intake.writer().clone();
         let s = if i == 30 {
             sub(999_999, 1)
         } else {
