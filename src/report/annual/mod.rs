@@ -1,0 +1,502 @@
+//! The annual ranking (`GET /api/v1/reports/annual/{year}`): live from the yearly
+//! roll-up until the year is frozen, then the frozen document.
+//!
+//! - [`document`]: the frozen document (its own versioned types, its canonical text and
+//!   digest);
+//! - [`freeze`]: freezing and verification against the raw responses;
+//! - [`settings`]: a year's band thresholds and minimum sample.
+
+pub mod document;
+pub mod freeze;
+pub mod settings;
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono_tz::Tz;
+use entity::{agency, annual_report};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use serde::{Deserialize, Serialize};
+
+use super::tallies;
+use crate::db::Db;
+use crate::domain::{Role, Year};
+use crate::error::{Error, Result};
+use crate::govern::Principal;
+use crate::org::{Tree, agency_by_code};
+use crate::score::{self, Band, Bands, Candidate, METHOD, Tally};
+pub use document::{Canonical, FrozenRow};
+pub use freeze::{freeze, frozen_report, raw_tallies, verify_stored};
+pub use settings::{YearSettings, YearSettingsInput, get_settings, put_settings, settings};
+
+/// One row of a ranking, as served (the frozen document keeps its own, [`FrozenRow`]).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct Row {
+    /// 1, 2, 3, …; `null` with too few responses.
+    pub rank: Option<u32>,
+    pub agency: String,
+    pub name: String,
+    pub responses: u64,
+    pub excluded: u64,
+    pub satisfied: u64,
+    pub satisfaction_pct: Option<f64>,
+    pub ci95: Option<[f64; 2]>,
+    pub mean: Option<f64>,
+    pub index: Option<f64>,
+    pub band: Band,
+    /// The codes of the units counted: the agency and its descendants.
+    pub units: Vec<String>,
+}
+
+/// How many agencies fall in a band, and the change against the previous year's frozen
+/// report of the same parent ("37 agencies outstanding, up from 32").
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct BandCount {
+    pub count: u64,
+    /// `null` when the previous year has no frozen report.
+    pub previous: Option<u64>,
+    pub change: Option<i64>,
+}
+
+/// The annual ranking (API.md, "Reports").
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct AnnualReport {
+    pub year: i32,
+    pub method: u32,
+    pub parent: Option<String>,
+    pub min_responses: u64,
+    pub bands: Bands,
+    pub frozen: bool,
+    /// Set once frozen.
+    pub frozen_at: Option<DateTime<Utc>>,
+    /// SHA-256 (hex) of the canonical document; `null` until frozen.
+    pub digest: Option<String>,
+    /// Responses of the year received after the freeze (not excluded); `null` until
+    /// frozen. They never change a frozen report.
+    pub late_responses: Option<u64>,
+    pub rows: Vec<Row>,
+    /// Per band: `outstanding`, `good`, `completed`, `not_completed`, `insufficient_data`.
+    pub band_counts: BTreeMap<String, BandCount>,
+}
+
+/// The result of checking a frozen report.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct Verification {
+    pub ok: bool,
+    /// The digest stored at the freeze.
+    pub digest: String,
+    /// The digest of the report recomputed from the stored responses.
+    pub recomputed: String,
+}
+
+/// This year in the deployment's time zone: the latest year figures exist for.
+pub fn this_year(tz: Tz) -> i32 {
+    crate::now().with_timezone(&tz).year()
+}
+
+/// The scope key of a report: the parent's code, or empty for the top level.
+fn scope_key(parent: Option<&str>) -> &str {
+    parent.unwrap_or("")
+}
+
+/// What a ranking is about: the year, the parent and the agencies to rank (checked
+/// against the caller's role and scope when loaded).
+pub struct Subject {
+    pub year: i32,
+    pub parent: Option<agency::Model>,
+    pub tree: Tree,
+    pub agencies: HashMap<i64, agency::Model>,
+    /// The agencies ranked: the parent's children, or the top-level agencies.
+    pub ranked: Vec<i64>,
+}
+
+impl Subject {
+    pub async fn load(
+        conn: &impl ConnectionTrait,
+        by: &Principal,
+        year: Year,
+        parent: Option<&str>,
+    ) -> Result<Self> {
+        by.require_role(&[Role::Admin, Role::Manager, Role::Viewer, Role::Integrator])?;
+        let parent = match parent.filter(|p| !p.is_empty()) {
+            Some(code) => Some(
+                agency_by_code(conn, code)
+                    .await
+                    .map_err(|e| e.with_field("parent"))?,
+            ),
+            None => None,
+        };
+        let all = agency::Entity::find().all(conn).await?;
+        let tree = Tree::from_edges(all.iter().map(|a| (a.id, a.parent_id)));
+        match &parent {
+            Some(p) => by.require_scope(&tree, p.id)?,
+            // The top level spans the province: administrators only.
+            None => by.require_role(&[Role::Admin])?,
+        }
+        Ok(Self::of(year.get(), parent, tree, all))
+    }
+
+    /// The ranking of `parent`'s children (the top level when `None`), unchecked: for
+    /// callers that check access to what they show of it themselves.
+    pub(super) fn of(
+        year: i32,
+        parent: Option<agency::Model>,
+        tree: Tree,
+        all: Vec<agency::Model>,
+    ) -> Self {
+        let ranked: Vec<i64> = match &parent {
+            Some(p) => tree.children(p.id).to_vec(),
+            None => all
+                .iter()
+                .filter(|a| a.parent_id.is_none())
+                .map(|a| a.id)
+                .collect(),
+        };
+        Self {
+            year,
+            parent,
+            tree,
+            agencies: all.into_iter().map(|a| (a.id, a)).collect(),
+            ranked,
+        }
+    }
+
+    pub(super) fn parent_code(&self) -> Option<String> {
+        self.parent.as_ref().map(|p| p.code.clone())
+    }
+
+    pub(super) fn scope(&self) -> &str {
+        scope_key(self.parent.as_ref().map(|p| p.code.as_str()))
+    }
+
+    pub(super) fn code(&self, id: i64) -> String {
+        self.agencies
+            .get(&id)
+            .map(|a| a.code.clone())
+            .unwrap_or_default()
+    }
+
+    /// Every unit counted, by ranked agency code.
+    pub(super) fn units(&self) -> BTreeMap<String, Vec<String>> {
+        self.ranked
+            .iter()
+            .map(|&id| {
+                let mut codes: Vec<String> = self
+                    .tree
+                    .subtree(id)
+                    .iter()
+                    .map(|&u| self.code(u))
+                    .collect();
+                codes.sort();
+                (self.code(id), codes)
+            })
+            .collect()
+    }
+
+    pub(super) fn names(&self) -> BTreeMap<String, String> {
+        self.ranked
+            .iter()
+            .filter_map(|id| self.agencies.get(id))
+            .map(|a| (a.code.clone(), a.name.clone()))
+            .collect()
+    }
+
+    pub(super) fn ids_of(&self, codes: impl IntoIterator<Item = String>) -> Vec<i64> {
+        let by_code: HashMap<&str, i64> = self
+            .agencies
+            .values()
+            .map(|a| (a.code.as_str(), a.id))
+            .collect();
+        codes
+            .into_iter()
+            .filter_map(|c| by_code.get(c.as_str()).copied())
+            .collect()
+    }
+
+    /// 1 January to 31 December of the year.
+    pub(super) fn days(&self) -> (NaiveDate, NaiveDate) {
+        let first = NaiveDate::from_ymd_opt(self.year, 1, 1).unwrap_or(NaiveDate::MIN);
+        let last = NaiveDate::from_ymd_opt(self.year, 12, 31).unwrap_or(NaiveDate::MAX);
+        (first, last)
+    }
+}
+
+/// The rows of a ranking from each unit's tally, with `names` and `units` by ranked code.
+pub fn rows(
+    units: &BTreeMap<String, Vec<String>>,
+    names: &BTreeMap<String, String>,
+    tallies: &HashMap<String, Tally>,
+    settings: &YearSettings,
+) -> Vec<Row> {
+    let candidates = units
+        .iter()
+        .map(|(code, members)| {
+            let mut total = Tally::default();
+            for m in members {
+                if let Some(t) = tallies.get(m) {
+                    total.merge(t);
+                }
+            }
+            Candidate {
+                code: code.clone(),
+                summary: score::summarize(&total),
+            }
+        })
+        .collect();
+    score::rank(candidates, settings.min_responses, &settings.bands)
+        .into_iter()
+        .map(|r| {
+            let s = &r.candidate.summary;
+            Row {
+                rank: r.rank,
+                name: names.get(&r.candidate.code).cloned().unwrap_or_default(),
+                units: units.get(&r.candidate.code).cloned().unwrap_or_default(),
+                responses: s.responses,
+                excluded: s.excluded,
+                satisfied: s.overall.satisfied,
+                satisfaction_pct: s.overall.satisfaction_pct,
+                ci95: s.overall.ci95,
+                mean: s.overall.mean,
+                index: s.index,
+                band: r.band,
+                agency: r.candidate.code,
+            }
+        })
+        .collect()
+}
+
+fn counts_of(rows: &[Row]) -> BTreeMap<&'static str, u64> {
+    score::band_counts(rows.iter().map(|r| r.band))
+}
+
+/// The band counts of `rows` beside those of the previous year's frozen report.
+pub fn band_counts(rows: &[Row], previous: Option<&[Row]>) -> BTreeMap<String, BandCount> {
+    let before = previous.map(counts_of);
+    counts_of(rows)
+        .into_iter()
+        .map(|(band, count)| {
+            let previous = before.as_ref().map(|b| b.get(band).copied().unwrap_or(0));
+            let change = previous.map(|p| count as i64 - p as i64);
+            (
+                band.to_string(),
+                BandCount {
+                    count,
+                    previous,
+                    change,
+                },
+            )
+        })
+        .collect()
+}
+
+pub(super) async fn frozen(
+    conn: &impl ConnectionTrait,
+    year: i32,
+    scope: &str,
+) -> Result<Option<annual_report::Model>> {
+    Ok(annual_report::Entity::find()
+        .filter(annual_report::Column::Year.eq(year))
+        .filter(annual_report::Column::Scope.eq(scope))
+        .one(conn)
+        .await?)
+}
+
+/// The rows of the previous year's frozen report of the same parent, if there is one.
+pub(super) async fn previous_rows(
+    conn: &impl ConnectionTrait,
+    year: i32,
+    scope: &str,
+) -> Result<Option<Vec<Row>>> {
+    match frozen(conn, year - 1, scope).await? {
+        Some(stored) => Ok(Some(document::served_rows(document::parse(&stored)?.rows))),
+        None => Ok(None),
+    }
+}
+
+/// Each unit's tally for the year, read from the roll-ups, by unit code.
+pub(super) async fn live_tallies(
+    conn: &impl ConnectionTrait,
+    subject: &Subject,
+    units: &BTreeMap<String, Vec<String>>,
+) -> Result<HashMap<String, Tally>> {
+    let ids = subject.ids_of(units.values().flatten().cloned());
+    let (first, last) = subject.days();
+    Ok(tallies(conn, first, last, Some(&ids))
+        .await?
+        .into_iter()
+        .map(|(id, t)| (subject.code(id), t))
+        .collect())
+}
+
+/// The ranking of `year`: the frozen one when there is one, else computed now.
+pub async fn ranking(
+    db: &Db,
+    by: &Principal,
+    tz: Tz,
+    default_min: u64,
+    year: Year,
+    parent: Option<&str>,
+) -> Result<AnnualReport> {
+    let subject = Subject::load(&db.read, by, year, parent).await?;
+    ranking_of(db, tz, default_min, &subject).await
+}
+
+/// Where one agency stands among its siblings in a year's ranking (frozen figures once
+/// the year is frozen): its rank and band, and nothing of the siblings' figures. The
+/// caller's scope must cover the agency, not its parent.
+pub async fn standing(
+    db: &Db,
+    by: &Principal,
+    tz: Tz,
+    default_min: u64,
+    year: Year,
+    code: &str,
+) -> Result<Standing> {
+    by.require_role(&[Role::Admin, Role::Manager, Role::Viewer, Role::Integrator])?;
+    let all = agency::Entity::find().all(&db.read).await?;
+    let tree = Tree::from_edges(all.iter().map(|a| (a.id, a.parent_id)));
+    let own = all
+        .iter()
+        .find(|a| a.code == code)
+        .cloned()
+        .ok_or_else(|| Error::not_found("agency_not_found", "there is no agency with this code"))?;
+    by.require_scope(&tree, own.id)?;
+    let parent = own
+        .parent_id
+        .and_then(|p| all.iter().find(|a| a.id == p))
+        .cloned();
+    let subject = Subject::of(year.get(), parent, tree, all);
+    let report = ranking_of(db, tz, default_min, &subject).await?;
+    let row = report.rows.iter().find(|row| row.agency == own.code);
+    Ok(Standing {
+        rank: row.and_then(|row| row.rank),
+        of: report.rows.len(),
+        band: row.map_or(Band::InsufficientData, |row| row.band),
+        min_responses: report.min_responses,
+    })
+}
+
+/// One agency's place in its siblings' ranking ([`standing`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Standing {
+    /// `None` when it is not ranked (too few responses).
+    pub rank: Option<u32>,
+    /// How many agencies the ranking holds.
+    pub of: usize,
+    pub band: Band,
+    pub min_responses: u64,
+}
+
+/// The ranking of `subject`, whose access was checked by the caller.
+async fn ranking_of(db: &Db, tz: Tz, default_min: u64, subject: &Subject) -> Result<AnnualReport> {
+    let previous = previous_rows(&db.read, subject.year, subject.scope()).await?;
+    if let Some(stored) = frozen(&db.read, subject.year, subject.scope()).await? {
+        let doc = document::parse(&stored)?;
+        let late = freeze::late_responses(&db.read, subject, tz, &doc).await?;
+        return Ok(served(doc, &stored, Some(late), previous.as_deref()));
+    }
+    let settings = settings(&db.read, subject.year, default_min).await?;
+    let units = subject.units();
+    let tallies = live_tallies(&db.read, subject, &units).await?;
+    let rows = rows(&units, &subject.names(), &tallies, &settings);
+    Ok(AnnualReport {
+        year: subject.year,
+        method: METHOD,
+        parent: subject.parent_code(),
+        min_responses: settings.min_responses,
+        bands: settings.bands,
+        frozen: false,
+        frozen_at: None,
+        digest: None,
+        late_responses: None,
+        band_counts: band_counts(&rows, previous.as_deref()),
+        rows,
+    })
+}
+
+pub(super) fn served(
+    doc: Canonical,
+    stored: &annual_report::Model,
+    late: Option<u64>,
+    previous: Option<&[Row]>,
+) -> AnnualReport {
+    let rows = document::served_rows(doc.rows);
+    AnnualReport {
+        year: doc.year,
+        method: doc.method,
+        parent: doc.parent,
+        min_responses: doc.min_responses,
+        bands: doc.bands,
+        frozen: true,
+        frozen_at: Some(stored.frozen_at),
+        digest: Some(stored.digest.clone()),
+        late_responses: late,
+        band_counts: band_counts(&rows, previous),
+        rows,
+    }
+}
+
+/// A frozen ranking for the public, with the name of whose children it ranks (no
+/// sign-in: only frozen reports are public). `None` until frozen.
+pub async fn published(
+    db: &Db,
+    year: Year,
+    parent: Option<&str>,
+) -> Result<Option<(AnnualReport, String)>> {
+    let year = year.get();
+    let Some(stored) = frozen(&db.read, year, scope_key(parent)).await? else {
+        return Ok(None);
+    };
+    let whose = match parent {
+        Some(code) => agency_by_code(&db.read, code).await?.name,
+        None => "cấp tỉnh".to_string(),
+    };
+    let doc = document::parse(&stored)?;
+    let previous = previous_rows(&db.read, year, scope_key(parent)).await?;
+    Ok(Some((
+        served(doc, &stored, None, previous.as_deref()),
+        whose,
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn band_counts_compare_with_the_previous_year() {
+        let row = |band| Row {
+            rank: None,
+            agency: String::new(),
+            name: String::new(),
+            responses: 0,
+            excluded: 0,
+            satisfied: 0,
+            satisfaction_pct: None,
+            ci95: None,
+            mean: None,
+            index: None,
+            band,
+            units: vec![],
+        };
+        let now = [
+            row(Band::Outstanding),
+            row(Band::Outstanding),
+            row(Band::Good),
+        ];
+        let before = [row(Band::Outstanding), row(Band::Completed)];
+        let counts = band_counts(&now, Some(&before));
+        assert_eq!(
+            counts["outstanding"],
+            BandCount {
+                count: 2,
+                previous: Some(1),
+                change: Some(1)
+            }
+        );
+        assert_eq!(counts["completed"].change, Some(-1));
+        assert_eq!(counts["good"].change, Some(1));
+        assert_eq!(band_counts(&now, None)["good"].previous, None);
+        assert_eq!(counts.len(), 5);
+    }
+}
