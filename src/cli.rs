@@ -277,7 +277,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             return Ok(());
         }
         Command::Rollup(RollupCommand::Rebuild { check }) => {
-            use crate::collect::rebuild;
+            use crate::rollup::rebuild;
             let tz = Config::new(cli.database_url.clone(), "127.0.0.1:0".parse()?, None)
                 .with_env_timezone()
                 .map_err(anyhow::Error::msg)?

@@ -1,9 +1,15 @@
 //! hailong: citizen-satisfaction surveys for the one-stop desks of Vietnamese public
 //! agencies. See `README.md` for what it does and `../shared/docs/API.md` for the contract.
 //!
-//! Layout: `domain` (validated input types), `db` (connections, migrations), `govern`
-//! (principals, roles, API keys, users, audit), `org` (agencies and desks), `web` (routing,
-//! extractors, errors, operations endpoints), `cli` (the command line), `config`.
+//! The parts (`docs/ARCHITECTURE.md` says what each may use):
+//! - capabilities: `collect` (questionnaires, links, taking and storing ratings, imports,
+//!   exclusions, listings), `rollup` (the roll-up tables: write, read, rebuild), `report`
+//!   (reports, the annual ranking and its frozen document, chart figures), `score` (the
+//!   scoring method, pure), `chart` (drawing, no I/O), `org` (agencies and desks),
+//!   `govern` (principals, roles, keys, users, sessions, audit);
+//! - beneath them: `domain` (validated input types), `error` (the one error type), `db`
+//!   (connections, migrations), `config`;
+//! - front ends on top: `web` (routing, extractors, pages, HTTP errors) and `cli`.
 
 pub mod chart;
 pub mod cli;
@@ -17,6 +23,7 @@ pub mod generate;
 pub mod govern;
 pub mod org;
 pub mod report;
+pub mod rollup;
 pub mod score;
 pub mod web;
 

@@ -9,11 +9,11 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, Q
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::rollup;
 use crate::db::{Db, is_unique_violation};
 use crate::domain::{Invalid, Role};
 use crate::error::{Error, Result};
 use crate::govern::{Principal, audit};
+use crate::rollup;
 
 /// Reasons are short notes for the next administrator.
 pub const MAX_REASON: usize = 500;

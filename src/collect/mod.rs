@@ -11,6 +11,5 @@ pub mod links;
 pub mod listing;
 pub mod qr;
 pub mod questionnaire;
-pub mod rebuild;
-pub mod rollup;
+pub mod raw;
 pub mod store;

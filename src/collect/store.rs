@@ -26,10 +26,10 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
 
 use super::answers::Answers;
-use super::rollup;
-pub use super::rollup::local_day;
 use crate::db::Db;
 use crate::error::{Error, Result};
+use crate::rollup;
+pub use crate::rollup::local_day;
 
 /// How many submissions one transaction stores at most.
 pub const MAX_BATCH: usize = 256;

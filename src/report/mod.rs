@@ -1,211 +1,16 @@
-//! Reports: figures of agency subtrees over periods, read from the roll-ups (never from the
-//! raw responses) and computed by [`crate::score`].
-//!
-//! A period is cut into whole years, whole months and single days
-//! ([`decompose`]); each piece is read from the roll-up of its grain, so a report over a
-//! year reads one row per agency × question × answer value, whatever the number of
-//! ratings.
+//! Reports: figures of agency subtrees over periods, read from the roll-ups
+//! ([`crate::rollup::read`], never from the raw responses) and computed by
+//! [`crate::score`].
 
-use std::collections::HashMap;
-
-use chrono::{Datelike, Days, NaiveDate};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, SimpleExpr};
-use sea_orm::{ConnectionTrait, Value};
+use sea_orm::ConnectionTrait;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order};
 
 use crate::error::Result;
-use crate::score::{OVERALL, Tally};
+pub use crate::rollup::read::{desk_tallies, monthly_tallies, sum_of, tallies};
+use crate::score::OVERALL;
 
 /// The longest period a report covers.
 pub const MAX_YEARS: i32 = 10;
-
-/// A run of whole periods of one grain, both ends included.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Piece {
-    Years(i32, i32),
-    /// First days of the first and the last month.
-    Months(NaiveDate, NaiveDate),
-    Days(NaiveDate, NaiveDate),
-}
-
-fn last_of_month(d: NaiveDate) -> NaiveDate {
-    let first_next = if d.month() == 12 {
-        NaiveDate::from_ymd_opt(d.year() + 1, 1, 1)
-    } else {
-        NaiveDate::from_ymd_opt(d.year(), d.month() + 1, 1)
-    };
-    first_next.and_then(|f| f.pred_opt()).unwrap_or(d)
-}
-
-fn next_day(d: NaiveDate) -> Option<NaiveDate> {
-    d.checked_add_days(Days::new(1))
-}
-
-/// Cuts `from..=to` into the fewest runs of whole years, whole months and days.
-pub fn decompose(from: NaiveDate, to: NaiveDate) -> Vec<Piece> {
-    let mut pieces: Vec<Piece> = Vec::new();
-    let mut cursor = Some(from);
-    while let Some(c) = cursor.filter(|c| *c <= to) {
-        let year_end = NaiveDate::from_ymd_opt(c.year(), 12, 31);
-        let month_end = last_of_month(c);
-        let (piece, end) = if c.ordinal() == 1 && year_end.is_some_and(|e| e <= to) {
-            (Piece::Years(c.year(), c.year()), year_end.unwrap_or(c))
-        } else if c.day() == 1 && month_end <= to {
-            (Piece::Months(c, c), month_end)
-        } else {
-            (Piece::Days(c, c), c)
-        };
-        // Extend the previous run when it is of the same grain.
-        match (pieces.last_mut(), piece) {
-            (Some(Piece::Years(_, last)), Piece::Years(y, _)) => *last = y,
-            (Some(Piece::Months(_, last)), Piece::Months(m, _)) => *last = m,
-            (Some(Piece::Days(_, last)), Piece::Days(d, _)) => *last = d,
-            (_, piece) => pieces.push(piece),
-        }
-        cursor = next_day(end);
-    }
-    pieces
-}
-
-/// The tallies of each agency that has answers in `from..=to` (only `agencies`, when
-/// given).
-pub async fn tallies(
-    conn: &impl ConnectionTrait,
-    from: NaiveDate,
-    to: NaiveDate,
-    agencies: Option<&[i64]>,
-) -> Result<HashMap<i64, Tally>> {
-    let mut out: HashMap<i64, Tally> = HashMap::new();
-    for piece in decompose(from, to) {
-        let (table, column, lo, hi): (&str, &str, Value, Value) = match piece {
-            Piece::Years(a, b) => ("rollup_yearly", "year", a.into(), b.into()),
-            Piece::Months(a, b) => ("rollup_monthly", "month", a.into(), b.into()),
-            Piece::Days(a, b) => ("rollup_daily", "day", a.into(), b.into()),
-        };
-        let col = |name: &str| Expr::col(Alias::new(name));
-        let sum = |name: &str| {
-            SimpleExpr::from(Expr::col(Alias::new(name)).sum()).cast_as(Alias::new("BIGINT"))
-        };
-        let mut q = Query::select();
-        q.column(Alias::new("agency_id"))
-            .column(Alias::new("question_key"))
-            .column(Alias::new("value"))
-            .expr_as(sum("n"), Alias::new("n"))
-            .expr_as(sum("excluded"), Alias::new("x"))
-            .from(Alias::new(table))
-            .and_where(col(column).between(lo, hi))
-            .group_by_col(Alias::new("agency_id"))
-            .group_by_col(Alias::new("question_key"))
-            .group_by_col(Alias::new("value"))
-            .order_by(Alias::new("agency_id"), Order::Asc);
-        if let Some(ids) = agencies {
-            q.and_where(col("agency_id").is_in(ids.iter().copied()));
-        }
-        for row in conn.query_all(&q).await? {
-            let (agency, tally) = (row.try_get("", "agency_id")?, &row);
-            add_row(out.entry(agency).or_default(), tally)?;
-        }
-    }
-    Ok(out)
-}
-
-/// Adds one summed roll-up row (`question_key`, `value`, `n`, `x`) to `tally`; excluded
-/// responses count once, on the overall question.
-fn add_row(tally: &mut Tally, row: &sea_orm::QueryResult) -> Result<(), sea_orm::DbErr> {
-    let question: String = row.try_get("", "question_key")?;
-    let value: i16 = row.try_get("", "value")?;
-    let n: i64 = row.try_get("", "n")?;
-    let excluded: i64 = row.try_get("", "x")?;
-    tally.add(&question, value, u64::try_from(n).unwrap_or(0));
-    if question == OVERALL {
-        tally.excluded += u64::try_from(excluded).unwrap_or(0);
-    }
-    Ok(())
-}
-
-/// Tallies per month of `year` (index 0 is January) from the monthly roll-up, of
-/// `agencies` only, of one `question` when given: per agency when `per_agency`, else
-/// summed over them under the key 0. The database sums, so a province's line costs twelve
-/// rows per answer value, not one per agency.
-pub async fn monthly_tallies(
-    conn: &impl ConnectionTrait,
-    year: i32,
-    agencies: &[i64],
-    question: Option<&str>,
-    per_agency: bool,
-) -> Result<HashMap<i64, [Tally; 12]>> {
-    let (Some(first), Some(last)) = (
-        NaiveDate::from_ymd_opt(year, 1, 1),
-        NaiveDate::from_ymd_opt(year, 12, 1),
-    ) else {
-        return Ok(HashMap::new());
-    };
-    let sum = |name: &str| {
-        SimpleExpr::from(Expr::col(Alias::new(name)).sum()).cast_as(Alias::new("BIGINT"))
-    };
-    let mut q = Query::select();
-    q.column(Alias::new("month"))
-        .column(Alias::new("question_key"))
-        .column(Alias::new("value"))
-        .expr_as(sum("n"), Alias::new("n"))
-        .expr_as(sum("excluded"), Alias::new("x"))
-        .from(Alias::new("rollup_monthly"))
-        .and_where(Expr::col(Alias::new("month")).between(first, last))
-        .and_where(Expr::col(Alias::new("agency_id")).is_in(agencies.iter().copied()))
-        .group_by_col(Alias::new("month"))
-        .group_by_col(Alias::new("question_key"))
-        .group_by_col(Alias::new("value"));
-    if per_agency {
-        q.column(Alias::new("agency_id"))
-            .group_by_col(Alias::new("agency_id"));
-    }
-    if let Some(key) = question {
-        q.and_where(Expr::col(Alias::new("question_key")).eq(key));
-    }
-    let mut out: HashMap<i64, [Tally; 12]> = HashMap::new();
-    for row in conn.query_all(&q).await? {
-        let month: NaiveDate = row.try_get("", "month")?;
-        let agency: i64 = if per_agency {
-            row.try_get("", "agency_id")?
-        } else {
-            0
-        };
-        let months = out.entry(agency).or_default();
-        if let Some(tally) = months.get_mut(month.month0() as usize) {
-            add_row(tally, &row)?;
-        }
-    }
-    Ok(out)
-}
-
-/// One agency's tally per desk (0: no desk) over `from..=to`, from the daily roll-up.
-pub async fn desk_tallies(
-    conn: &impl ConnectionTrait,
-    agency: i64,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> Result<HashMap<i64, Tally>> {
-    let sum = |name: &str| {
-        SimpleExpr::from(Expr::col(Alias::new(name)).sum()).cast_as(Alias::new("BIGINT"))
-    };
-    let mut q = Query::select();
-    q.column(Alias::new("desk_id"))
-        .column(Alias::new("question_key"))
-        .column(Alias::new("value"))
-        .expr_as(sum("n"), Alias::new("n"))
-        .expr_as(sum("excluded"), Alias::new("x"))
-        .from(Alias::new("rollup_daily"))
-        .and_where(Expr::col(Alias::new("agency_id")).eq(agency))
-        .and_where(Expr::col(Alias::new("day")).between(from, to))
-        .group_by_col(Alias::new("desk_id"))
-        .group_by_col(Alias::new("question_key"))
-        .group_by_col(Alias::new("value"));
-    let mut out: HashMap<i64, Tally> = HashMap::new();
-    for row in conn.query_all(&q).await? {
-        let desk: i64 = row.try_get("", "desk_id")?;
-        add_row(out.entry(desk).or_default(), &row)?;
-    }
-    Ok(out)
-}
 
 /// A citizen's comment, with the overall answer it came with.
 #[derive(Debug, Clone, PartialEq)]
@@ -227,7 +32,7 @@ pub async fn recent_comments(
 ) -> Result<Vec<Comment>> {
     let t = |n: &str| Alias::new(n);
     let c = |table: &str, col: &str| Expr::col((Alias::new(table), Alias::new(col)));
-    let mut q = crate::collect::rebuild::answer_rows(None);
+    let mut q = crate::collect::raw::answer_rows(None);
     q.expr_as(c("r", "submitted_at"), t("submitted_at"))
         .expr_as(c("r", "agency_id"), t("agency_id"))
         .expr_as(c("r", "comment"), t("comment"))
@@ -256,83 +61,7 @@ pub async fn recent_comments(
     Ok(out)
 }
 
-/// The sum of the tallies of `ids`.
-pub fn sum_of(tallies: &HashMap<i64, Tally>, ids: &[i64]) -> Tally {
-    let mut total = Tally::default();
-    for id in ids {
-        if let Some(t) = tallies.get(id) {
-            total.merge(t);
-        }
-    }
-    total
-}
-
 pub mod agency;
 pub mod annual;
 pub mod charts;
 pub mod export;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
-        NaiveDate::from_ymd_opt(y, m, day).unwrap()
-    }
-
-    #[test]
-    fn periods_are_cut_into_years_months_and_days() {
-        assert_eq!(
-            decompose(d(2026, 1, 1), d(2026, 12, 31)),
-            [Piece::Years(2026, 2026)]
-        );
-        assert_eq!(
-            decompose(d(2025, 12, 30), d(2028, 2, 3)),
-            [
-                Piece::Days(d(2025, 12, 30), d(2025, 12, 31)),
-                Piece::Years(2026, 2027),
-                Piece::Months(d(2028, 1, 1), d(2028, 1, 1)),
-                Piece::Days(d(2028, 2, 1), d(2028, 2, 3)),
-            ]
-        );
-        assert_eq!(
-            decompose(d(2026, 3, 1), d(2026, 5, 31)),
-            [Piece::Months(d(2026, 3, 1), d(2026, 5, 1))]
-        );
-        assert_eq!(
-            decompose(d(2026, 2, 1), d(2026, 2, 28)),
-            [Piece::Months(d(2026, 2, 1), d(2026, 2, 1))]
-        );
-        assert!(decompose(d(2026, 2, 2), d(2026, 2, 1)).is_empty());
-    }
-
-    fn expand(pieces: &[Piece]) -> Vec<NaiveDate> {
-        let mut days = Vec::new();
-        for piece in pieces {
-            let (a, b) = match *piece {
-                Piece::Years(a, b) => (d(a, 1, 1), d(b, 12, 31)),
-                Piece::Months(a, b) => (a, last_of_month(b)),
-                Piece::Days(a, b) => (a, b),
-            };
-            let mut c = a;
-            while c <= b {
-                days.push(c);
-                c = c.succ_opt().unwrap();
-            }
-        }
-        days
-    }
-
-    proptest! {
-        #[test]
-        fn every_day_is_covered_once(start in 0i64..3000, len in 0i64..1200) {
-            let from = d(2020, 1, 1) + chrono::TimeDelta::days(start);
-            let to = from + chrono::TimeDelta::days(len);
-            let days = expand(&decompose(from, to));
-            prop_assert_eq!(days.len() as i64, len + 1);
-            prop_assert!(days.windows(2).all(|w| w[1] == w[0].succ_opt().unwrap()));
-            prop_assert_eq!(days[0], from);
-        }
-    }
-}

@@ -151,6 +151,7 @@ async fn stalled_exports_never_hold_ratings_or_shutdown() {
         .unwrap()
         .to_string();
 
+    let baseline = peak_rss_mib(child.id());
     // Four listings that read one small piece, then stop.
     let mut stalled = Vec::new();
     for _ in 0..4 {
@@ -170,6 +171,7 @@ async fn stalled_exports_never_hold_ratings_or_shutdown() {
 
     let started = Instant::now();
     let mut slowest = Duration::ZERO;
+    let mut slowest_health = Duration::ZERO;
     let mut stored = 0;
     while started.elapsed() < Duration::from_secs(8) {
         let body = format!(r#"{{"token":"{token}","answers":{{"overall":4}}}}"#);
@@ -183,16 +185,23 @@ async fn stalled_exports_never_hold_ratings_or_shutdown() {
         );
         stored += 1;
         if stored % 50 == 0 {
+            let t = Instant::now();
             let health = http(
                 &addr,
                 "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
             )
             .await;
+            slowest_health = slowest_health.max(t.elapsed());
             assert!(health.starts_with("HTTP/1.1 200"), "{health}");
         }
     }
     let wal = wal_mib(&db);
-    eprintln!("stalled exports: {stored} ratings stored, slowest {slowest:?}, WAL {wal} MiB");
+    let peak = peak_rss_mib(child.id());
+    eprintln!(
+        "stalled exports: {stored} ratings stored, slowest {slowest:?}, WAL {wal} MiB; \
+         peak RSS {peak} MiB (baseline {baseline} MiB); slowest /healthz {slowest_health:?}"
+    );
+    assert!(peak < baseline + 200, "peak {peak} MiB over {baseline} MiB");
     assert!(slowest < Duration::from_secs(2), "{slowest:?}");
     assert!(wal < 80, "WAL grew to {wal} MiB");
 

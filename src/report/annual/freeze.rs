@@ -24,7 +24,7 @@ use super::{
     AnnualReport, Subject, Verification, frozen, live_tallies, previous_rows, rows, served,
     this_year,
 };
-use crate::collect::rebuild::answer_rows;
+use crate::collect::raw::answer_rows;
 use crate::collect::store::lock_head;
 use crate::db::{Db, is_unique_violation};
 use crate::domain::{Period, Role, Year};

@@ -7,20 +7,18 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType, Order, Query, SelectStatement};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr};
 
-use super::rollup::{self, Additions, Count, Place};
-use super::store::lock_head;
+use super::{self as rollup, Additions, Count, Grain, Place};
+use crate::collect::raw::answer_rows;
+use crate::collect::store::lock_head;
 use crate::db::Db;
 
 /// Responses read per query.
 const PAGE: i64 = 20_000;
-
-/// The roll-up tables, finest first.
-pub const TABLES: [&str; 3] = ["rollup_daily", "rollup_monthly", "rollup_yearly"];
 
 /// One roll-up row that differs: its place, question and value, and both counts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,7 +52,7 @@ pub async fn rebuild(
     let txn = db.begin_write().await?;
     let (last, _) = lock_head(&txn).await?;
     let (recounted, responses) = recount(&txn, tz, last, &mut progress).await?;
-    let stored = stored(&txn).await?;
+    let stored = rollup::stored(&txn).await?;
     let mut differences: Vec<Difference> = Vec::new();
     let zero = Count::default();
     for (key, recount) in &recounted {
@@ -69,7 +67,7 @@ pub async fn rebuild(
         }
     }
     differences.sort_by_key(|d| (d.place.table(), format!("{:?}", d.place), d.value));
-    let mut rows: BTreeMap<&'static str, u64> = TABLES.iter().map(|t| (*t, 0)).collect();
+    let mut rows: BTreeMap<&'static str, u64> = Grain::ALL.iter().map(|g| (g.table(), 0)).collect();
     for (place, ..) in recounted.keys() {
         *rows.entry(place.table()).or_default() += 1;
     }
@@ -96,27 +94,6 @@ fn difference(key: &(Place, String, i16), stored: Count, recounted: Count) -> Di
         stored,
         recounted,
     }
-}
-
-/// The raw rows behind every figure, to select from: responses `r` with their answers `a`
-/// and, when there is one, their exclusion `x` (only one made by `excluded_by`, if given).
-pub fn answer_rows(excluded_by: Option<DateTime<Utc>>) -> SelectStatement {
-    let t = |n: &str| Alias::new(n);
-    let c = |table: &str, col: &str| Expr::col((Alias::new(table), Alias::new(col)));
-    let mut exclusion = c("x", "response_id").equals((t("r"), t("id")));
-    if let Some(at) = excluded_by {
-        exclusion = exclusion.and(c("x", "excluded_at").lte(at));
-    }
-    let mut q = Query::select();
-    q.from_as(t("responses"), t("r"))
-        .join_as(
-            JoinType::InnerJoin,
-            t("answers"),
-            t("a"),
-            c("a", "response_id").equals((t("r"), t("id"))),
-        )
-        .join_as(JoinType::LeftJoin, t("exclusions"), t("x"), exclusion);
-    q
 }
 
 /// Counts every answer of responses up to `last` into its three places.
@@ -174,55 +151,9 @@ async fn recount(
     Ok((out, responses))
 }
 
-/// Every stored roll-up row.
-async fn stored(conn: &impl ConnectionTrait) -> Result<Additions, DbErr> {
-    let mut out = Additions::new();
-    for table in TABLES {
-        let mut q = Query::select();
-        q.column(sea_orm::sea_query::Asterisk)
-            .from(Alias::new(table));
-        for row in conn.query_all(&q).await? {
-            let agency: i64 = row.try_get("", "agency_id")?;
-            let place = match table {
-                "rollup_daily" => Place::Daily {
-                    agency,
-                    day: row.try_get::<NaiveDate>("", "day")?,
-                    desk: row.try_get("", "desk_id")?,
-                    questionnaire: row.try_get("", "questionnaire_id")?,
-                },
-                "rollup_monthly" => Place::Monthly {
-                    month: row.try_get::<NaiveDate>("", "month")?,
-                    agency,
-                },
-                _ => Place::Yearly {
-                    year: row.try_get("", "year")?,
-                    agency,
-                },
-            };
-            let count = Count {
-                n: row.try_get("", "n")?,
-                excluded: row.try_get("", "excluded")?,
-            };
-            out.insert(
-                (
-                    place,
-                    row.try_get("", "question_key")?,
-                    row.try_get("", "value")?,
-                ),
-                count,
-            );
-        }
-    }
-    Ok(out)
-}
-
 /// Empties the roll-ups and writes `counts`.
 async fn rewrite(txn: &DatabaseTransaction, counts: Additions) -> Result<(), DbErr> {
-    for table in TABLES {
-        let mut delete = Query::delete();
-        delete.from_table(Alias::new(table));
-        txn.execute(&delete).await?;
-    }
+    rollup::clear(txn).await?;
     rollup::add(txn, counts).await
 }
 

@@ -1,0 +1,27 @@
+//! The raw rows behind every figure: responses with their answers and exclusions, for
+//! what must not come from the roll-ups (recounting them, verifying a frozen report,
+//! comments).
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType, Query, SelectStatement};
+
+/// The raw rows behind every figure, to select from: responses `r` with their answers `a`
+/// and, when there is one, their exclusion `x` (only one made by `excluded_by`, if given).
+pub fn answer_rows(excluded_by: Option<DateTime<Utc>>) -> SelectStatement {
+    let t = |n: &str| Alias::new(n);
+    let c = |table: &str, col: &str| Expr::col((Alias::new(table), Alias::new(col)));
+    let mut exclusion = c("x", "response_id").equals((t("r"), t("id")));
+    if let Some(at) = excluded_by {
+        exclusion = exclusion.and(c("x", "excluded_at").lte(at));
+    }
+    let mut q = Query::select();
+    q.from_as(t("responses"), t("r"))
+        .join_as(
+            JoinType::InnerJoin,
+            t("answers"),
+            t("a"),
+            c("a", "response_id").equals((t("r"), t("id"))),
+        )
+        .join_as(JoinType::LeftJoin, t("exclusions"), t("x"), exclusion);
+    q
+}
