@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::http::{Method, Request, StatusCode, header};
+use hailong::app::Context;
 use hailong::collect::links::{self, Created, NewLink};
 use hailong::config::Config;
 use hailong::db::Db;
@@ -83,7 +84,7 @@ async fn run(options: Options) {
     let base = format!("http://{addr}");
     let mut config = Config::new(url.clone(), addr, Some(base.clone()));
     config.rate_limit = None;
-    let state = AppState::new(db.clone(), config);
+    let state = AppState::new(db.clone(), config.clone());
     // The server's own accept loop, with its timeouts and connection cap.
     tokio::spawn(hailong::web::server::run(
         listener,
@@ -91,7 +92,7 @@ async fn run(options: Options) {
         hailong::config::DEFAULT_MAX_CONNECTIONS,
         std::future::pending(),
     ));
-    let token = fixture(&db, &base).await;
+    let token = fixture(&db, &config).await;
     println!(
         "hailong load: {} clients, {} s per mode, database {}",
         options.clients,
@@ -117,23 +118,24 @@ async fn run(options: Options) {
     db.close().await;
 }
 
-async fn fixture(db: &Db, base: &str) -> String {
+async fn fixture(db: &Db, config: &Config) -> String {
     let cli = Principal::cli();
+    let cx = Context::new(db, &cli, config);
     let agency = NewAgency {
         code: "LOAD".into(),
         name: "Trung tâm Phục vụ hành chính công".into(),
         parent: None,
         level: None,
     };
-    org::create_agency(db, &cli, agency).await.unwrap();
+    org::create_agency(&cx, agency).await.unwrap();
     let desk = NewDesk {
         code: "MC1".into(),
         name: "Quầy số 1".into(),
     };
-    org::create_desk(db, &cli, "LOAD", desk).await.unwrap();
+    org::create_desk(&cx, "LOAD", desk).await.unwrap();
     let link: NewLink =
         serde_json::from_value(serde_json::json!({"agency": "LOAD", "desk": "MC1"})).unwrap();
-    match links::create(db, &cli, base, link).await.unwrap() {
+    match links::create(&cx, link).await.unwrap() {
         Created::New(dto) | Created::Existing(dto) => dto.token,
     }
 }

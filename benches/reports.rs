@@ -16,6 +16,7 @@
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use hailong::app::Context;
 use hailong::config::{Config, DEFAULT_TIMEZONE};
 use hailong::db::Db;
 use hailong::domain::{Period, Year};
@@ -55,7 +56,7 @@ async fn fixture(n: u64) -> Db {
         eprintln!("generating {n} ratings into {path} …");
         let config = Config::new(url.clone(), "127.0.0.1:8080".parse().unwrap(), None);
         hailong::demo::load(&db, &config).await.unwrap();
-        hailong::demo::grow(&db, AGENCIES).await.unwrap();
+        hailong::demo::grow(&db, &config, AGENCIES).await.unwrap();
         let spec = hailong::generate::Spec {
             year: YEAR,
             count: n,
@@ -84,9 +85,11 @@ fn reports(c: &mut Criterion) {
         .build()
         .unwrap();
     let by = Principal::cli();
-    let tz = DEFAULT_TIMEZONE;
+    let mut config = Config::new(String::new(), "127.0.0.1:8080".parse().unwrap(), None);
+    config.min_responses = 30;
     for n in sizes() {
         let db = rt.block_on(fixture(n));
+        let cx = Context::new(&db, &by, &config);
         let size = label(n);
         let mut group = c.benchmark_group("reports");
         group
@@ -117,7 +120,7 @@ fn reports(c: &mut Criterion) {
         for (name, code, q) in &cases {
             group.bench_function(BenchmarkId::new(*name, &size), |b| {
                 b.iter(|| {
-                    let report = rt.block_on(agency::report(&db, &by, tz, code, *q)).unwrap();
+                    let report = rt.block_on(agency::report(&cx, code, *q)).unwrap();
                     serde_json::to_vec(&report).unwrap()
                 })
             });
@@ -125,14 +128,7 @@ fn reports(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("annual_ranking", &size), |b| {
             b.iter(|| {
                 let report = rt
-                    .block_on(annual::ranking(
-                        &db,
-                        &by,
-                        tz,
-                        30,
-                        Year::stored(YEAR),
-                        Some("KH"),
-                    ))
+                    .block_on(annual::ranking(&cx, Year::stored(YEAR), Some("KH")))
                     .unwrap();
                 assert_eq!(report.rows.len(), AGENCIES);
                 serde_json::to_vec(&report).unwrap()
@@ -149,7 +145,7 @@ fn reports(c: &mut Criterion) {
             b.iter(|| {
                 rt.block_on(annual::raw_tallies(
                     &db.read,
-                    tz,
+                    DEFAULT_TIMEZONE,
                     YEAR,
                     i64::MAX,
                     hailong::now(),

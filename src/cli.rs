@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::app::Context;
 use crate::config::{Config, DEFAULT_DATABASE_URL};
 use crate::db::Db;
 use crate::domain::Role;
@@ -162,6 +163,16 @@ fn init_tracing() {
         .try_init();
 }
 
+/// The deployment's settings, from the environment as `serve` reads them, for commands
+/// that call use cases.
+fn config_of(database_url: &str) -> anyhow::Result<Config> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], 8080));
+    let public_url = std::env::var("HAILONG_PUBLIC_URL").ok();
+    Config::new(database_url.to_string(), addr, public_url)
+        .with_env()
+        .map_err(anyhow::Error::msg)
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let db = open(&cli.database_url).await?;
     match cli.command {
@@ -249,7 +260,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .map_err(anyhow::Error::msg)?;
             crate::demo::load(&db, &config).await?;
             if let Some(total) = agencies {
-                crate::demo::grow(&db, total).await?;
+                crate::demo::grow(&db, &config_of(&cli.database_url)?, total).await?;
             }
             let today = crate::now().with_timezone(&config.timezone).date_naive();
             let spec = crate::generate::Spec {
@@ -347,7 +358,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             writeln!(out, "{}", created.secret)?;
         }
         Command::Key(KeyCommand::List) => {
-            let keys = access::list_keys(&db, &Principal::cli()).await?;
+            let keys = access::list_keys(&Context::new(
+                &db,
+                &Principal::cli(),
+                &config_of(&cli.database_url)?,
+            ))
+            .await?;
             let mut out = std::io::stdout().lock();
             for k in keys {
                 let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
@@ -372,11 +388,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Key(KeyCommand::Revoke { id }) => {
-            let k = access::revoke_key(&db, &Principal::cli(), id).await?;
+            let k = access::revoke_key(
+                &Context::new(&db, &Principal::cli(), &config_of(&cli.database_url)?),
+                id,
+            )
+            .await?;
             println!("key {} ({}) revoked", k.id, k.prefix);
         }
         Command::User(UserCommand::List) => {
-            let users = access::list_users(&db, &Principal::cli()).await?;
+            let users = access::list_users(&Context::new(
+                &db,
+                &Principal::cli(),
+                &config_of(&cli.database_url)?,
+            ))
+            .await?;
             let mut out = std::io::stdout().lock();
             for u in users {
                 writeln!(
@@ -390,16 +415,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::User(UserCommand::Disable { username }) => {
-            access::set_active(&db, &Principal::cli(), &username, false).await?;
+            access::set_active(
+                &Context::new(&db, &Principal::cli(), &config_of(&cli.database_url)?),
+                &username,
+                false,
+            )
+            .await?;
             println!("user {username} disabled; their sessions have ended");
         }
         Command::User(UserCommand::Enable { username }) => {
-            access::set_active(&db, &Principal::cli(), &username, true).await?;
+            access::set_active(
+                &Context::new(&db, &Principal::cli(), &config_of(&cli.database_url)?),
+                &username,
+                true,
+            )
+            .await?;
             println!("user {username} enabled");
         }
         Command::User(UserCommand::Password { username }) => {
             let password = read_password()?;
-            access::set_password(&db, &Principal::cli(), &username, &password, None).await?;
+            access::set_password(
+                &Context::new(&db, &Principal::cli(), &config_of(&cli.database_url)?),
+                &username,
+                &password,
+                None,
+            )
+            .await?;
             println!("password of {username} changed; their sessions have ended");
         }
         Command::User(UserCommand::Add {

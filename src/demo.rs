@@ -4,6 +4,7 @@
 use entity::agency;
 use sea_orm::{EntityTrait, PaginatorTrait};
 
+use crate::app::Context;
 use crate::config::Config;
 use crate::db::Db;
 use crate::domain::Role;
@@ -107,8 +108,7 @@ pub async fn load(db: &Db, config: &Config) -> anyhow::Result<bool> {
         )
     {
         org::create_agency(
-            db,
-            &by,
+            &Context::new(db, &by, config),
             NewAgency {
                 code: code.into(),
                 name: name.into(),
@@ -127,8 +127,7 @@ pub async fn load(db: &Db, config: &Config) -> anyhow::Result<bool> {
         };
         for (desk_code, desk_name) in desks {
             org::create_desk(
-                db,
-                &by,
+                &Context::new(db, &by, config),
                 code,
                 NewDesk {
                     code: (*desk_code).into(),
@@ -194,7 +193,7 @@ pub async fn year_of_ratings(db: &Db, config: &Config) -> anyhow::Result<()> {
         ..Principal::cli()
     };
     let last = crate::domain::Year::stored(this_year - 1);
-    crate::report::annual::freeze(db, &by, tz, config.min_responses, last, Some(PROVINCE.0))
+    crate::report::annual::freeze(&Context::new(db, &by, config), last, Some(PROVINCE.0))
         .await
         .map_err(|e| anyhow::anyhow!("demo: {e:#}"))?;
     eprintln!(
@@ -206,7 +205,7 @@ pub async fn year_of_ratings(db: &Db, config: &Config) -> anyhow::Result<()> {
 
 /// Adds generated communes under the province until it has `total` direct children (for
 /// benches at the scale of a large province). Returns how many were added.
-pub async fn grow(db: &Db, total: usize) -> anyhow::Result<usize> {
+pub async fn grow(db: &Db, config: &Config, total: usize) -> anyhow::Result<usize> {
     let by = Principal {
         actor: "demo".into(),
         ..Principal::cli()
@@ -221,8 +220,7 @@ pub async fn grow(db: &Db, total: usize) -> anyhow::Result<usize> {
     for i in have..total {
         let code = format!("KH.X.MAU{:04}", i + 1);
         org::create_agency(
-            db,
-            &by,
+            &Context::new(db, &by, config),
             NewAgency {
                 code: code.clone(),
                 name: format!("Xã Mẫu số {}", i + 1),
@@ -233,8 +231,7 @@ pub async fn grow(db: &Db, total: usize) -> anyhow::Result<usize> {
         .await
         .map_err(fail)?;
         org::create_desk(
-            db,
-            &by,
+            &Context::new(db, &by, config),
             &code,
             NewDesk {
                 code: "MC1".into(),

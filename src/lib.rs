@@ -11,6 +11,7 @@
 //!   (connections, migrations), `config`;
 //! - front ends on top: `web` (routing, extractors, pages, HTTP errors) and `cli`.
 
+pub mod app;
 pub mod chart;
 pub mod cli;
 pub mod collect;

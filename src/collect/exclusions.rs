@@ -9,10 +9,11 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, Q
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::db::{Db, is_unique_violation};
+use crate::app::Context;
+use crate::db::is_unique_violation;
 use crate::domain::{Invalid, Role};
 use crate::error::{Error, Result};
-use crate::govern::{Principal, audit};
+use crate::govern::audit;
 use crate::rollup;
 
 /// Reasons are short notes for the next administrator.
@@ -60,13 +61,9 @@ fn parse_reason(raw: &str) -> Result<String, Invalid> {
 
 /// Excludes response `id` (administrators only). Excluding an excluded response changes
 /// nothing and answers with the first exclusion.
-pub async fn exclude(
-    db: &Db,
-    by: &Principal,
-    tz: Tz,
-    id: i64,
-    input: ExcludeRequest,
-) -> Result<ExclusionDto> {
+pub async fn exclude(cx: &Context<'_>, id: i64, input: ExcludeRequest) -> Result<ExclusionDto> {
+    let Context { db, by, config } = *cx;
+    let tz = config.timezone;
     by.require_role(&[Role::Admin])?;
     let reason = parse_reason(&input.reason).map_err(|e| Error::invalid("reason", e))?;
     let txn = db.begin_write().await?;

@@ -17,6 +17,7 @@ use serde_json::json;
 use super::answers::{self, Raw};
 use super::questionnaire::{self, ONE_STOP_5, Questionnaire};
 use super::store::{Channel, Submission, store_batch};
+use crate::app::Context;
 use crate::db::Db;
 use crate::domain::json::{from_value, parse_json};
 use crate::domain::period::{local_to_utc, start_of};
@@ -320,12 +321,12 @@ async fn replay(
 /// Imports `rows` all or nothing. With an idempotency key, a repeat of an import that was
 /// stored answers its first result and stores nothing.
 pub async fn import(
-    db: &Db,
-    by: &Principal,
-    tz: Tz,
+    cx: &Context<'_>,
     rows: Vec<Row>,
     idempotency: Option<Idempotency>,
 ) -> Result<usize> {
+    let Context { db, by, config } = *cx;
+    let tz = config.timezone;
     by.require_role(&[Role::Admin, Role::Integrator])?;
     if let Some(idem) = &idempotency
         && let Some(n) = replay(&db.read, by, idem).await?

@@ -11,10 +11,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::questionnaire::{self, ONE_STOP_5};
+use crate::app::Context;
 use crate::db::{Db, is_unique_violation};
 use crate::domain::{Code, Role};
 use crate::error::{Error, Result};
-use crate::govern::{Principal, audit, secrets};
+use crate::govern::{audit, secrets};
 use crate::org::agency_in_scope;
 
 /// The body of `POST /api/v1/links`.
@@ -62,13 +63,12 @@ pub struct LinkDto {
 /// tablet at its counter (`kiosk` true, the three-smiley `kiosk-3` questionnaire). The
 /// oldest such link of that desk without a service, or a new one.
 pub async fn desk_link(
-    db: &Db,
-    by: &Principal,
-    public_url: &str,
+    cx: &Context<'_>,
     agency_code: &str,
     desk_code: &str,
     kiosk: bool,
 ) -> Result<String> {
+    let Context { db, by, .. } = *cx;
     by.require_role(&[Role::Admin, Role::Integrator])?;
     let (owner, _) = agency_in_scope(&db.read, by, agency_code).await?;
     let found = crate::org::desk_by_code(&db.read, &owner, desk_code).await?;
@@ -92,7 +92,7 @@ pub async fn desk_link(
         questionnaire: kiosk.then(|| questionnaire::KIOSK_3.to_string()),
         ..Default::default()
     };
-    Ok(match create(db, by, public_url, input).await? {
+    Ok(match create(cx, input).await? {
         Created::New(dto) | Created::Existing(dto) => dto.token,
     })
 }
@@ -108,7 +108,9 @@ const MAX_REFERENCE: usize = 100;
 /// How far ahead a link's expiry may lie.
 pub const MAX_EXPIRY_YEARS: i64 = 10;
 
-pub async fn create(db: &Db, by: &Principal, public_url: &str, input: NewLink) -> Result<Created> {
+pub async fn create(cx: &Context<'_>, input: NewLink) -> Result<Created> {
+    let Context { db, by, config } = *cx;
+    let public_url = config.public_url.as_str();
     by.require_role(&[Role::Admin, Role::Integrator])?;
     let reference = match input.reference.as_deref().map(str::trim) {
         None | Some("") => None,

@@ -21,10 +21,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use super::import::{ANSWER_COLUMNS, CSV_HEADER};
-use crate::db::Db;
+use crate::app::Context;
 use crate::domain::{Period, Role};
 use crate::error::{Error, Result};
-use crate::govern::Principal;
 use crate::org::agency_in_scope;
 pub use crate::report::export::ReportFormat as Format;
 use crate::report::export::{Cell, Column, Table, neutralise};
@@ -82,15 +81,15 @@ pub struct ResponseList {
 /// Checks the request and starts streaming. Roles: administrators; managers and viewers
 /// within their scope.
 pub async fn open(
-    db: &Db,
-    by: &Principal,
-    tz: Tz,
+    cx: &Context<'_>,
     query: ListQuery,
     permit: tokio::sync::OwnedSemaphorePermit,
 ) -> Result<(
     Format,
     impl Stream<Item = Result<Bytes, std::io::Error>> + use<>,
 )> {
+    let Context { db, by, config } = *cx;
+    let tz = config.timezone;
     by.require_role(&Role::READ_RESPONSES)?;
     let format = Format::parse(query.format.as_deref())?;
     let period = Period::parse(query.from.as_deref(), query.to.as_deref())

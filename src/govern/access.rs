@@ -16,7 +16,8 @@ use sea_orm::{
 use serde::Serialize;
 use serde_json::json;
 
-use super::{Principal, audit, users};
+use super::{audit, users};
+use crate::app::Context;
 use crate::db::Db;
 use crate::domain::Role;
 use crate::error::{Error, Result};
@@ -55,7 +56,8 @@ async fn agency_codes(conn: &impl ConnectionTrait) -> Result<HashMap<i64, String
         .collect())
 }
 
-pub async fn list_keys(db: &Db, by: &Principal) -> Result<Vec<KeyDto>> {
+pub async fn list_keys(cx: &Context<'_>) -> Result<Vec<KeyDto>> {
+    let Context { db, by, .. } = *cx;
     by.require_role(&[Role::Admin])?;
     let codes = agency_codes(&db.read).await?;
     Ok(api_key::Entity::find()
@@ -77,7 +79,8 @@ pub async fn list_keys(db: &Db, by: &Principal) -> Result<Vec<KeyDto>> {
 }
 
 /// Revokes key `id`; revoking a revoked key changes nothing.
-pub async fn revoke_key(db: &Db, by: &Principal, id: i64) -> Result<KeyDto> {
+pub async fn revoke_key(cx: &Context<'_>, id: i64) -> Result<KeyDto> {
+    let Context { db, by, .. } = *cx;
     by.require_role(&[Role::Admin])?;
     let txn = db.begin_write().await?;
     let key = api_key::Entity::find_by_id(id)
@@ -99,14 +102,15 @@ pub async fn revoke_key(db: &Db, by: &Principal, id: i64) -> Result<KeyDto> {
         .await?;
     }
     txn.commit().await?;
-    list_keys(db, by)
+    list_keys(cx)
         .await?
         .into_iter()
         .find(|k| k.id == id)
         .ok_or_else(|| Error::internal("a revoked key vanished"))
 }
 
-pub async fn list_users(db: &Db, by: &Principal) -> Result<Vec<UserDto>> {
+pub async fn list_users(cx: &Context<'_>) -> Result<Vec<UserDto>> {
+    let Context { db, by, .. } = *cx;
     by.require_role(&[Role::Admin])?;
     let codes = agency_codes(&db.read).await?;
     Ok(user::Entity::find()
@@ -133,8 +137,8 @@ async fn user_named(conn: &impl ConnectionTrait, name: &str) -> Result<user::Mod
         .ok_or_else(|| Error::not_found("user_not_found", format!("there is no user {name}")))
 }
 
-async fn user_dto(db: &Db, by: &Principal, name: &str) -> Result<UserDto> {
-    list_users(db, by)
+async fn user_dto(cx: &Context<'_>, name: &str) -> Result<UserDto> {
+    list_users(cx)
         .await?
         .into_iter()
         .find(|u| u.username == name)
@@ -142,7 +146,8 @@ async fn user_dto(db: &Db, by: &Principal, name: &str) -> Result<UserDto> {
 }
 
 /// Disables (`active` false: no sign-in, every session ended at once) or enables a user.
-pub async fn set_active(db: &Db, by: &Principal, name: &str, active: bool) -> Result<UserDto> {
+pub async fn set_active(cx: &Context<'_>, name: &str, active: bool) -> Result<UserDto> {
+    let Context { db, by, .. } = *cx;
     by.require_role(&[Role::Admin])?;
     let txn = db.begin_write().await?;
     let found = user_named(&txn, name).await?;
@@ -165,18 +170,18 @@ pub async fn set_active(db: &Db, by: &Principal, name: &str, active: bool) -> Re
             .await?;
     }
     txn.commit().await?;
-    user_dto(db, by, name).await
+    user_dto(cx, name).await
 }
 
 /// Sets a user's password and ends the user's sessions, but for `keep` (the session of a
 /// user who changes their own password).
 pub async fn set_password(
-    db: &Db,
-    by: &Principal,
+    cx: &Context<'_>,
     name: &str,
     password: &str,
     keep: Option<&str>,
 ) -> Result<UserDto> {
+    let Context { db, by, .. } = *cx;
     by.require_role(&[Role::Admin])?;
     users::check_password(password).map_err(|e| Error::invalid("password", e))?;
     let hash = users::hash_password_bounded(password).await?;
@@ -203,7 +208,7 @@ pub async fn set_password(
     )
     .await?;
     txn.commit().await?;
-    user_dto(db, by, name).await
+    user_dto(cx, name).await
 }
 
 /// Records that key `id` was used, at most once a minute per key and off the request's

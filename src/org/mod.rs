@@ -14,7 +14,8 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::db::{Db, is_unique_violation};
+use crate::app::Context;
+use crate::db::is_unique_violation;
 use crate::domain::{Code, Name, Role};
 use crate::error::{Error, Result};
 use crate::govern::{Principal, audit};
@@ -211,7 +212,8 @@ pub async fn agency_in_scope(
 }
 
 /// The agencies the caller may see, ordered by code.
-pub async fn list_agencies(db: &Db, by: &Principal) -> Result<Vec<AgencyDto>> {
+pub async fn list_agencies(cx: &Context<'_>) -> Result<Vec<AgencyDto>> {
+    let Context { db, by, .. } = *cx;
     let all = agency::Entity::find()
         .order_by_asc(agency::Column::Code)
         .all(&db.read)
@@ -225,7 +227,8 @@ pub async fn list_agencies(db: &Db, by: &Principal) -> Result<Vec<AgencyDto>> {
         .collect())
 }
 
-pub async fn get_agency(db: &Db, by: &Principal, code: &str) -> Result<AgencyDto> {
+pub async fn get_agency(cx: &Context<'_>, code: &str) -> Result<AgencyDto> {
+    let Context { db, by, .. } = *cx;
     let (found, _) = agency_in_scope(&db.read, by, code).await?;
     let parent = parent_code(&db.read, found.parent_id).await?;
     Ok(AgencyDto {
@@ -236,7 +239,8 @@ pub async fn get_agency(db: &Db, by: &Principal, code: &str) -> Result<AgencyDto
     })
 }
 
-pub async fn create_agency(db: &Db, by: &Principal, input: NewAgency) -> Result<AgencyDto> {
+pub async fn create_agency(cx: &Context<'_>, input: NewAgency) -> Result<AgencyDto> {
+    let Context { db, by, .. } = *cx;
     by.require_role(&[Role::Admin])?;
     let code = Code::parse(&input.code).map_err(|e| Error::invalid("code", e))?;
     let name = Name::parse(&input.name).map_err(|e| Error::invalid("name", e))?;
@@ -307,7 +311,8 @@ pub async fn create_agency(db: &Db, by: &Principal, input: NewAgency) -> Result<
     Ok(dto)
 }
 
-pub async fn list_desks(db: &Db, by: &Principal, agency_code: &str) -> Result<Vec<DeskDto>> {
+pub async fn list_desks(cx: &Context<'_>, agency_code: &str) -> Result<Vec<DeskDto>> {
+    let Context { db, by, .. } = *cx;
     let (found, _) = agency_in_scope(&db.read, by, agency_code).await?;
     Ok(desk::Entity::find()
         .filter(desk::Column::AgencyId.eq(found.id))
@@ -323,12 +328,8 @@ pub async fn list_desks(db: &Db, by: &Principal, agency_code: &str) -> Result<Ve
         .collect())
 }
 
-pub async fn create_desk(
-    db: &Db,
-    by: &Principal,
-    agency_code: &str,
-    input: NewDesk,
-) -> Result<DeskDto> {
+pub async fn create_desk(cx: &Context<'_>, agency_code: &str, input: NewDesk) -> Result<DeskDto> {
+    let Context { db, by, .. } = *cx;
     by.require_role(&[Role::Admin])?;
     let code = Code::parse(&input.code).map_err(|e| Error::invalid("code", e))?;
     let name = Name::parse(&input.name).map_err(|e| Error::invalid("name", e))?;
@@ -385,12 +386,8 @@ pub struct Rename {
 }
 
 /// Renames agency `code` (administrators only). Its code, history and ratings stay.
-pub async fn rename_agency(
-    db: &Db,
-    by: &Principal,
-    code: &str,
-    input: Rename,
-) -> Result<AgencyDto> {
+pub async fn rename_agency(cx: &Context<'_>, code: &str, input: Rename) -> Result<AgencyDto> {
+    let Context { db, by, .. } = *cx;
     by.require_role(&[Role::Admin])?;
     let name = Name::parse(&input.name).map_err(|e| Error::invalid("name", e))?;
     let txn = db.begin_write().await?;
@@ -439,12 +436,12 @@ pub async fn desk_by_code(
 
 /// Renames a desk (administrators only).
 pub async fn rename_desk(
-    db: &Db,
-    by: &Principal,
+    cx: &Context<'_>,
     agency_code: &str,
     desk_code: &str,
     input: Rename,
 ) -> Result<DeskDto> {
+    let Context { db, by, .. } = *cx;
     by.require_role(&[Role::Admin])?;
     let name = Name::parse(&input.name).map_err(|e| Error::invalid("name", e))?;
     let txn = db.begin_write().await?;

@@ -4,16 +4,14 @@
 use std::collections::BTreeMap;
 
 use chrono::{Datelike, Months, NaiveDate};
-use chrono_tz::Tz;
 use entity::agency;
 use sea_orm::EntityTrait;
 use serde::{Deserialize, Serialize};
 
 use super::{MAX_YEARS, sum_of, tallies};
-use crate::db::Db;
+use crate::app::Context;
 use crate::domain::{Invalid, Period, Role};
 use crate::error::{Error, Result};
-use crate::govern::Principal;
 use crate::org::agency_in_scope;
 use crate::score::{self, Figures, METHOD, Summary};
 
@@ -80,13 +78,9 @@ pub fn period(given: Period, today: NaiveDate) -> Result<(NaiveDate, NaiveDate)>
 
 /// The report of agency `code`. Roles: administrators; managers, viewers and integrators
 /// within their scope.
-pub async fn report(
-    db: &Db,
-    by: &Principal,
-    tz: Tz,
-    code: &str,
-    given: Period,
-) -> Result<AgencyReport> {
+pub async fn report(cx: &Context<'_>, code: &str, given: Period) -> Result<AgencyReport> {
+    let Context { db, by, config } = *cx;
+    let tz = config.timezone;
     by.require_role(&[Role::Admin, Role::Manager, Role::Viewer, Role::Integrator])?;
     let (root, tree) = agency_in_scope(&db.read, by, code).await?;
     let today = crate::now().with_timezone(&tz).date_naive();

@@ -4,12 +4,11 @@
 
 use std::collections::HashMap;
 
-use chrono_tz::Tz;
-
 use super::agency::period;
 use super::annual::{self, AnnualReport, Subject};
 use super::export::element_label;
 use super::{monthly_tallies, sum_of, tallies};
+use crate::app::Context;
 use crate::chart::{Chart, RankBar};
 use crate::db::Db;
 use crate::domain::{Period, Role, Year};
@@ -23,15 +22,9 @@ fn reader_roles(by: &Principal) -> Result<()> {
 }
 
 /// The annual ranking as bars (frozen figures once the year is frozen).
-pub async fn ranking(
-    db: &Db,
-    by: &Principal,
-    tz: Tz,
-    min_responses: u64,
-    year: Year,
-    parent: Option<&str>,
-) -> Result<Chart> {
-    let report = annual::ranking(db, by, tz, min_responses, year, parent).await?;
+pub async fn ranking(cx: &Context<'_>, year: Year, parent: Option<&str>) -> Result<Chart> {
+    let db = cx.db;
+    let report = annual::ranking(cx, year, parent).await?;
     let whose = match &report.parent {
         Some(code) => crate::org::agency_by_code(&db.read, code).await?.name,
         None => "cấp tỉnh".to_string(),
@@ -95,7 +88,8 @@ async fn overall_by_month(db: &Db, year: i32, ids: &[i64]) -> Result<[Tally; 12]
 }
 
 /// The monthly share of `code`'s subtree with its interval, against its parent's.
-pub async fn trend(db: &Db, by: &Principal, code: &str, year: Year) -> Result<Chart> {
+pub async fn trend(cx: &Context<'_>, code: &str, year: Year) -> Result<Chart> {
+    let Context { db, by, .. } = *cx;
     reader_roles(by)?;
     let (root, tree) = agency_in_scope(&db.read, by, code).await?;
     let year = year.get();
@@ -124,13 +118,9 @@ pub async fn trend(db: &Db, by: &Principal, code: &str, year: Year) -> Result<Ch
 }
 
 /// Answers 1–5 per question over a period.
-pub async fn distribution(
-    db: &Db,
-    by: &Principal,
-    tz: Tz,
-    code: &str,
-    given: Period,
-) -> Result<Chart> {
+pub async fn distribution(cx: &Context<'_>, code: &str, given: Period) -> Result<Chart> {
+    let Context { db, by, config } = *cx;
+    let tz = config.timezone;
     reader_roles(by)?;
     let (root, tree) = agency_in_scope(&db.read, by, code).await?;
     let today = crate::now().with_timezone(&tz).date_naive();
@@ -159,7 +149,8 @@ pub async fn distribution(
 }
 
 /// The share of each ranked agency per month.
-pub async fn heatmap(db: &Db, by: &Principal, year: Year, parent: Option<&str>) -> Result<Chart> {
+pub async fn heatmap(cx: &Context<'_>, year: Year, parent: Option<&str>) -> Result<Chart> {
+    let Context { db, by, .. } = *cx;
     let subject = Subject::load(&db.read, by, year, parent).await?;
     let subtrees: Vec<(i64, Vec<i64>)> = subject
         .ranked

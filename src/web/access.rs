@@ -64,7 +64,7 @@ fn role(raw: &str) -> Result<Role> {
 #[utoipa::path(get, path = "/api/v1/keys", tag = "access", security(("bearer" = [])),
     responses((status = 200, body = [KeyDto]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list_keys(State(state): State<AppState>, by: Principal) -> Result<Json<Vec<KeyDto>>> {
-    Ok(Json(access::list_keys(&state.db, &by).await?))
+    Ok(Json(access::list_keys(&state.context(&by)).await?))
 }
 
 /// Creates an API key (administrators); the key is in this answer only.
@@ -86,7 +86,7 @@ pub async fn create_key(
         input.name.as_deref(),
     )
     .await?;
-    let stored = access::list_keys(&state.db, &by)
+    let stored = access::list_keys(&state.context(&by))
         .await?
         .into_iter()
         .find(|k| k.id == created.stored.id)
@@ -114,7 +114,7 @@ pub async fn revoke_key(
     let id: i64 = id
         .parse()
         .map_err(|_| Error::not_found("key_not_found", "there is no key with this id"))?;
-    Ok(Json(access::revoke_key(&state.db, &by, id).await?))
+    Ok(Json(access::revoke_key(&state.context(&by), id).await?))
 }
 
 /// Every web user with role, agency and whether active (administrators).
@@ -124,7 +124,7 @@ pub async fn list_users(
     State(state): State<AppState>,
     by: Principal,
 ) -> Result<Json<Vec<UserDto>>> {
-    Ok(Json(access::list_users(&state.db, &by).await?))
+    Ok(Json(access::list_users(&state.context(&by)).await?))
 }
 
 /// Adds a web user (administrators).
@@ -148,7 +148,7 @@ pub async fn add_user(
         input.agency.as_deref(),
     )
     .await?;
-    let user = access::list_users(&state.db, &by)
+    let user = access::list_users(&state.context(&by))
         .await?
         .into_iter()
         .find(|u| u.username == input.username)
@@ -167,7 +167,7 @@ pub async fn disable_user(
     Path(name): Path<String>,
 ) -> Result<Json<UserDto>> {
     Ok(Json(
-        access::set_active(&state.db, &by, &name, false).await?,
+        access::set_active(&state.context(&by), &name, false).await?,
     ))
 }
 
@@ -181,5 +181,7 @@ pub async fn enable_user(
     by: Principal,
     Path(name): Path<String>,
 ) -> Result<Json<UserDto>> {
-    Ok(Json(access::set_active(&state.db, &by, &name, true).await?))
+    Ok(Json(
+        access::set_active(&state.context(&by), &name, true).await?,
+    ))
 }

@@ -137,7 +137,7 @@ async fn add_agency(State(state): State<AppState>, staff: Staff, form: RawForm) 
             parent: Some(field(&f, "parent")).filter(|p| !p.is_empty()),
             level: None,
         };
-        org::create_agency(&state.db, &by, input).await?;
+        org::create_agency(&state.context(&by), input).await?;
         Ok(BACK.to_string())
     })
     .await
@@ -154,7 +154,7 @@ async fn rename_agency(
         let input = Rename {
             name: field(&f, "name"),
         };
-        org::rename_agency(&state.db, &by, &code, input).await?;
+        org::rename_agency(&state.context(&by), &code, input).await?;
         Ok(BACK.to_string())
     })
     .await
@@ -172,7 +172,7 @@ async fn add_desk(
             code: field(&f, "code"),
             name: field(&f, "name"),
         };
-        org::create_desk(&state.db, &by, &code, input).await?;
+        org::create_desk(&state.context(&by), &code, input).await?;
         Ok(BACK.to_string())
     })
     .await
@@ -189,7 +189,7 @@ async fn rename_desk(
         let input = Rename {
             name: field(&f, "name"),
         };
-        org::rename_desk(&state.db, &by, &code, &desk_code, input).await?;
+        org::rename_desk(&state.context(&by), &code, &desk_code, input).await?;
         Ok(BACK.to_string())
     })
     .await
@@ -226,8 +226,7 @@ async fn desk_link(
 ) -> Response {
     let by = staff.signed_in.principal.clone();
     act(&staff, &form, |_| async move {
-        let public_url = &state.config.public_url;
-        let token = links::desk_link(&state.db, &by, public_url, &code, &desk_code, kiosk).await?;
+        let token = links::desk_link(&state.context(&by), &code, &desk_code, kiosk).await?;
         Ok(if kiosk {
             format!("/r/{token}")
         } else {

@@ -62,8 +62,8 @@ const ROLES: [(&str, &str); 4] = [
 async fn view(state: &AppState, staff: &Staff, new_key: Option<String>) -> Result<AccessPage> {
     let by = &staff.signed_in.principal;
     by.require_role(&[Role::Admin])?;
-    let users = access::list_users(&state.db, by).await?;
-    let keys = access::list_keys(&state.db, by)
+    let users = access::list_users(&state.context(by)).await?;
+    let keys = access::list_keys(&state.context(by))
         .await?
         .into_iter()
         .map(|k| KeyRow {
@@ -166,7 +166,7 @@ async fn set_active(
 ) -> Response {
     let by = staff.signed_in.principal.clone();
     act(&staff, &form, |_| async move {
-        access::set_active(&state.db, &by, &name, active).await?;
+        access::set_active(&state.context(&by), &name, active).await?;
         Ok("/admin/users#users".to_string())
     })
     .await
@@ -183,8 +183,7 @@ async fn password(
     let keep = (staff.signed_in.user.username == name).then(|| staff.token.clone());
     act(&staff, &form, |f| async move {
         access::set_password(
-            &state.db,
-            &by,
+            &state.context(&by),
             &name,
             &field(&f, "password"),
             keep.as_deref(),
@@ -203,7 +202,7 @@ async fn revoke(
 ) -> Response {
     let by = staff.signed_in.principal.clone();
     act(&staff, &form, |_| async move {
-        access::revoke_key(&state.db, &by, id).await?;
+        access::revoke_key(&state.context(&by), id).await?;
         Ok("/admin/keys#keys".to_string())
     })
     .await

@@ -42,7 +42,7 @@ pub async fn rename_agency(
     by.require_role(&[Role::Admin])?;
     let ApiJson(input) = body?;
     Ok(Json(
-        org::rename_agency(&state.db, &by, &code, input).await?,
+        org::rename_agency(&state.context(&by), &code, input).await?,
     ))
 }
 
@@ -63,7 +63,7 @@ pub async fn rename_desk(
     by.require_role(&[Role::Admin])?;
     let ApiJson(input) = body?;
     Ok(Json(
-        org::rename_desk(&state.db, &by, &code, &desk, input).await?,
+        org::rename_desk(&state.context(&by), &code, &desk, input).await?,
     ))
 }
 
@@ -75,7 +75,7 @@ pub async fn list_agencies(
     State(state): State<AppState>,
     by: Principal,
 ) -> Result<Json<Vec<AgencyDto>>> {
-    Ok(Json(org::list_agencies(&state.db, &by).await?))
+    Ok(Json(org::list_agencies(&state.context(&by)).await?))
 }
 
 /// Creates an agency (administrators).
@@ -98,7 +98,7 @@ pub async fn create_agency(
     // about what a valid body would be.
     by.require_role(&[Role::Admin])?;
     let ApiJson(input) = body?;
-    let created = org::create_agency(&state.db, &by, input).await?;
+    let created = org::create_agency(&state.context(&by), input).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -113,7 +113,7 @@ pub async fn get_agency(
     by: Principal,
     Path(code): Path<String>,
 ) -> Result<Json<AgencyDto>> {
-    Ok(Json(org::get_agency(&state.db, &by, &code).await?))
+    Ok(Json(org::get_agency(&state.context(&by), &code).await?))
 }
 
 /// The desks of an agency, within the caller's scope.
@@ -128,7 +128,7 @@ pub async fn list_desks(
     by: Principal,
     Path(code): Path<String>,
 ) -> Result<Json<Vec<DeskDto>>> {
-    Ok(Json(org::list_desks(&state.db, &by, &code).await?))
+    Ok(Json(org::list_desks(&state.context(&by), &code).await?))
 }
 
 /// Creates a desk in an agency (administrators). Desk codes are unique within their agency.
@@ -151,6 +151,6 @@ pub async fn create_desk(
 ) -> Result<(StatusCode, Json<DeskDto>)> {
     by.require_role(&[Role::Admin])?;
     let ApiJson(input) = body?;
-    let created = org::create_desk(&state.db, &by, &code, input).await?;
+    let created = org::create_desk(&state.context(&by), &code, input).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }

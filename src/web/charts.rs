@@ -109,11 +109,11 @@ pub async fn province_chart(
     let chart = match name {
         "ranking" => {
             let year = year_or_this(q.year.as_deref(), c.timezone)?;
-            charts::ranking(&state.db, &by, c.timezone, c.min_responses, year, parent).await?
+            charts::ranking(&state.context(&by), year, parent).await?
         }
         "heatmap" => {
             let year = year_or_this(q.year.as_deref(), c.timezone)?;
-            charts::heatmap(&state.db, &by, year, parent).await?
+            charts::heatmap(&state.context(&by), year, parent).await?
         }
         _ => return Err(nothing_here()),
     };
@@ -142,11 +142,11 @@ pub async fn agency_chart(
     let chart = match name {
         "trend" => {
             let year = year_or_this(q.year.as_deref(), tz)?;
-            charts::trend(&state.db, &by, &code, year).await?
+            charts::trend(&state.context(&by), &code, year).await?
         }
         "distribution" => {
             let given = parse_period(q.from.as_deref(), q.to.as_deref())?;
-            charts::distribution(&state.db, &by, tz, &code, given).await?
+            charts::distribution(&state.context(&by), &code, given).await?
         }
         _ => return Err(nothing_here()),
     };

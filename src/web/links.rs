@@ -39,7 +39,7 @@ pub async fn create_link(
 ) -> Result<(StatusCode, Json<LinkDto>)> {
     by.require_role(&[Role::Admin, Role::Integrator])?;
     let ApiJson(input) = body?;
-    match links::create(&state.db, &by, &state.config.public_url, input).await? {
+    match links::create(&state.context(&by), input).await? {
         Created::New(link) => Ok((StatusCode::CREATED, Json(link))),
         Created::Existing(link) => Ok((StatusCode::OK, Json(link))),
     }

@@ -61,6 +61,11 @@ pub struct AppState {
 pub const EXPORTS_AT_ONCE: usize = 2;
 
 impl AppState {
+    /// The context of a use case called by `by`.
+    pub fn context<'a>(&'a self, by: &'a crate::govern::Principal) -> crate::app::Context<'a> {
+        crate::app::Context::new(&self.db, by, &self.config)
+    }
+
     /// Starts the intake of ratings (and its writer) on the current runtime.
     pub fn new(db: Db, config: Config) -> Self {
         Self {

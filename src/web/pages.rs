@@ -407,11 +407,11 @@ async fn dashboard_page(
         from: Some(first),
         to: Some(today),
     };
-    let r = report(db, by, tz, &agency.code, period).await?;
+    let cx = state.context(by);
+    let r = report(&cx, &agency.code, period).await?;
 
     // Rank and band among the siblings, without the siblings' figures.
-    let standing =
-        annual::standing(db, by, tz, state.config.min_responses, year, &agency.code).await?;
+    let standing = annual::standing(&cx, year, &agency.code).await?;
     let rank_text = match standing.rank {
         Some(rank) => format!("{rank} / {}", standing.of),
         None => "chưa xếp hạng".into(),
@@ -728,17 +728,7 @@ async fn annual_page(
         None => Ok(Year::of(today).previous()),
     };
     let ranked = match year {
-        Ok(year) => {
-            annual::ranking(
-                &state.db,
-                by,
-                tz,
-                state.config.min_responses,
-                year,
-                parent.as_deref(),
-            )
-            .await
-        }
+        Ok(year) => annual::ranking(&state.context(by), year, parent.as_deref()).await,
         Err(e) => Err(e),
     };
     let report = match ranked {
@@ -830,10 +820,7 @@ async fn freeze(State(state): State<AppState>, staff: Staff, form: RawForm) -> R
         Err(e) => return error_page(e),
     };
     match annual::freeze(
-        &state.db,
-        &staff.signed_in.principal,
-        c.timezone,
-        c.min_responses,
+        &state.context(&staff.signed_in.principal),
         year,
         parent.as_deref(),
     )

@@ -116,7 +116,7 @@ pub async fn agency_report(
     let q = query(q)?;
     let format = ReportFormat::parse(q.format.as_deref())?;
     let given = parse_period(q.from.as_deref(), q.to.as_deref())?;
-    let report = agency::report(&state.db, &by, state.config.timezone, &code, given).await?;
+    let report = agency::report(&state.context(&by), &code, given).await?;
     let name = file_name(&[
         "bao-cao",
         &report.agency,
@@ -158,15 +158,7 @@ pub async fn annual_report(
     let format = ReportFormat::parse(q.format.as_deref())?;
     let c = &state.config;
     let year = parse_year(&year, c.timezone)?;
-    let report = annual::ranking(
-        &state.db,
-        &by,
-        c.timezone,
-        c.min_responses,
-        year,
-        q.parent.as_deref(),
-    )
-    .await?;
+    let report = annual::ranking(&state.context(&by), year, q.parent.as_deref()).await?;
     annual_file(format, StatusCode::OK, &report)
 }
 
@@ -191,15 +183,7 @@ pub async fn freeze(
     let format = ReportFormat::parse(q.format.as_deref())?;
     let c = &state.config;
     let year = parse_year(&year, c.timezone)?;
-    let report = annual::freeze(
-        &state.db,
-        &by,
-        c.timezone,
-        c.min_responses,
-        year,
-        q.parent.as_deref(),
-    )
-    .await?;
+    let report = annual::freeze(&state.context(&by), year, q.parent.as_deref()).await?;
     annual_file(format, StatusCode::CREATED, &report)
 }
 
@@ -221,7 +205,7 @@ pub async fn verify(
 ) -> Result<Json<Verification>> {
     let q = query(q)?;
     let year = parse_year(&year, state.config.timezone)?;
-    let stored = annual::frozen_report(&state.db, &by, year, q.parent.as_deref()).await?;
+    let stored = annual::frozen_report(&state.context(&by), year, q.parent.as_deref()).await?;
     Ok(Json(annual::verify_stored(&state.db.read, &stored).await?))
 }
 
@@ -241,7 +225,7 @@ pub async fn canonical(
 ) -> Result<Response> {
     let q = query(q)?;
     let year = parse_year(&year, state.config.timezone)?;
-    let stored = annual::frozen_report(&state.db, &by, year, q.parent.as_deref()).await?;
+    let stored = annual::frozen_report(&state.context(&by), year, q.parent.as_deref()).await?;
     Ok(([(header::CONTENT_TYPE, "application/json")], stored.body).into_response())
 }
 
@@ -258,13 +242,7 @@ pub async fn get_settings(
 ) -> Result<Json<YearSettings>> {
     let c = &state.config;
     Ok(Json(
-        annual::get_settings(
-            &state.db,
-            &by,
-            c.min_responses,
-            parse_year(&year, c.timezone)?,
-        )
-        .await?,
+        annual::get_settings(&state.context(&by), parse_year(&year, c.timezone)?).await?,
     ))
 }
 
@@ -286,9 +264,7 @@ pub async fn put_settings(
     let c = &state.config;
     Ok(Json(
         annual::put_settings(
-            &state.db,
-            &by,
-            c.min_responses,
+            &state.context(&by),
             year_up_to_next(&year, c.timezone)?,
             input,
         )

@@ -170,7 +170,7 @@ pub async fn import_responses(
     } else {
         import::parse_json_rows(&bytes)?
     };
-    let imported = import::import(&state.db, &by, state.config.timezone, rows, idempotency).await?;
+    let imported = import::import(&state.context(&by), rows, idempotency).await?;
     Ok((StatusCode::CREATED, Json(Imported { imported })))
 }
 
@@ -197,7 +197,7 @@ pub async fn exclude(
         .map_err(|_| Error::not_found("response_not_found", "there is no response with this id"))?;
     let ApiJson(input) = body?;
     Ok(Json(
-        exclusions::exclude(&state.db, &by, state.config.timezone, id, input).await?,
+        exclusions::exclude(&state.context(&by), id, input).await?,
     ))
 }
 
@@ -218,8 +218,7 @@ pub async fn list(
 ) -> Result<Response> {
     let Query(query) = query.map_err(|e| Error::unprocessable("invalid_query", e.body_text()))?;
     let permit = state.export_permit().await?;
-    let (format, stream) =
-        listing::open(&state.db, &by, state.config.timezone, query, permit).await?;
+    let (format, stream) = listing::open(&state.context(&by), query, permit).await?;
     let mut res = Body::from_stream(stream).into_response();
     let headers = res.headers_mut();
     headers.insert(

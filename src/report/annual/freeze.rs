@@ -24,23 +24,20 @@ use super::{
     AnnualReport, Subject, Verification, frozen, live_tallies, previous_rows, rows, served,
     this_year,
 };
+use crate::app::Context;
 use crate::collect::raw::answer_rows;
 use crate::collect::store::lock_head;
-use crate::db::{Db, is_unique_violation};
+use crate::db::is_unique_violation;
 use crate::domain::{Period, Role, Year};
 use crate::error::{Error, Result};
-use crate::govern::{Principal, audit};
+use crate::govern::audit;
 use crate::score::{self, METHOD, Tally};
 
 /// Freezes the ranking of a year that has ended (administrators only).
-pub async fn freeze(
-    db: &Db,
-    by: &Principal,
-    tz: Tz,
-    default_min: u64,
-    year: Year,
-    parent: Option<&str>,
-) -> Result<AnnualReport> {
+pub async fn freeze(cx: &Context<'_>, year: Year, parent: Option<&str>) -> Result<AnnualReport> {
+    let Context { db, by, config } = *cx;
+    let tz = config.timezone;
+    let default_min = config.min_responses;
     by.require_role(&[Role::Admin])?;
     let subject = Subject::load(&db.read, by, year, parent).await?;
     if subject.year >= this_year(tz) {
@@ -117,11 +114,11 @@ fn already_frozen(year: i32) -> Error {
 
 /// The stored frozen report of `year` (404 `report_not_frozen` before the freeze).
 pub async fn frozen_report(
-    db: &Db,
-    by: &Principal,
+    cx: &Context<'_>,
     year: Year,
     parent: Option<&str>,
 ) -> Result<annual_report::Model> {
+    let Context { db, by, .. } = *cx;
     let subject = Subject::load(&db.read, by, year, parent).await?;
     frozen(&db.read, subject.year, subject.scope())
         .await?

@@ -19,6 +19,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 
 use super::tallies;
+use crate::app::Context;
 use crate::db::Db;
 use crate::domain::{Role, Year};
 use crate::error::{Error, Result};
@@ -329,14 +330,10 @@ pub(super) async fn live_tallies(
 }
 
 /// The ranking of `year`: the frozen one when there is one, else computed now.
-pub async fn ranking(
-    db: &Db,
-    by: &Principal,
-    tz: Tz,
-    default_min: u64,
-    year: Year,
-    parent: Option<&str>,
-) -> Result<AnnualReport> {
+pub async fn ranking(cx: &Context<'_>, year: Year, parent: Option<&str>) -> Result<AnnualReport> {
+    let Context { db, by, config } = *cx;
+    let tz = config.timezone;
+    let default_min = config.min_responses;
     let subject = Subject::load(&db.read, by, year, parent).await?;
     ranking_of(db, tz, default_min, &subject).await
 }
@@ -344,14 +341,10 @@ pub async fn ranking(
 /// Where one agency stands among its siblings in a year's ranking (frozen figures once
 /// the year is frozen): its rank and band, and nothing of the siblings' figures. The
 /// caller's scope must cover the agency, not its parent.
-pub async fn standing(
-    db: &Db,
-    by: &Principal,
-    tz: Tz,
-    default_min: u64,
-    year: Year,
-    code: &str,
-) -> Result<Standing> {
+pub async fn standing(cx: &Context<'_>, year: Year, code: &str) -> Result<Standing> {
+    let Context { db, by, config } = *cx;
+    let tz = config.timezone;
+    let default_min = config.min_responses;
     by.require_role(&[Role::Admin, Role::Manager, Role::Viewer, Role::Integrator])?;
     let all = agency::Entity::find().all(&db.read).await?;
     let tree = Tree::from_edges(all.iter().map(|a| (a.id, a.parent_id)));

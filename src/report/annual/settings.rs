@@ -7,10 +7,10 @@ use serde_json::json;
 
 use entity::year_setting;
 
-use crate::db::Db;
+use crate::app::Context;
 use crate::domain::{Role, Year};
 use crate::error::{Error, Result};
-use crate::govern::{Principal, audit};
+use crate::govern::audit;
 use crate::score::Bands;
 
 /// The band thresholds and the minimum sample of a year.
@@ -71,12 +71,9 @@ pub async fn settings(
 }
 
 /// The settings of a year, as stored or by default.
-pub async fn get_settings(
-    db: &Db,
-    by: &Principal,
-    default_min: u64,
-    year: Year,
-) -> Result<YearSettings> {
+pub async fn get_settings(cx: &Context<'_>, year: Year) -> Result<YearSettings> {
+    let Context { db, by, config } = *cx;
+    let default_min = config.min_responses;
     by.require_role(&[Role::Admin, Role::Manager, Role::Viewer, Role::Integrator])?;
     settings(&db.read, year.get(), default_min).await
 }
@@ -84,12 +81,12 @@ pub async fn get_settings(
 /// Changes a year's band thresholds or minimum sample (administrators only). Reports
 /// frozen before keep the settings they were frozen with.
 pub async fn put_settings(
-    db: &Db,
-    by: &Principal,
-    default_min: u64,
+    cx: &Context<'_>,
     year: Year,
     input: YearSettingsInput,
 ) -> Result<YearSettings> {
+    let Context { db, by, config } = *cx;
+    let default_min = config.min_responses;
     by.require_role(&[Role::Admin])?;
     // Settings may be made ahead for next year: the caller parses the year so.
     let year = year.get();
