@@ -351,6 +351,15 @@ pub fn is_unique_violation(e: &DbErr) -> bool {
     )
 }
 
+/// `duplicate()` for a unique-constraint violation, else the database error as ours.
+pub fn unless_duplicate(e: DbErr, duplicate: impl FnOnce() -> crate::Error) -> crate::Error {
+    if is_unique_violation(&e) {
+        duplicate()
+    } else {
+        e.into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

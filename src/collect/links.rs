@@ -216,8 +216,8 @@ pub async fn create(cx: &Context<'_>, input: NewLink) -> Result<Created> {
         }
         Err(e) => return Err(e.into()),
     };
-    audit::record(
-        &txn,
+    audit::commit(
+        txn,
         &by.actor,
         "link.create",
         &format!("link:{}", &stored.token[..6]),
@@ -225,7 +225,6 @@ pub async fn create(cx: &Context<'_>, input: NewLink) -> Result<Created> {
                "single_use": stored.single_use, "reference": stored.reference}),
     )
     .await?;
-    txn.commit().await?;
     Ok(Created::New(dto(
         public_url,
         stored,

@@ -199,15 +199,14 @@ pub async fn set_password(
             others.filter(session::Column::Id.ne(super::secrets::sha256_hex(token.as_bytes())));
     }
     others.exec(&txn).await?;
-    audit::record(
-        &txn,
+    audit::commit(
+        txn,
         &by.actor,
         "user.password",
         &format!("user:{name}"),
         json!({}),
     )
     .await?;
-    txn.commit().await?;
     user_dto(cx, name).await
 }
 

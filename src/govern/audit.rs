@@ -24,3 +24,16 @@ pub async fn record(
     .await?;
     Ok(())
 }
+
+/// Records one administrative change in `txn`, then commits it: the change and its record
+/// stand or fall together.
+pub async fn commit(
+    txn: sea_orm::DatabaseTransaction,
+    actor: &str,
+    action: &str,
+    target: &str,
+    details: serde_json::Value,
+) -> Result<(), DbErr> {
+    record(&txn, actor, action, target, details).await?;
+    txn.commit().await
+}

@@ -44,14 +44,13 @@ pub async fn create(
     }
     .insert(&txn)
     .await?;
-    audit::record(
-        &txn,
+    audit::commit(
+        txn,
         &by.actor,
         "key.create",
         &format!("key:{prefix}"),
         json!({"role": role, "agency": agency, "name": stored.name}),
     )
     .await?;
-    txn.commit().await?;
     Ok(NewKey { secret, stored })
 }

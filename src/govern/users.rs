@@ -7,7 +7,7 @@ use entity::user;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::json;
 
-use crate::db::{Db, is_unique_violation};
+use crate::db::{Db, unless_duplicate};
 use crate::domain::{Invalid, Role};
 use crate::error::{Error, Result};
 
@@ -199,22 +199,15 @@ pub async fn add(
     }
     .insert(&txn)
     .await
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            duplicate_user(&username)
-        } else {
-            e.into()
-        }
-    })?;
-    audit::record(
-        &txn,
+    .map_err(|e| unless_duplicate(e, || duplicate_user(&username)))?;
+    audit::commit(
+        txn,
         &by.actor,
         "user.add",
         &format!("user:{username}"),
         json!({"role": role, "agency": agency}),
     )
     .await?;
-    txn.commit().await?;
     Ok(stored)
 }
 

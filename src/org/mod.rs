@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::app::Context;
-use crate::db::is_unique_violation;
+use crate::db::unless_duplicate;
 use crate::domain::{Code, Name, Role};
 use crate::error::{Error, Result};
 use crate::govern::{Principal, audit};
@@ -157,6 +157,16 @@ pub struct DeskDto {
     pub agency: String,
 }
 
+impl DeskDto {
+    fn of(desk: desk::Model, owner: &agency::Model) -> Self {
+        Self {
+            code: desk.code,
+            name: desk.name,
+            agency: owner.code.clone(),
+        }
+    }
+}
+
 /// The body of `POST /api/v1/agencies`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -286,28 +296,21 @@ pub async fn create_agency(cx: &Context<'_>, input: NewAgency) -> Result<AgencyD
     }
     .insert(&txn)
     .await
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            duplicate_agency(&code)
-        } else {
-            e.into()
-        }
-    })?;
+    .map_err(|e| unless_duplicate(e, || duplicate_agency(&code)))?;
     let dto = AgencyDto {
         code: stored.code,
         name: stored.name,
         parent: parent.map(|p| p.code),
         level: stored.level,
     };
-    audit::record(
-        &txn,
+    audit::commit(
+        txn,
         &by.actor,
         "agency.create",
         &format!("agency:{}", dto.code),
         json!(dto),
     )
     .await?;
-    txn.commit().await?;
     Ok(dto)
 }
 
@@ -320,11 +323,7 @@ pub async fn list_desks(cx: &Context<'_>, agency_code: &str) -> Result<Vec<DeskD
         .all(&db.read)
         .await?
         .into_iter()
-        .map(|d| DeskDto {
-            code: d.code,
-            name: d.name,
-            agency: found.code.clone(),
-        })
+        .map(|d| DeskDto::of(d, &found))
         .collect())
 }
 
@@ -354,27 +353,16 @@ pub async fn create_desk(cx: &Context<'_>, agency_code: &str, input: NewDesk) ->
     }
     .insert(&txn)
     .await
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            duplicate_desk(&owner.code, &code)
-        } else {
-            e.into()
-        }
-    })?;
-    let dto = DeskDto {
-        code: stored.code,
-        name: stored.name,
-        agency: owner.code,
-    };
-    audit::record(
-        &txn,
+    .map_err(|e| unless_duplicate(e, || duplicate_desk(&owner.code, &code)))?;
+    let dto = DeskDto::of(stored, &owner);
+    audit::commit(
+        txn,
         &by.actor,
         "desk.create",
         &format!("desk:{}/{}", dto.agency, dto.code),
         json!(dto),
     )
     .await?;
-    txn.commit().await?;
     Ok(dto)
 }
 
@@ -403,15 +391,14 @@ pub async fn rename_agency(cx: &Context<'_>, code: &str, input: Rename) -> Resul
         name: stored.name,
         level: stored.level,
     };
-    audit::record(
-        &txn,
+    audit::commit(
+        txn,
         &by.actor,
         "agency.rename",
         &format!("agency:{}", dto.code),
         json!({"from": old, "to": dto.name}),
     )
     .await?;
-    txn.commit().await?;
     Ok(dto)
 }
 
@@ -451,20 +438,15 @@ pub async fn rename_desk(
     let mut model: desk::ActiveModel = found.into();
     model.name = Set(name.into_string());
     let stored = model.update(&txn).await?;
-    let dto = DeskDto {
-        code: stored.code,
-        name: stored.name,
-        agency: owner.code,
-    };
-    audit::record(
-        &txn,
+    let dto = DeskDto::of(stored, &owner);
+    audit::commit(
+        txn,
         &by.actor,
         "desk.rename",
         &format!("desk:{}/{}", dto.agency, dto.code),
         json!({"from": old, "to": dto.name}),
     )
     .await?;
-    txn.commit().await?;
     Ok(dto)
 }
 

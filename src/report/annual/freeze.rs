@@ -92,15 +92,14 @@ pub async fn freeze(cx: &Context<'_>, year: Year, parent: Option<&str>) -> Resul
         Err(e) if is_unique_violation(&e) => return Err(already_frozen(subject.year)),
         Err(e) => return Err(e.into()),
     };
-    audit::record(
-        &txn,
+    audit::commit(
+        txn,
         &by.actor,
         "report.freeze",
         &format!("annual:{}:{}", subject.year, subject.scope()),
         json!({"digest": digest, "last_response": last_response}),
     )
     .await?;
-    txn.commit().await?;
     let previous = previous_rows(&db.read, subject.year, subject.scope()).await?;
     Ok(served(doc, &stored, Some(0), previous.as_deref()))
 }

@@ -125,15 +125,14 @@ pub async fn put_settings(
     } else {
         model.insert(&txn).await?;
     }
-    audit::record(
-        &txn,
+    let new = settings(&txn, year, default_min).await?;
+    audit::commit(
+        txn,
         &by.actor,
         "year_settings.update",
         &format!("year:{year}"),
         json!({"bands": bands, "min_responses": stored_min}),
     )
     .await?;
-    let new = settings(&txn, year, default_min).await?;
-    txn.commit().await?;
     Ok(new)
 }
