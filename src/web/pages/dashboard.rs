@@ -1,0 +1,370 @@
+//! The dashboard: an agency's figures, its children, its desks and its comments.
+
+use super::*;
+
+/// The query of the dashboard.
+#[derive(Debug, Default, Deserialize)]
+pub struct DashboardQuery {
+    pub agency: Option<String>,
+    /// A past year to show whole (default: this year to date).
+    pub year: Option<String>,
+    pub sort: Option<String>,
+    pub dir: Option<String>,
+}
+
+struct ChildRow {
+    code: String,
+    name: String,
+    href: String,
+    responses: String,
+    pct: String,
+    ci: String,
+    mean: String,
+    index: String,
+    sort_key: (Option<f64>, u64),
+}
+
+struct Header {
+    label: &'static str,
+    href: String,
+    aria_sort: Option<&'static str>,
+    numeric: bool,
+}
+
+struct DeskRow {
+    name: String,
+    responses: String,
+    pct: String,
+    ci: String,
+    mean: String,
+}
+
+struct CommentRow {
+    when: String,
+    place: String,
+    overall: i16,
+    low: bool,
+    text: String,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct DashboardPage {
+    chrome: Chrome,
+    name: String,
+    year: i32,
+    period: String,
+    parent: Option<(String, String)>,
+    figures: Vec<(String, String, String)>,
+    links: Vec<(String, String)>,
+    trend_src: String,
+    distribution_src: String,
+    ranking_src: String,
+    headers: Vec<Header>,
+    children: Vec<ChildRow>,
+    desks: Vec<DeskRow>,
+    comments: Vec<CommentRow>,
+    /// Integrators may not read citizens' comments: the section is left out.
+    show_comments: bool,
+}
+
+/// The agency a dashboard shows by default: the user's own, or for an administrator the
+/// first top-level agency.
+fn home(tree_roots: &[entity::agency::Model], by: &SignedIn) -> Option<i64> {
+    by.user.agency_id.or_else(|| {
+        tree_roots
+            .iter()
+            .find(|a| a.parent_id.is_none())
+            .map(|a| a.id)
+    })
+}
+
+pub(super) async fn dashboard(
+    State(state): State<AppState>,
+    staff: Staff,
+    Query(q): Query<DashboardQuery>,
+) -> Response {
+    match dashboard_page(&state, &staff, q).await {
+        Ok(page) => render(StatusCode::OK, &page),
+        Err(e) => error_page(e),
+    }
+}
+
+async fn dashboard_page(
+    state: &AppState,
+    staff: &Staff,
+    q: DashboardQuery,
+) -> Result<DashboardPage, Error> {
+    let by = &staff.signed_in.principal;
+    let tz = state.config.timezone;
+    let db = &state.db;
+    let all = entity::agency::Entity::find()
+        .order_by_asc(entity::agency::Column::Code)
+        .all(&db.read)
+        .await?;
+    let code = match q.agency.clone().filter(|c| !c.is_empty()) {
+        Some(code) => code,
+        None => {
+            let id = home(&all, &staff.signed_in)
+                .ok_or_else(|| Error::not_found("agency_not_found", "chưa có cơ quan nào"))?;
+            all.iter()
+                .find(|a| a.id == id)
+                .map(|a| a.code.clone())
+                .unwrap_or_default()
+        }
+    };
+    let (agency, tree): (entity::agency::Model, Tree) =
+        agency_in_scope(&db.read, by, &code).await?;
+    let names: HashMap<i64, &entity::agency::Model> = all.iter().map(|a| (a.id, a)).collect();
+    let now = crate::now().with_timezone(&tz).date_naive();
+    let year = year_or_this(q.year.as_deref(), tz)?;
+    // The last day shown: today, or 31 December of a past year.
+    let (first, last) = year.days();
+    let today = last.min(now);
+    let period = Period {
+        from: Some(first),
+        to: Some(today),
+    };
+    let cx = state.context(by);
+    let r = report(&cx, &agency.code, period).await?;
+
+    // Rank and band among the siblings, without the siblings' figures.
+    let standing = annual::standing(&cx, year, &agency.code).await?;
+    let rank_text = match standing.rank {
+        Some(rank) => format!("{rank} / {}", standing.of),
+        None => "chưa xếp hạng".into(),
+    };
+    let band = standing.band;
+    let mut figures = vec![
+        (
+            "Tỷ lệ hài lòng".to_string(),
+            r.satisfaction_pct
+                .map_or("–".into(), |p| format!("{} %", vn(p))),
+            format!("KTC 95%: {}", ci_text(r.ci95)),
+        ),
+        (
+            "Số phiếu".to_string(),
+            vn_count(r.responses),
+            format!("{} phiếu bị loại", vn_count(r.excluded)),
+        ),
+        (
+            "Điểm trung bình".to_string(),
+            mean_text(r.mean),
+            "trên thang 1–5".to_string(),
+        ),
+        (
+            "Chỉ số hài lòng".to_string(),
+            pct_text(r.index),
+            "trung bình 5 nội dung".to_string(),
+        ),
+        (
+            "Xếp loại".to_string(),
+            band.name_vi().to_string(),
+            format!("tối thiểu {} phiếu", standing.min_responses),
+        ),
+    ];
+    figures.push((
+        "Hạng trong cùng cấp".to_string(),
+        rank_text,
+        "năm đến nay".to_string(),
+    ));
+
+    // Children, sortable by any column without JavaScript.
+    let sort = q.sort.as_deref().unwrap_or("pct");
+    let descending = q.dir.as_deref() != Some("asc");
+    let mut children: Vec<ChildRow> = r
+        .children
+        .iter()
+        .map(|c| ChildRow {
+            href: format!("/dashboard?agency={}&year={year}", c.agency),
+            code: c.agency.clone(),
+            name: c.name.clone(),
+            responses: vn_count(c.responses),
+            pct: pct_text(c.satisfaction_pct),
+            ci: ci_text(c.ci95),
+            mean: mean_text(c.mean),
+            index: pct_text(c.index),
+            sort_key: (
+                match sort {
+                    "mean" => c.mean,
+                    "index" => c.index,
+                    "responses" => Some(c.responses as f64),
+                    _ => c.satisfaction_pct,
+                },
+                c.responses,
+            ),
+        })
+        .collect();
+    if sort == "name" {
+        children.sort_by(|a, b| a.name.cmp(&b.name));
+    } else {
+        children.sort_by(|a, b| {
+            let key = |x: &ChildRow| x.sort_key.0.unwrap_or(f64::NEG_INFINITY);
+            key(a).total_cmp(&key(b)).then(a.code.cmp(&b.code))
+        });
+    }
+    if descending {
+        children.reverse();
+    }
+    let headers = [
+        ("name", "Đơn vị", false),
+        ("responses", "Số phiếu", true),
+        ("pct", "Tỷ lệ hài lòng (%)", true),
+        ("ci", "KTC 95%", true),
+        ("mean", "Điểm TB", true),
+        ("index", "Chỉ số", true),
+    ]
+    .into_iter()
+    .map(|(key, label, numeric)| {
+        let key = if key == "ci" { "pct" } else { key };
+        let active = key == sort && label != "KTC 95%";
+        let next = if active && descending { "asc" } else { "desc" };
+        Header {
+            label,
+            href: format!(
+                "/dashboard?agency={}&year={year}&sort={key}&dir={next}",
+                agency.code
+            ),
+            aria_sort: active.then_some(if descending {
+                "descending"
+            } else {
+                "ascending"
+            }),
+            numeric,
+        }
+    })
+    .collect();
+
+    // Desks of this agency.
+    let desk_models = desk::Entity::find()
+        .filter(desk::Column::AgencyId.eq(agency.id))
+        .order_by_asc(desk::Column::Code)
+        .all(&db.read)
+        .await?;
+    let by_desk = desk_tallies(&db.read, agency.id, first, today).await?;
+    let desks = desk_models
+        .iter()
+        .map(|d| {
+            let f = score::figures(&by_desk.get(&d.id).map(|t| t.overall()).unwrap_or_default());
+            DeskRow {
+                name: d.name.clone(),
+                responses: vn_count(f.n),
+                pct: pct_text(f.satisfaction_pct),
+                ci: ci_text(f.ci95),
+                mean: mean_text(f.mean),
+            }
+        })
+        .collect();
+
+    let subtree = tree.subtree(agency.id);
+    let since = crate::domain::period::start_of(tz, first);
+    let until = crate::domain::period::start_of(tz, today + chrono::Days::new(1));
+    let may_read_comments = Role::READ_RESPONSES.contains(&by.role);
+    let comments = if may_read_comments {
+        recent_comments(&db.read, &subtree, since, until, 20).await?
+    } else {
+        Vec::new()
+    };
+    let comments = comments
+        .into_iter()
+        .map(|c| CommentRow {
+            when: c
+                .submitted_at
+                .with_timezone(&tz)
+                .format("%d/%m/%Y %H:%M")
+                .to_string(),
+            place: names
+                .get(&c.agency_id)
+                .map(|a| a.name.clone())
+                .unwrap_or_default(),
+            overall: c.overall,
+            low: c.overall <= 2,
+            text: c.text,
+        })
+        .collect();
+
+    let period_q = format!("from={first}&to={today}");
+    let mut links = vec![
+        (
+            "Báo cáo CSV".to_string(),
+            format!(
+                "/api/v1/reports/agencies/{}?{period_q}&format=csv",
+                agency.code
+            ),
+        ),
+        (
+            "Báo cáo Excel".to_string(),
+            format!(
+                "/api/v1/reports/agencies/{}?{period_q}&format=xlsx",
+                agency.code
+            ),
+        ),
+    ];
+    if by.role == Role::Admin {
+        links.push((
+            "Cơ quan, quầy và phiếu QR".to_string(),
+            "/admin/agencies".to_string(),
+        ));
+        links.push((
+            "Người dùng và khóa API".to_string(),
+            "/admin/users".to_string(),
+        ));
+    }
+    if Role::READ_RESPONSES.contains(&by.role) {
+        links.push((
+            "Phiếu đánh giá (CSV)".to_string(),
+            format!(
+                "/api/v1/responses?agency={}&{period_q}&format=csv",
+                agency.code
+            ),
+        ));
+    }
+    if !r.children.is_empty() {
+        links.push((
+            format!("Xếp hạng năm {}", year.previous()),
+            format!(
+                "/reports/annual?year={}&parent={}",
+                year.previous(),
+                agency.code
+            ),
+        ));
+        links.push((
+            format!("Xếp hạng năm {year}"),
+            format!("/reports/annual?year={year}&parent={}", agency.code),
+        ));
+    }
+    let parent = agency
+        .parent_id
+        .filter(|p| by.covers(&tree, *p))
+        .and_then(|p| names.get(&p))
+        .map(|p| {
+            (
+                p.name.clone(),
+                format!("/dashboard?agency={}&year={year}", p.code),
+            )
+        });
+    Ok(DashboardPage {
+        chrome: Chrome::of(&staff.signed_in),
+        name: agency.name.clone(),
+        year: year.get(),
+        period: format!(
+            "{} đến {}",
+            first.format("%d/%m/%Y"),
+            today.format("%d/%m/%Y")
+        ),
+        parent,
+        figures,
+        links,
+        trend_src: format!("/charts/agencies/{}/trend.png?year={year}", agency.code),
+        distribution_src: format!(
+            "/charts/agencies/{}/distribution.png?{period_q}",
+            agency.code
+        ),
+        ranking_src: format!("/charts/ranking.png?year={year}&parent={}", agency.code),
+        headers,
+        children,
+        desks,
+        comments,
+        show_comments: may_read_comments,
+    })
+}

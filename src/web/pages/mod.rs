@@ -1,0 +1,175 @@
+//! Pages for signed-in users (sign-in, dashboard, the annual report with its freeze
+//! button) and the public page of frozen rankings. They call the same services as the API;
+//! every state-changing form carries a CSRF token, and none needs JavaScript.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{FromRequestParts, Path, Query, RawForm, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use chrono::Datelike;
+use entity::desk;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde::Deserialize;
+
+use super::AppState;
+use super::cookies;
+use super::error::Error;
+use super::extract::{parse_year, year_or_this};
+use super::form::render;
+use crate::chart::Image;
+use crate::chart::render::{vn, vn_count};
+use crate::domain::{Period, Role, Year};
+use crate::govern::login::Busy;
+use crate::govern::secrets::{constant_time_eq, random_token};
+use crate::govern::sessions::Attempt;
+use crate::govern::sessions::{self, SignedIn};
+use crate::org::{Tree, agency_in_scope};
+use crate::report::agency::report;
+use crate::report::annual::{self, AnnualReport, Row};
+use crate::report::{desk_tallies, recent_comments};
+use crate::score::{self, Band, Bands};
+
+/// The cookie that binds the sign-in form's CSRF token (22 characters).
+const LOGIN_COOKIE: &str = "hl_l";
+
+mod dashboard;
+mod login;
+mod ranking;
+
+use dashboard::dashboard;
+use login::{login, login_form, logout};
+use ranking::{annual_page, freeze, public_annual};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/dashboard") }))
+        .route("/login", get(login_form).post(login))
+        .route("/logout", post(logout))
+        .route("/dashboard", get(dashboard))
+        .route("/reports/annual", get(annual_page))
+        .route("/reports/annual/freeze", post(freeze))
+        .route("/public/annual/{year}", get(public_annual))
+}
+
+/// What the page frame shows: who is signed in, and the CSRF token of the logout form.
+pub struct Chrome {
+    pub user: Option<String>,
+    pub csrf: String,
+}
+
+impl Chrome {
+    pub fn of(s: &SignedIn) -> Self {
+        Self {
+            user: Some(
+                s.user
+                    .display_name
+                    .clone()
+                    .unwrap_or_else(|| s.user.username.clone()),
+            ),
+            csrf: s.csrf.clone(),
+        }
+    }
+
+    fn anonymous() -> Self {
+        Self {
+            user: None,
+            csrf: String::new(),
+        }
+    }
+}
+
+fn secure(state: &AppState) -> bool {
+    state.config.public_url.starts_with("https://")
+}
+
+/// A signed-in user with the session's cookie value; pages without one redirect to
+/// `/login`.
+pub struct Staff {
+    pub signed_in: SignedIn,
+    pub token: String,
+}
+
+impl FromRequestParts<AppState> for Staff {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let token = cookies::read(&parts.headers, sessions::COOKIE, sessions::TOKEN_LEN)
+            .ok_or_else(|| Redirect::to("/login").into_response())?;
+        match sessions::find(&state.db, &token).await {
+            Ok(Some(signed_in)) => Ok(Self { signed_in, token }),
+            Ok(None) => Err(Redirect::to("/login").into_response()),
+            Err(e) => Err(error_page(e)),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "plain.html")]
+struct PlainPage<'a> {
+    chrome: Chrome,
+    heading: &'a str,
+    body: &'a str,
+    back: &'a str,
+    back_label: &'a str,
+}
+
+/// An error as a page with the same status.
+pub(crate) fn error_page(e: Error) -> Response {
+    use super::error::Kind;
+    let heading = match e.kind {
+        Kind::Forbidden => "Không có quyền truy cập",
+        Kind::NotFound => "Không tìm thấy",
+        Kind::Conflict => "Không thực hiện được",
+        k if !k.is_ours() => "Yêu cầu không hợp lệ",
+        _ => "Đã có lỗi",
+    };
+    let body = if e.kind.is_ours() {
+        "Hệ thống đang gặp sự cố; vui lòng thử lại sau."
+    } else {
+        e.message.as_str()
+    };
+    let mut res = render(
+        super::error::status_of(e.kind),
+        &PlainPage {
+            chrome: Chrome::anonymous(),
+            heading,
+            body,
+            back: "/dashboard",
+            back_label: "Về bảng điều khiển",
+        },
+    );
+    super::error::keep_for_log(&mut res, &e);
+    res
+}
+
+pub(crate) fn form_fields(form: &RawForm) -> HashMap<String, String> {
+    url::form_urlencoded::parse(&form.0).into_owned().collect()
+}
+
+pub(crate) fn forbidden_page() -> Response {
+    error_page(Error::csrf_failed())
+}
+
+pub(crate) fn check_csrf(staff: &Staff, fields: &HashMap<String, String>) -> bool {
+    let sent = fields.get("csrf").map(String::as_str).unwrap_or("");
+    constant_time_eq(sent, &staff.signed_in.csrf)
+}
+
+fn pct_text(p: Option<f64>) -> String {
+    p.map(vn).unwrap_or_else(|| "–".into())
+}
+
+fn ci_text(ci: Option<[f64; 2]>) -> String {
+    ci.map(|[lo, hi]| format!("{}–{}", vn(lo), vn(hi)))
+        .unwrap_or_else(|| "–".into())
+}
+
+fn mean_text(m: Option<f64>) -> String {
+    m.map(|m| format!("{m:.2}").replace('.', ","))
+        .unwrap_or_else(|| "–".into())
+}

@@ -1,0 +1,264 @@
+//! The annual ranking page with its freeze button, and the public page of frozen rankings.
+
+use super::*;
+
+/// One row of a ranking table, formatted.
+struct RankRow {
+    rank: String,
+    name: String,
+    responses: String,
+    pct: String,
+    ci: String,
+    index: String,
+    band: &'static str,
+}
+
+fn rank_rows(rows: &[Row]) -> Vec<RankRow> {
+    rows.iter()
+        .map(|r| RankRow {
+            rank: r.rank.map_or("–".into(), |n| n.to_string()),
+            name: r.name.clone(),
+            responses: vn_count(r.responses),
+            pct: pct_text(r.satisfaction_pct),
+            ci: ci_text(r.ci95),
+            index: pct_text(r.index),
+            band: r.band.name_vi(),
+        })
+        .collect()
+}
+
+fn thresholds(b: &Bands) -> String {
+    format!(
+        "xuất sắc ≥ {}, tốt ≥ {}, hoàn thành ≥ {}",
+        vn(b.outstanding),
+        vn(b.good),
+        vn(b.completed)
+    )
+}
+
+#[derive(Template)]
+#[template(path = "annual.html")]
+struct AnnualPage {
+    chrome: Chrome,
+    year: i32,
+    parent: String,
+    whose: String,
+    frozen: bool,
+    frozen_at: String,
+    digest: String,
+    late: String,
+    verify_href: String,
+    public_href: String,
+    can_freeze: bool,
+    bands: Vec<(String, String, String)>,
+    links: Vec<(String, String)>,
+    min_responses: u64,
+    thresholds: String,
+    rows: Vec<RankRow>,
+    chart_src: String,
+}
+
+/// The query of the annual page.
+#[derive(Debug, Default, Deserialize)]
+pub struct AnnualPageQuery {
+    pub year: Option<String>,
+    pub parent: Option<String>,
+}
+
+pub(super) async fn annual_page(
+    State(state): State<AppState>,
+    staff: Staff,
+    Query(q): Query<AnnualPageQuery>,
+) -> Response {
+    let by = &staff.signed_in.principal;
+    let tz = state.config.timezone;
+    let today = crate::now().with_timezone(&tz).date_naive();
+    let parent = q.parent.clone().filter(|p| !p.is_empty());
+    let year = match q.year.as_deref() {
+        Some(raw) => parse_year(raw, tz),
+        None => Ok(Year::of(today).previous()),
+    };
+    let ranked = match year {
+        Ok(year) => annual::ranking(&state.context(by), year, parent.as_deref()).await,
+        Err(e) => Err(e),
+    };
+    let report = match ranked {
+        Ok(r) => r,
+        Err(e) => return error_page(e),
+    };
+    let whose = match &report.parent {
+        Some(code) => crate::org::agency_by_code(&state.db.read, code)
+            .await
+            .map(|a| a.name)
+            .unwrap_or_default(),
+        None => "cấp tỉnh".into(),
+    };
+    let page = annual_view(&staff, &report, whose, today.year(), tz);
+    render(StatusCode::OK, &page)
+}
+
+fn annual_view(
+    staff: &Staff,
+    r: &AnnualReport,
+    whose: String,
+    this_year: i32,
+    tz: chrono_tz::Tz,
+) -> AnnualPage {
+    let parent = r.parent.clone().unwrap_or_default();
+    let query = format!("year={}&parent={parent}", r.year);
+    let api = format!("/api/v1/reports/annual/{}?parent={parent}", r.year);
+    let mut links = vec![
+        ("Tải CSV".to_string(), format!("{api}&format=csv")),
+        ("Tải Excel".to_string(), format!("{api}&format=xlsx")),
+        ("JSON".to_string(), api.clone()),
+    ];
+    if r.frozen {
+        links.push((
+            "Văn bản chuẩn (để kiểm tra SHA-256)".to_string(),
+            format!(
+                "/api/v1/reports/annual/{}/canonical?parent={parent}",
+                r.year
+            ),
+        ));
+    }
+    let bands = Band::ALL
+        .iter()
+        .map(|b| {
+            let c = r.band_counts.get(b.as_str());
+            let count = c.map_or(0, |c| c.count);
+            let change = match c.and_then(|c| c.previous.zip(c.change)) {
+                Some((prev, change)) => format!("năm trước {prev} ({change:+})"),
+                None => "chưa có năm trước đã chốt".to_string(),
+            };
+            (b.name_vi().to_string(), count.to_string(), change)
+        })
+        .collect();
+    AnnualPage {
+        chrome: Chrome::of(&staff.signed_in),
+        year: r.year,
+        whose,
+        frozen: r.frozen,
+        frozen_at: r
+            .frozen_at
+            .map(|t| t.with_timezone(&tz).format("%H:%M %d/%m/%Y").to_string())
+            .unwrap_or_default(),
+        digest: r.digest.clone().unwrap_or_default(),
+        late: r.late_responses.map_or("0".into(), vn_count),
+        verify_href: format!("/api/v1/reports/annual/{}/verify?parent={parent}", r.year),
+        public_href: format!("/public/annual/{}?parent={parent}", r.year),
+        can_freeze: staff.signed_in.principal.role == Role::Admin
+            && !r.frozen
+            && r.year < this_year,
+        bands,
+        links,
+        min_responses: r.min_responses,
+        thresholds: thresholds(&r.bands),
+        rows: rank_rows(&r.rows),
+        chart_src: format!("/charts/ranking.png?{query}"),
+        parent,
+    }
+}
+
+pub(super) async fn freeze(State(state): State<AppState>, staff: Staff, form: RawForm) -> Response {
+    let fields = form_fields(&form);
+    if !check_csrf(&staff, &fields) {
+        return forbidden_page();
+    }
+    let parent = fields.get("parent").cloned().filter(|p| !p.is_empty());
+    let c = &state.config;
+    let year = match parse_year(fields.get("year").map_or("", |y| y.as_str()), c.timezone) {
+        Ok(year) => year,
+        Err(e) => return error_page(e),
+    };
+    match annual::freeze(
+        &state.context(&staff.signed_in.principal),
+        year,
+        parent.as_deref(),
+    )
+    .await
+    {
+        Ok(r) => {
+            let to = format!(
+                "/reports/annual?year={}&parent={}",
+                r.year,
+                r.parent.unwrap_or_default()
+            );
+            let mut res = Redirect::to(&to).into_response();
+            *res.status_mut() = StatusCode::SEE_OTHER;
+            res
+        }
+        Err(e) => error_page(e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "public_annual.html")]
+struct PublicPage {
+    year: i32,
+    whose: String,
+    frozen_at: String,
+    digest: String,
+    min_responses: u64,
+    thresholds: String,
+    rows: Vec<RankRow>,
+    /// Drawn by plotters, which escapes every text it writes.
+    chart_svg: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PublicQuery {
+    pub parent: Option<String>,
+}
+
+/// The public page of a frozen ranking: no sign-in; 404 until it is frozen.
+pub(super) async fn public_annual(
+    State(state): State<AppState>,
+    Path(year): Path<String>,
+    Query(q): Query<PublicQuery>,
+) -> Response {
+    let tz = state.config.timezone;
+    let parent = q.parent.filter(|p| !p.is_empty());
+    // A year that is not a year has no frozen report either.
+    let year = parse_year(&year, tz).ok();
+    let published = match year {
+        Some(year) => annual::published(&state.db, year, parent.as_deref()).await,
+        None => Ok(None),
+    };
+    let found = match published {
+        Ok(Some(found)) => found,
+        Ok(None) => {
+            return error_page(Error::not_found(
+                "report_not_frozen",
+                "Báo cáo này chưa được chốt và công bố.",
+            ));
+        }
+        Err(e) => return error_page(e),
+    };
+    let (report, whose) = found;
+    let chart = crate::report::charts::ranking_chart(&report, &whose);
+    let svg = match state.charts.render(chart, Image::Svg).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) => return error_page(e),
+    };
+    let mut res = render(
+        StatusCode::OK,
+        &PublicPage {
+            year: report.year,
+            whose,
+            frozen_at: report
+                .frozen_at
+                .map(|t| t.with_timezone(&tz).format("%H:%M %d/%m/%Y").to_string())
+                .unwrap_or_default(),
+            digest: report.digest.clone().unwrap_or_default(),
+            min_responses: report.min_responses,
+            thresholds: thresholds(&report.bands),
+            rows: rank_rows(&report.rows),
+            chart_svg: svg,
+        },
+    );
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("public, max-age=300"),
+    );
+    res
+}
