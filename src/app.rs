@@ -4,25 +4,50 @@
 //! ([`crate::domain::Year`], [`crate::domain::Period`], …); each use case checks the
 //! caller's role and scope itself.
 
+use std::sync::Arc;
+
+use entity::agency;
+use tokio::sync::OnceCell;
+
 use crate::config::Config;
 use crate::db::Db;
+use crate::error::Result;
 use crate::govern::Principal;
+use crate::org::Agencies;
 
-/// The database, the caller and the settings of one request or command.
-#[derive(Clone, Copy)]
+/// The database, the caller and the settings of one request or command, and the agencies
+/// once read.
 pub struct Context<'a> {
     pub db: &'a Db,
     pub by: &'a Principal,
     pub config: &'a Config,
+    agencies: OnceCell<Arc<Agencies>>,
 }
 
 impl<'a> Context<'a> {
     pub fn new(db: &'a Db, by: &'a Principal, config: &'a Config) -> Self {
-        Self { db, by, config }
+        Self {
+            db,
+            by,
+            config,
+            agencies: OnceCell::new(),
+        }
     }
 
-    /// The same database and settings, for another caller.
-    pub fn as_caller(self, by: &'a Principal) -> Self {
-        Self { by, ..self }
+    /// Every agency and their tree, read on first use and kept for this context: a page
+    /// that shows several figures reads the agency table once.
+    pub async fn agencies(&self) -> Result<Arc<Agencies>> {
+        self.agencies
+            .get_or_try_init(|| async { Agencies::load(&self.db.read).await.map(Arc::new) })
+            .await
+            .cloned()
+    }
+
+    /// The agency with `code` if the caller's scope covers it (404, 403 otherwise), and
+    /// every agency.
+    pub async fn in_scope(&self, code: &str) -> Result<(agency::Model, Arc<Agencies>)> {
+        let agencies = self.agencies().await?;
+        let found = agencies.in_scope(self.by, code)?.clone();
+        Ok((found, agencies))
     }
 }

@@ -62,7 +62,7 @@ fn parse_reason(raw: &str) -> Result<String, Invalid> {
 /// Excludes response `id` (administrators only). Excluding an excluded response changes
 /// nothing and answers with the first exclusion.
 pub async fn exclude(cx: &Context<'_>, id: i64, input: ExcludeRequest) -> Result<ExclusionDto> {
-    let Context { db, by, config } = *cx;
+    let Context { db, by, config, .. } = *cx;
     let tz = config.timezone;
     by.require_role(&[Role::Admin])?;
     let reason = parse_reason(&input.reason).map_err(|e| Error::invalid("reason", e))?;

@@ -325,7 +325,7 @@ pub async fn import(
     rows: Vec<Row>,
     idempotency: Option<Idempotency>,
 ) -> Result<usize> {
-    let Context { db, by, config } = *cx;
+    let Context { db, by, config, .. } = *cx;
     let tz = config.timezone;
     by.require_role(&[Role::Admin, Role::Integrator])?;
     if let Some(idem) = &idempotency

@@ -109,7 +109,7 @@ const MAX_REFERENCE: usize = 100;
 pub const MAX_EXPIRY_YEARS: i64 = 10;
 
 pub async fn create(cx: &Context<'_>, input: NewLink) -> Result<Created> {
-    let Context { db, by, config } = *cx;
+    let Context { db, by, config, .. } = *cx;
     let public_url = config.public_url.as_str();
     by.require_role(&[Role::Admin, Role::Integrator])?;
     let reference = match input.reference.as_deref().map(str::trim) {

@@ -88,7 +88,7 @@ pub async fn open(
     Format,
     impl Stream<Item = Result<Bytes, std::io::Error>> + use<>,
 )> {
-    let Context { db, by, config } = *cx;
+    let Context { db, by, config, .. } = *cx;
     let tz = config.timezone;
     by.require_role(&Role::READ_RESPONSES)?;
     let format = Format::parse(query.format.as_deref())?;

@@ -137,15 +137,72 @@ impl Places {
     }
 }
 
+/// Every agency, in code order, and the tree they form: read once per request through
+/// [`crate::app::Context::agencies`].
+pub struct Agencies {
+    pub all: Vec<agency::Model>,
+    pub tree: Tree,
+    by_code: HashMap<String, usize>,
+    by_id: HashMap<i64, usize>,
+}
+
+impl Agencies {
+    pub async fn load(conn: &impl ConnectionTrait) -> Result<Self> {
+        let all = agency::Entity::find()
+            .order_by_asc(agency::Column::Code)
+            .all(conn)
+            .await?;
+        Ok(Self::of(all))
+    }
+
+    pub fn of(all: Vec<agency::Model>) -> Self {
+        let tree = Tree::from_edges(all.iter().map(|a| (a.id, a.parent_id)));
+        let by_code = all
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.code.clone(), i))
+            .collect();
+        let by_id = all.iter().enumerate().map(|(i, a)| (a.id, i)).collect();
+        Self {
+            all,
+            tree,
+            by_code,
+            by_id,
+        }
+    }
+
+    pub fn get(&self, id: i64) -> Option<&agency::Model> {
+        self.by_id.get(&id).and_then(|&i| self.all.get(i))
+    }
+
+    /// The agency with `code`, or 404.
+    pub fn by_code(&self, code: &str) -> Result<&agency::Model> {
+        self.by_code
+            .get(code)
+            .and_then(|&i| self.all.get(i))
+            .ok_or_else(|| no_agency(code))
+    }
+
+    /// The agency with `code` if `by`'s scope covers it: 404 when there is none, 403 when
+    /// it lies outside the scope.
+    pub fn in_scope(&self, by: &Principal, code: &str) -> Result<&agency::Model> {
+        let found = self.by_code(code)?;
+        by.require_scope(&self.tree, found.id)?;
+        Ok(found)
+    }
+}
+
+fn no_agency(code: &str) -> Error {
+    Error::not_found("agency_not_found", format!("no agency has the code {code}"))
+}
+
 /// The agency with `code`, or 404.
 pub async fn agency_by_code(conn: &impl ConnectionTrait, code: &str) -> Result<agency::Model> {
     agency::Entity::find()
         .filter(agency::Column::Code.eq(code))
         .one(conn)
         .await?
-        .ok_or_else(|| {
-            Error::not_found("agency_not_found", format!("no agency has the code {code}"))
-        })
+        .ok_or_else(|| no_agency(code))
 }
 
 /// The name of agency `id` (empty when there is none).

@@ -5,14 +5,12 @@ use std::collections::BTreeMap;
 
 use chrono::{Datelike, Months, NaiveDate};
 use entity::agency;
-use sea_orm::EntityTrait;
 use serde::{Deserialize, Serialize};
 
 use super::{MAX_YEARS, sum_of, tallies};
 use crate::app::Context;
 use crate::domain::{Invalid, Period, Role};
 use crate::error::{Error, Result};
-use crate::org::agency_in_scope;
 use crate::score::{self, Figures, METHOD, Summary};
 
 /// One child's line.
@@ -79,27 +77,25 @@ pub fn period(given: Period, today: NaiveDate) -> Result<(NaiveDate, NaiveDate)>
 /// The report of agency `code`. Roles: administrators; managers, viewers and integrators
 /// within their scope.
 pub async fn report(cx: &Context<'_>, code: &str, given: Period) -> Result<AgencyReport> {
-    let Context { db, by, config } = *cx;
+    let Context { db, by, config, .. } = *cx;
     let tz = config.timezone;
     by.require_role(&[Role::Admin, Role::Manager, Role::Viewer, Role::Integrator])?;
-    let (root, tree) = agency_in_scope(&db.read, by, code).await?;
+    let (root, agencies) = cx.in_scope(code).await?;
+    let tree = &agencies.tree;
     let today = crate::now().with_timezone(&tz).date_naive();
     let (from, to) = period(given, today)?;
     let subtree = tree.subtree(root.id);
     let tallies = tallies(&db.read, from, to, Some(&subtree)).await?;
     let summary = score::summarize(&sum_of(&tallies, &subtree));
-    let names: std::collections::HashMap<i64, (String, String)> = agency::Entity::find()
-        .all(&db.read)
-        .await?
-        .into_iter()
-        .map(|a| (a.id, (a.code, a.name)))
-        .collect();
     let mut children: Vec<ChildFigures> = tree
         .children(root.id)
         .iter()
         .map(|&child| {
             let s = score::summarize(&sum_of(&tallies, &tree.subtree(child)));
-            let (code, name) = names.get(&child).cloned().unwrap_or_default();
+            let (code, name) = agencies
+                .get(child)
+                .map(|a| (a.code.clone(), a.name.clone()))
+                .unwrap_or_default();
             ChildFigures {
                 agency: code,
                 name,

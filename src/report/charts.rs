@@ -14,7 +14,6 @@ use crate::db::Db;
 use crate::domain::{Period, Role, Year};
 use crate::error::Result;
 use crate::govern::Principal;
-use crate::org::agency_in_scope;
 use crate::score::{self, ELEMENTS, OVERALL, Tally};
 
 fn reader_roles(by: &Principal) -> Result<()> {
@@ -91,7 +90,8 @@ async fn overall_by_month(db: &Db, year: i32, ids: &[i64]) -> Result<[Tally; 12]
 pub async fn trend(cx: &Context<'_>, code: &str, year: Year) -> Result<Chart> {
     let Context { db, by, .. } = *cx;
     reader_roles(by)?;
-    let (root, tree) = agency_in_scope(&db.read, by, code).await?;
+    let (root, agencies) = cx.in_scope(code).await?;
+    let tree = &agencies.tree;
     let year = year.get();
     let own = overall_by_month(db, year, &tree.subtree(root.id)).await?;
     let months = own
@@ -119,10 +119,11 @@ pub async fn trend(cx: &Context<'_>, code: &str, year: Year) -> Result<Chart> {
 
 /// Answers 1–5 per question over a period.
 pub async fn distribution(cx: &Context<'_>, code: &str, given: Period) -> Result<Chart> {
-    let Context { db, by, config } = *cx;
+    let Context { db, by, config, .. } = *cx;
     let tz = config.timezone;
     reader_roles(by)?;
-    let (root, tree) = agency_in_scope(&db.read, by, code).await?;
+    let (root, agencies) = cx.in_scope(code).await?;
+    let tree = &agencies.tree;
     let today = crate::now().with_timezone(&tz).date_naive();
     let (from, to) = period(given, today)?;
     let subtree = tree.subtree(root.id);
@@ -150,12 +151,12 @@ pub async fn distribution(cx: &Context<'_>, code: &str, given: Period) -> Result
 
 /// The share of each ranked agency per month.
 pub async fn heatmap(cx: &Context<'_>, year: Year, parent: Option<&str>) -> Result<Chart> {
-    let Context { db, by, .. } = *cx;
-    let subject = Subject::load(&db.read, by, year, parent).await?;
+    let db = cx.db;
+    let subject = Subject::load(cx, year, parent).await?;
     let subtrees: Vec<(i64, Vec<i64>)> = subject
         .ranked
         .iter()
-        .map(|&id| (id, subject.tree.subtree(id)))
+        .map(|&id| (id, subject.agencies.tree.subtree(id)))
         .collect();
     let ids: Vec<i64> = subtrees
         .iter()
@@ -166,7 +167,7 @@ pub async fn heatmap(cx: &Context<'_>, year: Year, parent: Option<&str>) -> Resu
     let mut rows: Vec<(String, String, Vec<Option<f64>>)> = subtrees
         .iter()
         .filter_map(|(id, subtree)| {
-            let a = subject.agencies.get(id)?;
+            let a = subject.agencies.get(*id)?;
             let values = monthly_shares(&months_of(&by_agency, subtree));
             Some((a.code.clone(), a.name.clone(), values))
         })

@@ -280,3 +280,23 @@ async fn unknown_agency_is_404() {
     assert_eq!(res.status, StatusCode::NOT_FOUND);
     assert_eq!(res.error_code(), "agency_not_found");
 }
+
+/// A request's context reads the agency table once, however many figures its page shows;
+/// the next request sees changes made in between.
+#[tokio::test]
+async fn a_context_reads_the_agencies_once_and_the_next_one_sees_changes() {
+    let app = TestApp::spawn().await;
+    app.province().await;
+    let by = hailong::govern::Principal::cli();
+    let cx = app.state.context(&by);
+    let first = cx.agencies().await.unwrap();
+    let before = first.all.len();
+    app.agency("KH.MOI", Some("KH")).await;
+    let again = cx.agencies().await.unwrap();
+    assert!(std::sync::Arc::ptr_eq(&first, &again), "read twice");
+    assert_eq!(again.all.len(), before);
+    assert!(cx.in_scope("KH.MOI").await.is_err());
+    let next = app.state.context(&by);
+    assert_eq!(next.agencies().await.unwrap().all.len(), before + 1);
+    assert_eq!(next.in_scope("KH.MOI").await.unwrap().0.code, "KH.MOI");
+}

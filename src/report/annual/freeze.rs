@@ -35,11 +35,11 @@ use crate::score::{self, METHOD, Tally};
 
 /// Freezes the ranking of a year that has ended (administrators only).
 pub async fn freeze(cx: &Context<'_>, year: Year, parent: Option<&str>) -> Result<AnnualReport> {
-    let Context { db, by, config } = *cx;
+    let Context { db, by, config, .. } = *cx;
     let tz = config.timezone;
     let default_min = config.min_responses;
     by.require_role(&[Role::Admin])?;
-    let subject = Subject::load(&db.read, by, year, parent).await?;
+    let subject = Subject::load(cx, year, parent).await?;
     if subject.year >= this_year(tz) {
         return Err(Error::conflict(
             "year_not_ended",
@@ -117,8 +117,8 @@ pub async fn frozen_report(
     year: Year,
     parent: Option<&str>,
 ) -> Result<annual_report::Model> {
-    let Context { db, by, .. } = *cx;
-    let subject = Subject::load(&db.read, by, year, parent).await?;
+    let db = cx.db;
+    let subject = Subject::load(cx, year, parent).await?;
     frozen(&db.read, subject.year, subject.scope())
         .await?
         .ok_or_else(|| Error::not_found("report_not_frozen", "this report has not been frozen"))

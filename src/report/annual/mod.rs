@@ -11,6 +11,7 @@ pub mod freeze;
 pub mod settings;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -22,9 +23,8 @@ use super::tallies;
 use crate::app::Context;
 use crate::db::Db;
 use crate::domain::{Role, Year};
-use crate::error::{Error, Result};
-use crate::govern::Principal;
-use crate::org::{Tree, agency_by_code};
+use crate::error::Result;
+use crate::org::{Agencies, agency_by_code};
 use crate::score::{self, Band, Bands, Candidate, METHOD, Tally};
 pub use document::{Canonical, FrozenRow};
 pub use freeze::{freeze, frozen_report, raw_tallies, verify_stored};
@@ -105,49 +105,41 @@ fn scope_key(parent: Option<&str>) -> &str {
 pub struct Subject {
     pub year: i32,
     pub parent: Option<agency::Model>,
-    pub tree: Tree,
-    pub agencies: HashMap<i64, agency::Model>,
+    /// Every agency and their tree.
+    pub agencies: Arc<Agencies>,
     /// The agencies ranked: the parent's children, or the top-level agencies.
     pub ranked: Vec<i64>,
 }
 
 impl Subject {
-    pub async fn load(
-        conn: &impl ConnectionTrait,
-        by: &Principal,
-        year: Year,
-        parent: Option<&str>,
-    ) -> Result<Self> {
+    pub async fn load(cx: &Context<'_>, year: Year, parent: Option<&str>) -> Result<Self> {
+        let by = cx.by;
         by.require_role(&[Role::Admin, Role::Manager, Role::Viewer, Role::Integrator])?;
+        let agencies = cx.agencies().await?;
         let parent = match parent.filter(|p| !p.is_empty()) {
             Some(code) => Some(
-                agency_by_code(conn, code)
-                    .await
-                    .map_err(|e| e.with_field("parent"))?,
+                agencies
+                    .by_code(code)
+                    .map_err(|e| e.with_field("parent"))?
+                    .clone(),
             ),
             None => None,
         };
-        let all = agency::Entity::find().all(conn).await?;
-        let tree = Tree::from_edges(all.iter().map(|a| (a.id, a.parent_id)));
         match &parent {
-            Some(p) => by.require_scope(&tree, p.id)?,
+            Some(p) => by.require_scope(&agencies.tree, p.id)?,
             // The top level spans the province: administrators only.
             None => by.require_role(&[Role::Admin])?,
         }
-        Ok(Self::of(year.get(), parent, tree, all))
+        Ok(Self::of(year.get(), parent, agencies))
     }
 
     /// The ranking of `parent`'s children (the top level when `None`), unchecked: for
     /// callers that check access to what they show of it themselves.
-    pub(super) fn of(
-        year: i32,
-        parent: Option<agency::Model>,
-        tree: Tree,
-        all: Vec<agency::Model>,
-    ) -> Self {
+    pub(super) fn of(year: i32, parent: Option<agency::Model>, agencies: Arc<Agencies>) -> Self {
         let ranked: Vec<i64> = match &parent {
-            Some(p) => tree.children(p.id).to_vec(),
-            None => all
+            Some(p) => agencies.tree.children(p.id).to_vec(),
+            None => agencies
+                .all
                 .iter()
                 .filter(|a| a.parent_id.is_none())
                 .map(|a| a.id)
@@ -156,8 +148,7 @@ impl Subject {
         Self {
             year,
             parent,
-            tree,
-            agencies: all.into_iter().map(|a| (a.id, a)).collect(),
+            agencies,
             ranked,
         }
     }
@@ -172,7 +163,7 @@ impl Subject {
 
     pub(super) fn code(&self, id: i64) -> String {
         self.agencies
-            .get(&id)
+            .get(id)
             .map(|a| a.code.clone())
             .unwrap_or_default()
     }
@@ -183,6 +174,7 @@ impl Subject {
             .iter()
             .map(|&id| {
                 let mut codes: Vec<String> = self
+                    .agencies
                     .tree
                     .subtree(id)
                     .iter()
@@ -197,20 +189,15 @@ impl Subject {
     pub(super) fn names(&self) -> BTreeMap<String, String> {
         self.ranked
             .iter()
-            .filter_map(|id| self.agencies.get(id))
+            .filter_map(|&id| self.agencies.get(id))
             .map(|a| (a.code.clone(), a.name.clone()))
             .collect()
     }
 
     pub(super) fn ids_of(&self, codes: impl IntoIterator<Item = String>) -> Vec<i64> {
-        let by_code: HashMap<&str, i64> = self
-            .agencies
-            .values()
-            .map(|a| (a.code.as_str(), a.id))
-            .collect();
         codes
             .into_iter()
-            .filter_map(|c| by_code.get(c.as_str()).copied())
+            .filter_map(|c| self.agencies.by_code(&c).ok().map(|a| a.id))
             .collect()
     }
 
@@ -331,10 +318,10 @@ pub(super) async fn live_tallies(
 
 /// The ranking of `year`: the frozen one when there is one, else computed now.
 pub async fn ranking(cx: &Context<'_>, year: Year, parent: Option<&str>) -> Result<AnnualReport> {
-    let Context { db, by, config } = *cx;
+    let Context { db, config, .. } = *cx;
     let tz = config.timezone;
     let default_min = config.min_responses;
-    let subject = Subject::load(&db.read, by, year, parent).await?;
+    let subject = Subject::load(cx, year, parent).await?;
     ranking_of(db, tz, default_min, &subject).await
 }
 
@@ -342,23 +329,13 @@ pub async fn ranking(cx: &Context<'_>, year: Year, parent: Option<&str>) -> Resu
 /// the year is frozen): its rank and band, and nothing of the siblings' figures. The
 /// caller's scope must cover the agency, not its parent.
 pub async fn standing(cx: &Context<'_>, year: Year, code: &str) -> Result<Standing> {
-    let Context { db, by, config } = *cx;
+    let Context { db, by, config, .. } = *cx;
     let tz = config.timezone;
     let default_min = config.min_responses;
     by.require_role(&[Role::Admin, Role::Manager, Role::Viewer, Role::Integrator])?;
-    let all = agency::Entity::find().all(&db.read).await?;
-    let tree = Tree::from_edges(all.iter().map(|a| (a.id, a.parent_id)));
-    let own = all
-        .iter()
-        .find(|a| a.code == code)
-        .cloned()
-        .ok_or_else(|| Error::not_found("agency_not_found", "there is no agency with this code"))?;
-    by.require_scope(&tree, own.id)?;
-    let parent = own
-        .parent_id
-        .and_then(|p| all.iter().find(|a| a.id == p))
-        .cloned();
-    let subject = Subject::of(year.get(), parent, tree, all);
+    let (own, agencies) = cx.in_scope(code).await?;
+    let parent = own.parent_id.and_then(|p| agencies.get(p)).cloned();
+    let subject = Subject::of(year.get(), parent, agencies);
     let report = ranking_of(db, tz, default_min, &subject).await?;
     let row = report.rows.iter().find(|row| row.agency == own.code);
     Ok(Standing {

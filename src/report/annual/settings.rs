@@ -72,7 +72,7 @@ pub async fn settings(
 
 /// The settings of a year, as stored or by default.
 pub async fn get_settings(cx: &Context<'_>, year: Year) -> Result<YearSettings> {
-    let Context { db, by, config } = *cx;
+    let Context { db, by, config, .. } = *cx;
     let default_min = config.min_responses;
     by.require_role(&[Role::Admin, Role::Manager, Role::Viewer, Role::Integrator])?;
     settings(&db.read, year.get(), default_min).await
@@ -85,7 +85,7 @@ pub async fn put_settings(
     year: Year,
     input: YearSettingsInput,
 ) -> Result<YearSettings> {
-    let Context { db, by, config } = *cx;
+    let Context { db, by, config, .. } = *cx;
     let default_min = config.min_responses;
     by.require_role(&[Role::Admin])?;
     // Settings may be made ahead for next year: the caller parses the year so.

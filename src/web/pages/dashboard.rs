@@ -98,14 +98,14 @@ async fn dashboard_page(
     let by = &staff.signed_in.principal;
     let tz = state.config.timezone;
     let db = &state.db;
-    let all = entity::agency::Entity::find()
-        .order_by_asc(entity::agency::Column::Code)
-        .all(&db.read)
-        .await?;
+    // One read of the agencies serves the page, its report and its standing.
+    let cx = state.context(by);
+    let agencies = cx.agencies().await?;
+    let all = &agencies.all;
     let code = match q.agency.clone().filter(|c| !c.is_empty()) {
         Some(code) => code,
         None => {
-            let id = home(&all, &staff.signed_in)
+            let id = home(all, &staff.signed_in)
                 .ok_or_else(|| Error::not_found("agency_not_found", "chưa có cơ quan nào"))?;
             all.iter()
                 .find(|a| a.id == id)
@@ -113,9 +113,8 @@ async fn dashboard_page(
                 .unwrap_or_default()
         }
     };
-    let (agency, tree): (entity::agency::Model, Tree) =
-        agency_in_scope(&db.read, by, &code).await?;
-    let names: HashMap<i64, &entity::agency::Model> = all.iter().map(|a| (a.id, a)).collect();
+    let (agency, _) = cx.in_scope(&code).await?;
+    let tree = &agencies.tree;
     let now = crate::now().with_timezone(&tz).date_naive();
     let year = year_or_this(q.year.as_deref(), tz)?;
     // The last day shown: today, or 31 December of a past year.
@@ -125,7 +124,6 @@ async fn dashboard_page(
         from: Some(first),
         to: Some(today),
     };
-    let cx = state.context(by);
     let r = report(&cx, &agency.code, period).await?;
 
     // Rank and band among the siblings, without the siblings' figures.
@@ -273,8 +271,8 @@ async fn dashboard_page(
                 .with_timezone(&tz)
                 .format("%d/%m/%Y %H:%M")
                 .to_string(),
-            place: names
-                .get(&c.agency_id)
+            place: agencies
+                .get(c.agency_id)
                 .map(|a| a.name.clone())
                 .unwrap_or_default(),
             overall: c.overall,
@@ -335,8 +333,8 @@ async fn dashboard_page(
     }
     let parent = agency
         .parent_id
-        .filter(|p| by.covers(&tree, *p))
-        .and_then(|p| names.get(&p))
+        .filter(|p| by.covers(tree, *p))
+        .and_then(|p| agencies.get(p))
         .map(|p| {
             (
                 p.name.clone(),

@@ -28,7 +28,6 @@ use crate::govern::login::Busy;
 use crate::govern::secrets::{constant_time_eq, random_token};
 use crate::govern::sessions::Attempt;
 use crate::govern::sessions::{self, SignedIn};
-use crate::org::{Tree, agency_in_scope};
 use crate::report::agency::report;
 use crate::report::annual::{self, AnnualReport, Row};
 use crate::report::{desk_tallies, recent_comments};
