@@ -3,9 +3,12 @@
 //!
 //! `axum::serve` has no timeouts of its own, so connections are served here with hyper
 //! directly:
-//! - a client must send a request's headers within [`HEADER_TIMEOUT`]; hyper's timer runs
-//!   from the moment the connection waits for a request, so an idle keep-alive connection is
-//!   closed after that time too (well inside the 60 s the contract allows);
+//! - a client must send a request's headers within [`HEADER_TIMEOUT`], counted from the
+//!   moment the connection waits for a request, so an idle keep-alive connection is closed
+//!   after that time too (well inside the 60 s the contract allows). One watchdog per
+//!   connection ([`Watch`]) does it, re-armed at most once per period: hyper's own
+//!   `header_read_timeout` arms a timer for every request, which cost a third of the CPU of
+//!   a rating (docs/PERFORMANCE.md);
 //! - a request body that sends nothing for [`BODY_STALL`] ends with 408 (the router's
 //!   `RequestBodyTimeoutLayer`);
 //! - at most `HAILONG_MAX_CONNECTIONS` connections are held; past it, new ones wait in the
@@ -14,11 +17,14 @@
 //!   are dropped, so a stalled download cannot keep the process alive.
 
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
@@ -65,10 +71,7 @@ pub async fn run(
     let permits = Arc::new(Semaphore::new(max_connections));
     let graceful = GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT)
-        .max_buf_size(64 * 1024);
+    builder.max_buf_size(64 * 1024);
     tokio::pin!(stop);
     loop {
         let permit = tokio::select! {
@@ -91,17 +94,27 @@ pub async fn run(
             () = &mut stop => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone().map_request(
-            move |mut req: axum::extract::Request<hyper::body::Incoming>| {
-                req.extensions_mut()
-                    .insert(ConnectInfo::<SocketAddr>(remote));
-                req
-            },
-        ));
+        let watch = Arc::new(Watch::new());
+        let (on_request, on_response) = (watch.clone(), watch.clone());
+        let service = TowerToHyperService::new(
+            app.clone()
+                .map_request(
+                    move |mut req: axum::extract::Request<hyper::body::Incoming>| {
+                        on_request.busy();
+                        req.extensions_mut()
+                            .insert(ConnectInfo::<SocketAddr>(remote));
+                        req
+                    },
+                )
+                .map_response(move |res: axum::response::Response| {
+                    let watch = on_response.clone();
+                    res.map(|body| axum::body::Body::new(Answering { body, watch }))
+                }),
+        );
         let conn = builder.serve_connection(TokioIo::new(stream), service);
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
-            let _ = conn.await;
+            watch.guard(conn).await;
             drop(permit);
         });
     }
@@ -135,4 +148,97 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+/// Whether a connection is answering requests, and when it began to wait for the next
+/// one. The connection's task sleeps until [`HEADER_TIMEOUT`] after the wait began and drops
+/// the connection if it is still waiting then.
+struct Watch {
+    start: tokio::time::Instant,
+    /// Requests whose answer is not yet written (more than one when pipelined).
+    answering: AtomicUsize,
+    /// Milliseconds from `start` to when the last answer was written.
+    waiting_since: AtomicU64,
+}
+
+impl Watch {
+    fn new() -> Self {
+        Self {
+            start: tokio::time::Instant::now(),
+            answering: AtomicUsize::new(0),
+            waiting_since: AtomicU64::new(0),
+        }
+    }
+
+    /// A request's headers have arrived.
+    fn busy(&self) {
+        self.answering.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// An answer is written (or abandoned).
+    fn answered(&self) {
+        let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.waiting_since.store(ms, Ordering::Release);
+        self.answering.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// When the current wait must end, if the connection is waiting for a request.
+    fn deadline(&self) -> Option<tokio::time::Instant> {
+        if self.answering.load(Ordering::Acquire) > 0 {
+            return None;
+        }
+        let ms = self.waiting_since.load(Ordering::Acquire);
+        Some(self.start + Duration::from_millis(ms) + HEADER_TIMEOUT)
+    }
+
+    /// Runs `conn` until it ends, or until it has waited [`HEADER_TIMEOUT`] for a request.
+    async fn guard(&self, conn: impl std::future::Future) {
+        tokio::pin!(conn);
+        loop {
+            let wake = self
+                .deadline()
+                .unwrap_or_else(|| tokio::time::Instant::now() + HEADER_TIMEOUT);
+            tokio::select! {
+                _ = &mut conn => return,
+                () = tokio::time::sleep_until(wake) => {
+                    if self.deadline().is_some_and(|d| d <= tokio::time::Instant::now()) {
+                        // Dropping the connection closes the socket.
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A response body that tells its connection's [`Watch`] when it is done with.
+struct Answering {
+    body: axum::body::Body,
+    watch: Arc<Watch>,
+}
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        self.watch.answered();
+    }
+}
+
+impl http_body::Body for Answering {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
 }

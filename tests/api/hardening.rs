@@ -467,6 +467,30 @@ async fn half_sent_headers_and_stalled_bodies_are_closed() {
         "{waited:?}"
     );
 
+    // Headers sent a byte every second are closed as surely: the time counts from the
+    // start of the wait, not from the last byte.
+    let started = Instant::now();
+    let mut drip = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut closed = false;
+    for byte in b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" {
+        if drip.write_all(&[*byte]).await.is_err() {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    if !closed {
+        closed = read_to_close(&mut drip, Duration::from_secs(5))
+            .await
+            .is_some();
+    }
+    assert!(closed, "a slow drip of header bytes kept the connection");
+    assert!(
+        started.elapsed() < Duration::from_secs(16),
+        "{:?}",
+        started.elapsed()
+    );
+
     // An idle keep-alive connection is closed too.
     let mut idle = tokio::net::TcpStream::connect(addr).await.unwrap();
     idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
