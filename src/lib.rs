@@ -7,6 +7,8 @@
 //!   (reports, the annual ranking and its frozen document, chart figures), `score` (the
 //!   scoring method, pure), `chart` (drawing, no I/O), `org` (agencies and desks),
 //!   `govern` (principals, roles, keys, users, sessions, audit);
+//! - `app`: the context every use case is given (database, caller, settings, the agencies
+//!   once read);
 //! - beneath them: `domain` (validated input types), `error` (the one error type), `db`
 //!   (connections, migrations), `config`;
 //! - front ends on top: `web` (routing, extractors, pages, HTTP errors) and `cli`.

@@ -1,5 +1,8 @@
-//! Collecting ratings: questionnaires, rating links and their QR codes, the citizen form,
-//! answer validation, and the store that writes responses.
+//! Collecting ratings: questionnaires, rating links and their QR codes, answer validation,
+//! taking a rating ([`intake`]: limits, the daily client hash) and the single writer that
+//! stores it ([`store`]), imports, exclusions, listings, and the raw answer rows
+//! ([`raw`]) for what must not come from the roll-ups. The pages and the JSON API that
+//! call them live in `crate::web`.
 
 pub mod answers;
 pub mod chain;

@@ -6,7 +6,7 @@
 //! - a client must send a request's headers within [`HEADER_TIMEOUT`], counted from the
 //!   moment the connection waits for a request, so an idle keep-alive connection is closed
 //!   after that time too (well inside the 60 s the contract allows). One watchdog per
-//!   connection ([`Watch`]) does it, re-armed at most once per period: hyper's own
+//!   connection (`Watch`) does it, re-armed at most once per period: hyper's own
 //!   `header_read_timeout` arms a timer for every request, which cost a third of the CPU of
 //!   a rating (docs/PERFORMANCE.md);
 //! - a request body that sends nothing for [`BODY_STALL`] ends with 408 (the router's

@@ -3,8 +3,8 @@
 //!
 //! - [`document`]: the frozen document (its own versioned types, its canonical text and
 //!   digest);
-//! - [`freeze`]: freezing and verification against the raw responses;
-//! - [`settings`]: a year's band thresholds and minimum sample.
+//! - [`freeze`](mod@freeze): freezing and verification against the raw responses;
+//! - [`settings`](mod@settings): a year's band thresholds and minimum sample.
 
 pub mod document;
 pub mod freeze;
