@@ -129,43 +129,48 @@ fn statement(
     (start, end): (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
 ) -> SelectStatement {
     let t = |name: &str| Alias::new(name);
-    let c = |table: &str, column: &str| Expr::col((Alias::new(table), Alias::new(column)));
+    let c = super::raw::col;
     let mut q = Query::select();
-    q.expr_as(c("r", "id"), t("id"))
-        .expr_as(c("a", "code"), t("agency"))
-        .expr_as(c("d", "code"), t("desk"))
-        .expr_as(c("q", "key"), t("questionnaire"))
-        .expr_as(c("r", "channel"), t("channel"))
-        .expr_as(c("r", "submitted_at"), t("submitted_at"))
-        .expr_as(c("r", "comment"), t("comment"))
-        .expr_as(c("e", "reason"), t("excluded_reason"))
-        .from_as(t("responses"), t("r"))
-        .join_as(
-            JoinType::InnerJoin,
-            t("agencies"),
-            t("a"),
-            c("a", "id").equals((t("r"), t("agency_id"))),
-        )
-        .join_as(
-            JoinType::LeftJoin,
-            t("desks"),
-            t("d"),
-            c("d", "id").equals((t("r"), t("desk_id"))),
-        )
-        .join_as(
-            JoinType::InnerJoin,
-            t("questionnaires"),
-            t("q"),
-            c("q", "id").equals((t("r"), t("questionnaire_id"))),
-        )
-        .join_as(
-            JoinType::LeftJoin,
-            t("exclusions"),
-            t("e"),
-            c("e", "response_id").equals((t("r"), t("id"))),
-        )
-        .order_by((t("r"), t("submitted_at")), Order::Asc)
-        .order_by((t("r"), t("id")), Order::Asc);
+    super::raw::pick(
+        &mut q,
+        &[
+            ("r", "id", "id"),
+            ("a", "code", "agency"),
+            ("d", "code", "desk"),
+            ("q", "key", "questionnaire"),
+            ("r", "channel", "channel"),
+            ("r", "submitted_at", "submitted_at"),
+            ("r", "comment", "comment"),
+            ("e", "reason", "excluded_reason"),
+        ],
+    )
+    .from_as(t("responses"), t("r"))
+    .join_as(
+        JoinType::InnerJoin,
+        t("agencies"),
+        t("a"),
+        c("a", "id").equals((t("r"), t("agency_id"))),
+    )
+    .join_as(
+        JoinType::LeftJoin,
+        t("desks"),
+        t("d"),
+        c("d", "id").equals((t("r"), t("desk_id"))),
+    )
+    .join_as(
+        JoinType::InnerJoin,
+        t("questionnaires"),
+        t("q"),
+        c("q", "id").equals((t("r"), t("questionnaire_id"))),
+    )
+    .join_as(
+        JoinType::LeftJoin,
+        t("exclusions"),
+        t("e"),
+        c("e", "response_id").equals((t("r"), t("id"))),
+    )
+    .order_by((t("r"), t("submitted_at")), Order::Asc)
+    .order_by((t("r"), t("id")), Order::Asc);
     if let Some(ids) = agencies {
         q.and_where(c("r", "agency_id").is_in(ids));
     }

@@ -5,11 +5,27 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType, Query, SelectStatement};
 
+/// `table.column` of a raw query (`r` responses, `a` answers, `x` exclusions, …).
+pub fn col(table: &str, column: &str) -> Expr {
+    Expr::col((Alias::new(table), Alias::new(column)))
+}
+
+/// Selects each `(table, column, alias)`.
+pub fn pick<'q>(
+    q: &'q mut SelectStatement,
+    columns: &[(&str, &str, &str)],
+) -> &'q mut SelectStatement {
+    for (table, column, alias) in columns {
+        q.expr_as(col(table, column), Alias::new(*alias));
+    }
+    q
+}
+
 /// The raw rows behind every figure, to select from: responses `r` with their answers `a`
 /// and, when there is one, their exclusion `x` (only one made by `excluded_by`, if given).
 pub fn answer_rows(excluded_by: Option<DateTime<Utc>>) -> SelectStatement {
     let t = |n: &str| Alias::new(n);
-    let c = |table: &str, col: &str| Expr::col((Alias::new(table), Alias::new(col)));
+    let c = col;
     let mut exclusion = c("x", "response_id").equals((t("r"), t("id")));
     if let Some(at) = excluded_by {
         exclusion = exclusion.and(c("x", "excluded_at").lte(at));

@@ -5,6 +5,7 @@
 use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order};
 
+use crate::collect::raw::{answer_rows, col, pick};
 use crate::error::Result;
 pub use crate::rollup::read::{desk_tallies, monthly_tallies, sum_of, tallies};
 use crate::score::OVERALL;
@@ -31,24 +32,29 @@ pub async fn recent_comments(
     limit: u64,
 ) -> Result<Vec<Comment>> {
     let t = |n: &str| Alias::new(n);
-    let c = |table: &str, col: &str| Expr::col((Alias::new(table), Alias::new(col)));
-    let mut q = crate::collect::raw::answer_rows(None);
-    q.expr_as(c("r", "submitted_at"), t("submitted_at"))
-        .expr_as(c("r", "agency_id"), t("agency_id"))
-        .expr_as(c("r", "comment"), t("comment"))
-        .expr_as(c("a", "value"), t("value"))
-        .and_where(c("a", "question_key").eq(OVERALL))
-        .and_where(c("x", "id").is_null())
-        .and_where(c("r", "comment").is_not_null())
-        .and_where(c("r", "agency_id").is_in(agencies.iter().copied()))
-        .and_where(c("r", "submitted_at").gte(since))
-        .and_where(c("r", "submitted_at").lt(until))
-        .order_by_expr(
-            Expr::case(c("a", "value").lte(2), 0).finally(1).into(),
-            Order::Asc,
-        )
-        .order_by((t("r"), t("submitted_at")), Order::Desc)
-        .limit(limit);
+    let c = col;
+    let mut q = answer_rows(None);
+    pick(
+        &mut q,
+        &[
+            ("r", "submitted_at", "submitted_at"),
+            ("r", "agency_id", "agency_id"),
+            ("r", "comment", "comment"),
+            ("a", "value", "value"),
+        ],
+    )
+    .and_where(c("a", "question_key").eq(OVERALL))
+    .and_where(c("x", "id").is_null())
+    .and_where(c("r", "comment").is_not_null())
+    .and_where(c("r", "agency_id").is_in(agencies.iter().copied()))
+    .and_where(c("r", "submitted_at").gte(since))
+    .and_where(c("r", "submitted_at").lt(until))
+    .order_by_expr(
+        Expr::case(c("a", "value").lte(2), 0).finally(1).into(),
+        Order::Asc,
+    )
+    .order_by((t("r"), t("submitted_at")), Order::Desc)
+    .limit(limit);
     let mut out = Vec::new();
     for row in conn.query_all(&q).await? {
         out.push(Comment {

@@ -9,11 +9,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order};
+use sea_orm::sea_query::{Alias, ExprTrait, Order};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr};
 
 use super::{self as rollup, Additions, Count, Grain, Place};
-use crate::collect::raw::answer_rows;
+use crate::collect::raw::{answer_rows, col as c, pick};
 use crate::collect::store::lock_head;
 use crate::db::Db;
 
@@ -104,24 +104,28 @@ async fn recount(
     progress: &mut impl FnMut(u64),
 ) -> Result<(Additions, u64), DbErr> {
     let t = |n: &str| Alias::new(n);
-    let c = |table: &str, col: &str| Expr::col((Alias::new(table), Alias::new(col)));
     let mut out = Additions::new();
     let mut responses = 0u64;
     let mut from = 0i64;
     while from < last {
         let to = Ord::min(from.saturating_add(PAGE), last);
         let mut q = answer_rows(None);
-        q.expr_as(c("r", "id"), t("id"))
-            .expr_as(c("r", "agency_id"), t("agency_id"))
-            .expr_as(c("r", "desk_id"), t("desk_id"))
-            .expr_as(c("r", "questionnaire_id"), t("questionnaire_id"))
-            .expr_as(c("r", "submitted_at"), t("submitted_at"))
-            .expr_as(c("x", "id"), t("exclusion_id"))
-            .expr_as(c("a", "question_key"), t("question_key"))
-            .expr_as(c("a", "value"), t("value"))
-            .and_where(c("r", "id").gt(from))
-            .and_where(c("r", "id").lte(to))
-            .order_by((t("r"), t("id")), Order::Asc);
+        pick(
+            &mut q,
+            &[
+                ("r", "id", "id"),
+                ("r", "agency_id", "agency_id"),
+                ("r", "desk_id", "desk_id"),
+                ("r", "questionnaire_id", "questionnaire_id"),
+                ("r", "submitted_at", "submitted_at"),
+                ("x", "id", "exclusion_id"),
+                ("a", "question_key", "question_key"),
+                ("a", "value", "value"),
+            ],
+        )
+        .and_where(c("r", "id").gt(from))
+        .and_where(c("r", "id").lte(to))
+        .order_by((t("r"), t("id")), Order::Asc);
         let mut previous = None;
         for row in txn.query_all(&q).await? {
             let id: i64 = row.try_get("", "id")?;
