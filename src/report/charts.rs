@@ -22,12 +22,8 @@ fn reader_roles(by: &Principal) -> Result<()> {
 
 /// The annual ranking as bars (frozen figures once the year is frozen).
 pub async fn ranking(cx: &Context<'_>, year: Year, parent: Option<&str>) -> Result<Chart> {
-    let db = cx.db;
     let report = annual::ranking(cx, year, parent).await?;
-    let whose = match &report.parent {
-        Some(code) => crate::org::agency_by_code(&db.read, code).await?.name,
-        None => "cấp tỉnh".to_string(),
-    };
+    let whose = annual::whose(cx, report.parent.as_deref()).await?;
     Ok(ranking_chart(&report, &whose))
 }
 
@@ -103,7 +99,7 @@ pub async fn trend(cx: &Context<'_>, code: &str, year: Year) -> Result<Chart> {
         .collect();
     let parent = match root.parent_id {
         Some(p) => {
-            let name = crate::org::agency_name(&db.read, p).await?;
+            let name = agencies.get(p).map(|a| a.name.clone()).unwrap_or_default();
             let line = overall_by_month(db, year, &tree.subtree(p)).await?;
             Some((name, monthly_shares(&line)))
         }
@@ -176,7 +172,7 @@ pub async fn heatmap(cx: &Context<'_>, year: Year, parent: Option<&str>) -> Resu
     let whose = subject
         .parent
         .as_ref()
-        .map_or("cấp tỉnh".to_string(), |p| p.name.clone());
+        .map_or(annual::TOP_LEVEL.to_string(), |p| p.name.clone());
     Ok(Chart::Heatmap {
         title: format!("Tỷ lệ hài lòng theo tháng năm {}: {whose}", subject.year),
         rows: rows.into_iter().map(|(_, name, v)| (name, v)).collect(),

@@ -247,7 +247,7 @@ pub fn annual_table(r: &AnnualReport) -> Table {
         title: format!(
             "Xếp hạng mức độ hài lòng năm {} ({}), {status}",
             r.year,
-            r.parent.as_deref().unwrap_or("cấp tỉnh")
+            r.parent.as_deref().unwrap_or(super::annual::TOP_LEVEL)
         ),
         sheet: format!("Xếp hạng {}", r.year),
         columns,

@@ -406,6 +406,18 @@ pub(super) fn served(
     }
 }
 
+/// What the top level of rankings is called: whose children the top-level agencies are.
+pub const TOP_LEVEL: &str = "cấp tỉnh";
+
+/// Whose children a ranking of `parent` ranks: the parent's name (from the agencies the
+/// context has already read), or [`TOP_LEVEL`].
+pub async fn whose(cx: &Context<'_>, parent: Option<&str>) -> Result<String> {
+    Ok(match parent {
+        Some(code) => cx.agencies().await?.by_code(code)?.name.clone(),
+        None => TOP_LEVEL.to_string(),
+    })
+}
+
 /// A frozen ranking for the public, with the name of whose children it ranks (no
 /// sign-in: only frozen reports are public). `None` until frozen.
 pub async fn published(
@@ -419,7 +431,7 @@ pub async fn published(
     };
     let whose = match parent {
         Some(code) => agency_by_code(&db.read, code).await?.name,
-        None => "cấp tỉnh".to_string(),
+        None => TOP_LEVEL.to_string(),
     };
     let doc = document::parse(&stored)?;
     let previous = previous_rows(&db.read, year, scope_key(parent)).await?;

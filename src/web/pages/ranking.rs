@@ -78,20 +78,18 @@ pub(super) async fn annual_page(
         Some(raw) => parse_year(raw, tz),
         None => Ok(Year::of(today).previous()),
     };
+    let cx = state.context(by);
     let ranked = match year {
-        Ok(year) => annual::ranking(&state.context(by), year, parent.as_deref()).await,
+        Ok(year) => annual::ranking(&cx, year, parent.as_deref()).await,
         Err(e) => Err(e),
     };
     let report = match ranked {
         Ok(r) => r,
         Err(e) => return error_page(e),
     };
-    let whose = match &report.parent {
-        Some(code) => crate::org::agency_by_code(&state.db.read, code)
-            .await
-            .map(|a| a.name)
-            .unwrap_or_default(),
-        None => "cấp tỉnh".into(),
+    let whose = match annual::whose(&cx, report.parent.as_deref()).await {
+        Ok(whose) => whose,
+        Err(e) => return error_page(e),
     };
     let page = annual_view(&staff, &report, whose, today.year(), tz);
     render(StatusCode::OK, &page)
