@@ -11,7 +11,7 @@ use crate::app::Context;
 use crate::config::{Config, DEFAULT_DATABASE_URL};
 use crate::db::Db;
 use crate::domain::Role;
-use crate::govern::{Principal, access, keys, users};
+use crate::govern::{Principal, access};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -336,41 +336,44 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             return Ok(());
         }
-        Command::Key(KeyCommand::Create { role, agency, name }) => {
+        Command::Key(command) => {
+            let config = config_of(&cli.database_url)?;
+            keys_command(&Context::new(&db, &Principal::cli(), &config), command).await?;
+        }
+        Command::User(command) => {
+            let config = config_of(&cli.database_url)?;
+            users_command(&Context::new(&db, &Principal::cli(), &config), command).await?;
+        }
+    }
+    db.close().await;
+    Ok(())
+}
+
+/// `hailong key …`: API keys, as the command line's administrator.
+async fn keys_command(cx: &Context<'_>, command: KeyCommand) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match command {
+        KeyCommand::Create { role, agency, name } => {
             let role: Role = role.parse()?;
-            let created = keys::create(
-                &db,
-                &Principal::cli(),
-                role,
-                agency.as_deref(),
-                name.as_deref(),
-            )
-            .await?;
-            let mut out = std::io::stdout().lock();
+            let (secret, key) =
+                access::create_key(cx, role, agency.as_deref(), name.as_deref()).await?;
             writeln!(
                 out,
                 "Created API key {} ({}, role {}{}). Store it now: it is shown only once.",
-                created.stored.prefix,
-                created.stored.name,
+                key.prefix,
+                key.name,
                 role,
                 agency.map(|a| format!(", agency {a}")).unwrap_or_default()
             )?;
-            writeln!(out, "{}", created.secret)?;
+            writeln!(out, "{secret}")?;
         }
-        Command::Key(KeyCommand::List) => {
-            let keys = access::list_keys(&Context::new(
-                &db,
-                &Principal::cli(),
-                &config_of(&cli.database_url)?,
-            ))
-            .await?;
-            let mut out = std::io::stdout().lock();
-            for k in keys {
-                let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
-                    t.map_or("never".to_string(), |t| {
-                        t.format("%Y-%m-%d %H:%M").to_string()
-                    })
-                };
+        KeyCommand::List => {
+            let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
+                t.map_or("never".to_string(), |t| {
+                    t.format("%Y-%m-%d %H:%M").to_string()
+                })
+            };
+            for k in access::list_keys(cx).await? {
                 writeln!(
                     out,
                     "{}\t{}\t{}\t{}\t{}\tcreated {}\tlast used {}{}",
@@ -387,23 +390,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 )?;
             }
         }
-        Command::Key(KeyCommand::Revoke { id }) => {
-            let k = access::revoke_key(
-                &Context::new(&db, &Principal::cli(), &config_of(&cli.database_url)?),
-                id,
-            )
-            .await?;
-            println!("key {} ({}) revoked", k.id, k.prefix);
+        KeyCommand::Revoke { id } => {
+            let k = access::revoke_key(cx, id).await?;
+            writeln!(out, "key {} ({}) revoked", k.id, k.prefix)?;
         }
-        Command::User(UserCommand::List) => {
-            let users = access::list_users(&Context::new(
-                &db,
-                &Principal::cli(),
-                &config_of(&cli.database_url)?,
-            ))
-            .await?;
+    }
+    Ok(())
+}
+
+/// `hailong user …`: web users, as the command line's administrator.
+async fn users_command(cx: &Context<'_>, command: UserCommand) -> anyhow::Result<()> {
+    let said = match command {
+        UserCommand::List => {
             let mut out = std::io::stdout().lock();
-            for u in users {
+            for u in access::list_users(cx).await? {
                 writeln!(
                     out,
                     "{}\t{}\t{}\t{}",
@@ -413,56 +413,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     if u.active { "active" } else { "disabled" }
                 )?;
             }
+            return Ok(());
         }
-        Command::User(UserCommand::Disable { username }) => {
-            access::set_active(
-                &Context::new(&db, &Principal::cli(), &config_of(&cli.database_url)?),
-                &username,
-                false,
-            )
-            .await?;
-            println!("user {username} disabled; their sessions have ended");
+        UserCommand::Disable { username } => {
+            access::set_active(cx, &username, false).await?;
+            format!("user {username} disabled; their sessions have ended")
         }
-        Command::User(UserCommand::Enable { username }) => {
-            access::set_active(
-                &Context::new(&db, &Principal::cli(), &config_of(&cli.database_url)?),
-                &username,
-                true,
-            )
-            .await?;
-            println!("user {username} enabled");
+        UserCommand::Enable { username } => {
+            access::set_active(cx, &username, true).await?;
+            format!("user {username} enabled")
         }
-        Command::User(UserCommand::Password { username }) => {
-            let password = read_password()?;
-            access::set_password(
-                &Context::new(&db, &Principal::cli(), &config_of(&cli.database_url)?),
-                &username,
-                &password,
-                None,
-            )
-            .await?;
-            println!("password of {username} changed; their sessions have ended");
+        UserCommand::Password { username } => {
+            access::set_password(cx, &username, &read_password()?, None).await?;
+            format!("password of {username} changed; their sessions have ended")
         }
-        Command::User(UserCommand::Add {
+        UserCommand::Add {
             username,
             role,
             agency,
-        }) => {
+        } => {
             let role: Role = role.parse()?;
             let password = read_password()?;
-            users::add(
-                &db,
-                &Principal::cli(),
-                &username,
-                &password,
-                role,
-                agency.as_deref(),
-            )
-            .await?;
-            println!("Created user {username} (role {role}).");
+            access::add_user(cx, &username, &password, role, agency.as_deref()).await?;
+            format!("Created user {username} (role {role}).")
         }
-    }
-    db.close().await;
+    };
+    println!("{said}");
     Ok(())
 }
 

@@ -1,4 +1,5 @@
-//! Taking access back: listing and revoking API keys; listing, disabling, enabling web users
+//! Giving and taking back access: creating, listing and revoking API keys; adding, listing,
+//! disabling, enabling web users
 //! and setting their passwords. Each change is audited and takes effect on the next
 //! request: a revoked key is refused by the principal extractor, a disabled user's sessions
 //! are deleted (and `sessions::find` refuses inactive users), a new password ends the
@@ -11,7 +12,7 @@ use entity::{agency, api_key, session, user};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, Set,
+    QueryOrder, QueryTrait, Set,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -47,9 +48,11 @@ pub struct UserDto {
     pub created_at: DateTime<Utc>,
 }
 
-async fn agency_codes(conn: &impl ConnectionTrait) -> Result<HashMap<i64, String>> {
+/// For an administrator's listing: the agencies' codes by id (403 for anyone else).
+async fn codes_for_admin(cx: &Context<'_>) -> Result<HashMap<i64, String>> {
+    cx.by.require_role(&[Role::Admin])?;
     Ok(agency::Entity::find()
-        .all(conn)
+        .all(&cx.db.read)
         .await?
         .into_iter()
         .map(|a| (a.id, a.code))
@@ -57,13 +60,18 @@ async fn agency_codes(conn: &impl ConnectionTrait) -> Result<HashMap<i64, String
 }
 
 pub async fn list_keys(cx: &Context<'_>) -> Result<Vec<KeyDto>> {
-    let Context { db, by, .. } = *cx;
-    by.require_role(&[Role::Admin])?;
-    let codes = agency_codes(&db.read).await?;
-    Ok(api_key::Entity::find()
+    keys_where(cx, None).await
+}
+
+/// The keys as administrators see them: all, or the one with `id`.
+async fn keys_where(cx: &Context<'_>, id: Option<i64>) -> Result<Vec<KeyDto>> {
+    let codes = codes_for_admin(cx).await?;
+    let found = api_key::Entity::find()
+        .apply_if(id, |q, id| q.filter(api_key::Column::Id.eq(id)))
         .order_by_asc(api_key::Column::Id)
-        .all(&db.read)
-        .await?
+        .all(&cx.db.read)
+        .await?;
+    Ok(found
         .into_iter()
         .map(|k| KeyDto {
             id: k.id,
@@ -76,6 +84,38 @@ pub async fn list_keys(cx: &Context<'_>) -> Result<Vec<KeyDto>> {
             revoked_at: k.revoked_at,
         })
         .collect())
+}
+
+/// Key `id` as [`list_keys`] shows it, after a change that kept it.
+async fn key_dto(cx: &Context<'_>, id: i64) -> Result<KeyDto> {
+    let found = keys_where(cx, Some(id)).await?.pop();
+    found.ok_or_else(|| Error::internal("a key vanished while changed"))
+}
+
+/// Creates an API key (administrators): the key itself, shown this once, and the key as
+/// [`list_keys`] shows it.
+pub async fn create_key(
+    cx: &Context<'_>,
+    role: Role,
+    agency: Option<&str>,
+    name: Option<&str>,
+) -> Result<(String, KeyDto)> {
+    cx.by.require_role(&[Role::Admin])?;
+    let created = super::keys::create(cx.db, cx.by, role, agency, name).await?;
+    Ok((created.secret, key_dto(cx, created.stored.id).await?))
+}
+
+/// Adds a web user (administrators), as [`list_users`] shows them.
+pub async fn add_user(
+    cx: &Context<'_>,
+    username: &str,
+    password: &str,
+    role: Role,
+    agency: Option<&str>,
+) -> Result<UserDto> {
+    cx.by.require_role(&[Role::Admin])?;
+    let added = users::add(cx.db, cx.by, username, password, role, agency).await?;
+    user_dto(cx, &added.username).await
 }
 
 /// Revokes key `id`; revoking a revoked key changes nothing.
@@ -102,21 +142,22 @@ pub async fn revoke_key(cx: &Context<'_>, id: i64) -> Result<KeyDto> {
         .await?;
     }
     txn.commit().await?;
-    list_keys(cx)
-        .await?
-        .into_iter()
-        .find(|k| k.id == id)
-        .ok_or_else(|| Error::internal("a revoked key vanished"))
+    key_dto(cx, id).await
 }
 
 pub async fn list_users(cx: &Context<'_>) -> Result<Vec<UserDto>> {
-    let Context { db, by, .. } = *cx;
-    by.require_role(&[Role::Admin])?;
-    let codes = agency_codes(&db.read).await?;
-    Ok(user::Entity::find()
+    users_where(cx, None).await
+}
+
+/// The users as administrators see them: all, or the one named `name`.
+async fn users_where(cx: &Context<'_>, name: Option<&str>) -> Result<Vec<UserDto>> {
+    let codes = codes_for_admin(cx).await?;
+    let found = user::Entity::find()
+        .apply_if(name, |q, name| q.filter(user::Column::Username.eq(name)))
         .order_by_asc(user::Column::Username)
-        .all(&db.read)
-        .await?
+        .all(&cx.db.read)
+        .await?;
+    Ok(found
         .into_iter()
         .map(|u| UserDto {
             agency: u.agency_id.and_then(|id| codes.get(&id).cloned()),
@@ -137,12 +178,10 @@ async fn user_named(conn: &impl ConnectionTrait, name: &str) -> Result<user::Mod
         .ok_or_else(|| Error::not_found("user_not_found", format!("there is no user {name}")))
 }
 
+/// User `name` as [`list_users`] shows them, or 404 `user_not_found`.
 async fn user_dto(cx: &Context<'_>, name: &str) -> Result<UserDto> {
-    list_users(cx)
-        .await?
-        .into_iter()
-        .find(|u| u.username == name)
-        .ok_or_else(|| Error::not_found("user_not_found", format!("there is no user {name}")))
+    let found = users_where(cx, Some(name)).await?.pop();
+    found.ok_or_else(|| Error::not_found("user_not_found", format!("there is no user {name}")))
 }
 
 /// Disables (`active` false: no sign-in, every session ended at once) or enables a user.

@@ -1,18 +1,18 @@
 //! `/api/v1/keys` and `/api/v1/users` (administrators): listing, creating, revoking keys,
 //! and adding, disabling, enabling users.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::error::{Error, ErrorBody, Result};
+use super::auth::Caller;
+use super::error::{Denied, Error, ErrorBody, Result};
 use super::extract::ApiJson;
 use crate::domain::Role;
 use crate::govern::access::{self, KeyDto, UserDto};
-use crate::govern::{Principal, keys, users};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -62,126 +62,92 @@ fn role(raw: &str) -> Result<Role> {
 
 /// Every API key, never the key itself (administrators).
 #[utoipa::path(get, path = "/api/v1/keys", tag = "access", security(("bearer" = [])),
-    responses((status = 200, body = [KeyDto]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn list_keys(State(state): State<AppState>, by: Principal) -> Result<Json<Vec<KeyDto>>> {
-    Ok(Json(access::list_keys(&state.context(&by)).await?))
+    responses((status = 200, body = [KeyDto]), Denied))]
+pub async fn list_keys(caller: Caller) -> Result<Json<Vec<KeyDto>>> {
+    Ok(Json(access::list_keys(&caller.context()).await?))
 }
 
 /// Creates an API key (administrators); the key is in this answer only.
 #[utoipa::path(post, path = "/api/v1/keys", tag = "access", security(("bearer" = [])), request_body = NewKey,
-    responses((status = 201, body = CreatedKey), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 201, body = CreatedKey), Denied,
         (status = 422, body = ErrorBody)))]
 pub async fn create_key(
-    State(state): State<AppState>,
-    by: Principal,
+    caller: Caller,
     body: Result<ApiJson<NewKey>, Error>,
 ) -> Result<(StatusCode, Json<CreatedKey>)> {
-    by.require_role(&[Role::Admin])?;
+    caller.by.require_role(&[Role::Admin])?;
     let ApiJson(input) = body?;
-    let created = keys::create(
-        &state.db,
-        &by,
-        role(&input.role)?,
+    let role = role(&input.role)?;
+    let (key, stored) = access::create_key(
+        &caller.context(),
+        role,
         input.agency.as_deref(),
         input.name.as_deref(),
     )
     .await?;
-    let stored = access::list_keys(&state.context(&by))
-        .await?
-        .into_iter()
-        .find(|k| k.id == created.stored.id)
-        .ok_or_else(|| Error::internal("a new key vanished"))?;
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedKey {
-            key: created.secret,
-            stored,
-        }),
-    ))
+    Ok((StatusCode::CREATED, Json(CreatedKey { key, stored })))
 }
 
 /// Revokes a key: it answers 401 from the next request on (administrators).
 #[utoipa::path(post, path = "/api/v1/keys/{id}/revoke", tag = "access", security(("bearer" = [])),
     params(("id" = i64, Path)),
-    responses((status = 200, body = KeyDto), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = KeyDto), Denied,
         (status = 404, body = ErrorBody)))]
-pub async fn revoke_key(
-    State(state): State<AppState>,
-    by: Principal,
-    Path(id): Path<String>,
-) -> Result<Json<KeyDto>> {
-    by.require_role(&[Role::Admin])?;
+pub async fn revoke_key(caller: Caller, Path(id): Path<String>) -> Result<Json<KeyDto>> {
+    caller.by.require_role(&[Role::Admin])?;
     let id: i64 = id
         .parse()
         .map_err(|_| Error::not_found("key_not_found", "there is no key with this id"))?;
-    Ok(Json(access::revoke_key(&state.context(&by), id).await?))
+    Ok(Json(access::revoke_key(&caller.context(), id).await?))
 }
 
 /// Every web user with role, agency and whether active (administrators).
 #[utoipa::path(get, path = "/api/v1/users", tag = "access", security(("bearer" = [])),
-    responses((status = 200, body = [UserDto]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn list_users(
-    State(state): State<AppState>,
-    by: Principal,
-) -> Result<Json<Vec<UserDto>>> {
-    Ok(Json(access::list_users(&state.context(&by)).await?))
+    responses((status = 200, body = [UserDto]), Denied))]
+pub async fn list_users(caller: Caller) -> Result<Json<Vec<UserDto>>> {
+    Ok(Json(access::list_users(&caller.context()).await?))
 }
 
 /// Adds a web user (administrators).
 #[utoipa::path(post, path = "/api/v1/users", tag = "access", security(("bearer" = [])), request_body = NewUser,
-    responses((status = 201, body = UserDto), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 201, body = UserDto), Denied,
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn add_user(
-    State(state): State<AppState>,
-    by: Principal,
+    caller: Caller,
     body: Result<ApiJson<NewUser>, Error>,
 ) -> Result<(StatusCode, Json<UserDto>)> {
-    by.require_role(&[Role::Admin])?;
+    caller.by.require_role(&[Role::Admin])?;
     let ApiJson(input) = body?;
     let role = role(&input.role)?;
-    users::add(
-        &state.db,
-        &by,
+    let user = access::add_user(
+        &caller.context(),
         &input.username,
         &input.password,
         role,
         input.agency.as_deref(),
     )
     .await?;
-    let user = access::list_users(&state.context(&by))
-        .await?
-        .into_iter()
-        .find(|u| u.username == input.username)
-        .ok_or_else(|| Error::internal("a new user vanished"))?;
     Ok((StatusCode::CREATED, Json(user)))
 }
 
 /// Disables a user: no sign-in, and every session of theirs ends at once (administrators).
 #[utoipa::path(post, path = "/api/v1/users/{name}/disable", tag = "access", security(("bearer" = [])),
     params(("name" = String, Path)),
-    responses((status = 200, body = UserDto), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = UserDto), Denied,
         (status = 404, body = ErrorBody)))]
-pub async fn disable_user(
-    State(state): State<AppState>,
-    by: Principal,
-    Path(name): Path<String>,
-) -> Result<Json<UserDto>> {
+pub async fn disable_user(caller: Caller, Path(name): Path<String>) -> Result<Json<UserDto>> {
     Ok(Json(
-        access::set_active(&state.context(&by), &name, false).await?,
+        access::set_active(&caller.context(), &name, false).await?,
     ))
 }
 
 /// Enables a disabled user again (administrators).
 #[utoipa::path(post, path = "/api/v1/users/{name}/enable", tag = "access", security(("bearer" = [])),
     params(("name" = String, Path)),
-    responses((status = 200, body = UserDto), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = UserDto), Denied,
         (status = 404, body = ErrorBody)))]
-pub async fn enable_user(
-    State(state): State<AppState>,
-    by: Principal,
-    Path(name): Path<String>,
-) -> Result<Json<UserDto>> {
+pub async fn enable_user(caller: Caller, Path(name): Path<String>) -> Result<Json<UserDto>> {
     Ok(Json(
-        access::set_active(&state.context(&by), &name, true).await?,
+        access::set_active(&caller.context(), &name, true).await?,
     ))
 }

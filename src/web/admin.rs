@@ -4,9 +4,9 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, RawForm, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use entity::{agency, desk};
 use sea_orm::{EntityTrait, QueryOrder};
@@ -14,7 +14,7 @@ use sea_orm::{EntityTrait, QueryOrder};
 use super::AppState;
 use super::error::Result;
 use super::form::render;
-use super::pages::{Chrome, Staff, check_csrf, error_page, forbidden_page, form_fields};
+use super::pages::{Chrome, Staff, StaffForm, error_page, see_other};
 use crate::collect::links;
 use crate::domain::Role;
 use crate::org::{self, NewAgency, NewDesk, Rename, Tree};
@@ -102,136 +102,66 @@ async fn view(state: &AppState, staff: &Staff) -> Result<AdminPage> {
     })
 }
 
-/// Runs a form's action after its CSRF check; back to the admin page when it worked.
-pub(super) async fn act<F, Fut>(staff: &Staff, form: &RawForm, action: F) -> Response
-where
-    F: FnOnce(std::collections::HashMap<String, String>) -> Fut,
-    Fut: std::future::Future<Output = Result<String>>,
-{
-    let fields = form_fields(form);
-    if !check_csrf(staff, &fields) {
-        return forbidden_page();
-    }
-    match action(fields).await {
-        Ok(to) => {
-            let mut res = Redirect::to(&to).into_response();
-            *res.status_mut() = StatusCode::SEE_OTHER;
-            res
-        }
-        Err(e) => error_page(e),
-    }
-}
-
-pub(super) fn field(fields: &std::collections::HashMap<String, String>, key: &str) -> String {
-    fields.get(key).cloned().unwrap_or_default()
-}
-
 const BACK: &str = "/admin/agencies";
 
-async fn add_agency(State(state): State<AppState>, staff: Staff, form: RawForm) -> Response {
-    let by = staff.signed_in.principal.clone();
-    act(&staff, &form, |f| async move {
-        let input = NewAgency {
-            code: field(&f, "code"),
-            name: field(&f, "name"),
-            parent: Some(field(&f, "parent")).filter(|p| !p.is_empty()),
-            level: None,
-        };
-        org::create_agency(&state.context(&by), input).await?;
-        Ok(BACK.to_string())
-    })
-    .await
+async fn add_agency(form: StaffForm) -> Response {
+    let input = NewAgency {
+        code: form.field("code"),
+        name: form.field("name"),
+        parent: form.optional("parent"),
+        level: None,
+    };
+    let done = org::create_agency(&form.context(), input).await;
+    see_other(done.map(|_| BACK.into()))
 }
 
-async fn rename_agency(
-    State(state): State<AppState>,
-    staff: Staff,
-    Path(code): Path<String>,
-    form: RawForm,
-) -> Response {
-    let by = staff.signed_in.principal.clone();
-    act(&staff, &form, |f| async move {
-        let input = Rename {
-            name: field(&f, "name"),
-        };
-        org::rename_agency(&state.context(&by), &code, input).await?;
-        Ok(BACK.to_string())
-    })
-    .await
+async fn rename_agency(Path(code): Path<String>, form: StaffForm) -> Response {
+    let input = Rename {
+        name: form.field("name"),
+    };
+    let done = org::rename_agency(&form.context(), &code, input).await;
+    see_other(done.map(|_| BACK.into()))
 }
 
-async fn add_desk(
-    State(state): State<AppState>,
-    staff: Staff,
-    Path(code): Path<String>,
-    form: RawForm,
-) -> Response {
-    let by = staff.signed_in.principal.clone();
-    act(&staff, &form, |f| async move {
-        let input = NewDesk {
-            code: field(&f, "code"),
-            name: field(&f, "name"),
-        };
-        org::create_desk(&state.context(&by), &code, input).await?;
-        Ok(BACK.to_string())
-    })
-    .await
+async fn add_desk(Path(code): Path<String>, form: StaffForm) -> Response {
+    let input = NewDesk {
+        code: form.field("code"),
+        name: form.field("name"),
+    };
+    let done = org::create_desk(&form.context(), &code, input).await;
+    see_other(done.map(|_| BACK.into()))
 }
 
-async fn rename_desk(
-    State(state): State<AppState>,
-    staff: Staff,
-    Path((code, desk_code)): Path<(String, String)>,
-    form: RawForm,
-) -> Response {
-    let by = staff.signed_in.principal.clone();
-    act(&staff, &form, |f| async move {
-        let input = Rename {
-            name: field(&f, "name"),
-        };
-        org::rename_desk(&state.context(&by), &code, &desk_code, input).await?;
-        Ok(BACK.to_string())
-    })
-    .await
+async fn rename_desk(Path((code, desk_code)): Path<(String, String)>, form: StaffForm) -> Response {
+    let input = Rename {
+        name: form.field("name"),
+    };
+    let done = org::rename_desk(&form.context(), &code, &desk_code, input).await;
+    see_other(done.map(|_| BACK.into()))
 }
 
 /// The desk's printable card, its permanent link made on first use.
-async fn card(
-    State(state): State<AppState>,
-    staff: Staff,
-    Path((code, desk_code)): Path<(String, String)>,
-    form: RawForm,
-) -> Response {
-    desk_link(state, staff, code, desk_code, form, false).await
+async fn card(path: Path<(String, String)>, form: StaffForm) -> Response {
+    desk_link(path, form, false).await
 }
 
 /// The desk's kiosk: its permanent kiosk link made on first use, opened on this device.
-async fn kiosk(
-    State(state): State<AppState>,
-    staff: Staff,
-    Path((code, desk_code)): Path<(String, String)>,
-    form: RawForm,
-) -> Response {
-    desk_link(state, staff, code, desk_code, form, true).await
+async fn kiosk(path: Path<(String, String)>, form: StaffForm) -> Response {
+    desk_link(path, form, true).await
 }
 
 /// To the desk's card, or to its kiosk form.
 async fn desk_link(
-    state: AppState,
-    staff: Staff,
-    code: String,
-    desk_code: String,
-    form: RawForm,
+    Path((code, desk_code)): Path<(String, String)>,
+    form: StaffForm,
     kiosk: bool,
 ) -> Response {
-    let by = staff.signed_in.principal.clone();
-    act(&staff, &form, |_| async move {
-        let token = links::desk_link(&state.context(&by), &code, &desk_code, kiosk).await?;
-        Ok(if kiosk {
+    let token = links::desk_link(&form.context(), &code, &desk_code, kiosk).await;
+    see_other(token.map(|token| {
+        if kiosk {
             format!("/r/{token}")
         } else {
             format!("/r/{token}/card")
-        })
-    })
-    .await
+        }
+    }))
 }

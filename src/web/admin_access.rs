@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, RawForm, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -12,13 +12,11 @@ use entity::agency;
 use sea_orm::{EntityTrait, QueryOrder};
 
 use super::AppState;
-use super::admin::{act, field};
 use super::error::Result;
 use super::form::render;
-use super::pages::{Chrome, Staff, check_csrf, error_page, forbidden_page, form_fields};
+use super::pages::{Chrome, Staff, StaffForm, error_page, see_other};
 use crate::domain::Role;
 use crate::govern::access::{self, UserDto};
-use crate::govern::{keys, users};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -117,112 +115,59 @@ fn role_of(raw: &str) -> Result<Role> {
         .map_err(|e| super::error::Error::invalid("role", e))
 }
 
-fn agency_of(f: &std::collections::HashMap<String, String>) -> Option<String> {
-    Some(field(f, "agency")).filter(|a| !a.is_empty())
-}
-
-async fn add_user(State(state): State<AppState>, staff: Staff, form: RawForm) -> Response {
-    let by = staff.signed_in.principal.clone();
-    act(&staff, &form, |f| async move {
-        let role = role_of(&field(&f, "role"))?;
-        users::add(
-            &state.db,
-            &by,
-            &field(&f, "username"),
-            &field(&f, "password"),
+async fn add_user(form: StaffForm) -> Response {
+    let done = async {
+        let role = role_of(&form.field("role"))?;
+        access::add_user(
+            &form.context(),
+            &form.field("username"),
+            &form.field("password"),
             role,
-            agency_of(&f).as_deref(),
+            form.optional("agency").as_deref(),
         )
-        .await?;
-        Ok("/admin/users#users".to_string())
-    })
-    .await
+        .await
+    };
+    see_other(done.await.map(|_| USERS.into()))
 }
 
-async fn disable(
-    state: State<AppState>,
-    staff: Staff,
-    name: Path<String>,
-    form: RawForm,
-) -> Response {
-    set_active(state, staff, name, form, false).await
+const USERS: &str = "/admin/users#users";
+
+async fn disable(name: Path<String>, form: StaffForm) -> Response {
+    set_active(name, form, false).await
 }
 
-async fn enable(
-    state: State<AppState>,
-    staff: Staff,
-    name: Path<String>,
-    form: RawForm,
-) -> Response {
-    set_active(state, staff, name, form, true).await
+async fn enable(name: Path<String>, form: StaffForm) -> Response {
+    set_active(name, form, true).await
 }
 
-async fn set_active(
-    State(state): State<AppState>,
-    staff: Staff,
-    Path(name): Path<String>,
-    form: RawForm,
-    active: bool,
-) -> Response {
-    let by = staff.signed_in.principal.clone();
-    act(&staff, &form, |_| async move {
-        access::set_active(&state.context(&by), &name, active).await?;
-        Ok("/admin/users#users".to_string())
-    })
-    .await
+async fn set_active(Path(name): Path<String>, form: StaffForm, active: bool) -> Response {
+    let done = access::set_active(&form.context(), &name, active).await;
+    see_other(done.map(|_| USERS.into()))
 }
 
-async fn password(
-    State(state): State<AppState>,
-    staff: Staff,
-    Path(name): Path<String>,
-    form: RawForm,
-) -> Response {
-    let by = staff.signed_in.principal.clone();
+async fn password(Path(name): Path<String>, form: StaffForm) -> Response {
     // Changing one's own password keeps this session and ends the others.
-    let keep = (staff.signed_in.user.username == name).then(|| staff.token.clone());
-    act(&staff, &form, |f| async move {
-        access::set_password(
-            &state.context(&by),
-            &name,
-            &field(&f, "password"),
-            keep.as_deref(),
-        )
-        .await?;
-        Ok("/admin/users#users".to_string())
-    })
-    .await
+    let staff = &form.staff;
+    let keep = (staff.signed_in.user.username == name).then_some(staff.token.as_str());
+    let password = form.field("password");
+    let done = access::set_password(&form.context(), &name, &password, keep).await;
+    see_other(done.map(|_| USERS.into()))
 }
 
-async fn revoke(
-    State(state): State<AppState>,
-    staff: Staff,
-    Path(id): Path<i64>,
-    form: RawForm,
-) -> Response {
-    let by = staff.signed_in.principal.clone();
-    act(&staff, &form, |_| async move {
-        access::revoke_key(&state.context(&by), id).await?;
-        Ok("/admin/keys#keys".to_string())
-    })
-    .await
+async fn revoke(Path(id): Path<i64>, form: StaffForm) -> Response {
+    let done = access::revoke_key(&form.context(), id).await;
+    see_other(done.map(|_| "/admin/keys#keys".into()))
 }
 
 /// Creates a key and shows it on the page this once (never in a redirect's address).
-async fn create_key(State(state): State<AppState>, staff: Staff, form: RawForm) -> Response {
-    let fields = form_fields(&form);
-    if !check_csrf(&staff, &fields) {
-        return forbidden_page();
-    }
-    let by = staff.signed_in.principal.clone();
+async fn create_key(form: StaffForm) -> Response {
     let created = async {
-        let role = role_of(&field(&fields, "role"))?;
-        let name = Some(field(&fields, "name")).filter(|n| !n.trim().is_empty());
-        keys::create(
-            &state.db,
-            &by,
+        let role = role_of(&form.field("role"))?;
+        let name = form.optional("name").filter(|n| !n.trim().is_empty());
+        access::create_key(
+            &form.context(),
             role,
-            agency_of(&fields).as_deref(),
+            form.optional("agency").as_deref(),
             name.as_deref(),
         )
         .await
@@ -230,7 +175,7 @@ async fn create_key(State(state): State<AppState>, staff: Staff, form: RawForm) 
     .await;
     match created {
         Ok(key) => {
-            let mut res = show(&state, &staff, Some(key.secret)).await;
+            let mut res = show(&form.state, &form.staff, Some(key.0)).await;
             res.headers_mut().insert(
                 axum::http::header::CACHE_CONTROL,
                 axum::http::HeaderValue::from_static("no-store"),

@@ -1,15 +1,15 @@
 //! `/api/v1/agencies` and their desks.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::routing::{get, patch};
 use axum::{Json, Router};
 
 use super::AppState;
-use super::error::{Error, ErrorBody, Result};
+use super::auth::Caller;
+use super::error::{Denied, Error, ErrorBody, Result};
 use super::extract::ApiJson;
 use crate::domain::Role;
-use crate::govern::Principal;
 use crate::org::{self, AgencyDto, DeskDto, NewAgency, NewDesk, Rename};
 
 pub fn router() -> Router<AppState> {
@@ -29,20 +29,18 @@ pub fn router() -> Router<AppState> {
 /// Renames an agency (administrators); its code and history stay.
 #[utoipa::path(patch, path = "/api/v1/agencies/{code}", tag = "agencies", security(("bearer" = [])),
     params(("code" = String, Path, description = "agency code")), request_body = Rename,
-    responses((status = 200, body = AgencyDto), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    responses((status = 200, body = AgencyDto), Denied, (status = 404, body = ErrorBody),
         (status = 422, description = "invalid name", body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
 pub async fn rename_agency(
-    State(state): State<AppState>,
-    by: Principal,
+    caller: Caller,
     Path(code): Path<String>,
     body: Result<ApiJson<Rename>, Error>,
 ) -> Result<Json<AgencyDto>> {
-    by.require_role(&[Role::Admin])?;
+    caller.by.require_role(&[Role::Admin])?;
     let ApiJson(input) = body?;
     Ok(Json(
-        org::rename_agency(&state.context(&by), &code, input).await?,
+        org::rename_agency(&caller.context(), &code, input).await?,
     ))
 }
 
@@ -50,20 +48,18 @@ pub async fn rename_agency(
 #[utoipa::path(patch, path = "/api/v1/agencies/{code}/desks/{desk}", tag = "agencies", security(("bearer" = [])),
     params(("code" = String, Path, description = "agency code"), ("desk" = String, Path, description = "desk code")),
     request_body = Rename,
-    responses((status = 200, body = DeskDto), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    responses((status = 200, body = DeskDto), Denied, (status = 404, body = ErrorBody),
         (status = 422, description = "invalid name", body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
 pub async fn rename_desk(
-    State(state): State<AppState>,
-    by: Principal,
+    caller: Caller,
     Path((code, desk)): Path<(String, String)>,
     body: Result<ApiJson<Rename>, Error>,
 ) -> Result<Json<DeskDto>> {
-    by.require_role(&[Role::Admin])?;
+    caller.by.require_role(&[Role::Admin])?;
     let ApiJson(input) = body?;
     Ok(Json(
-        org::rename_desk(&state.context(&by), &code, &desk, input).await?,
+        org::rename_desk(&caller.context(), &code, &desk, input).await?,
     ))
 }
 
@@ -71,11 +67,8 @@ pub async fn rename_desk(
 #[utoipa::path(get, path = "/api/v1/agencies", tag = "agencies", security(("bearer" = [])),
     responses((status = 200, body = [AgencyDto]), (status = 401, body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
-pub async fn list_agencies(
-    State(state): State<AppState>,
-    by: Principal,
-) -> Result<Json<Vec<AgencyDto>>> {
-    Ok(Json(org::list_agencies(&state.context(&by)).await?))
+pub async fn list_agencies(caller: Caller) -> Result<Json<Vec<AgencyDto>>> {
+    Ok(Json(org::list_agencies(&caller.context()).await?))
 }
 
 /// Creates an agency (administrators).
@@ -84,51 +77,40 @@ pub async fn list_agencies(
     responses(
         (status = 201, body = AgencyDto),
         (status = 400, description = "malformed JSON", body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        Denied,
         (status = 409, description = "the code exists", body = ErrorBody),
         (status = 413, body = ErrorBody),
         (status = 422, description = "invalid field or unknown parent", body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
 pub async fn create_agency(
-    State(state): State<AppState>,
-    by: Principal,
+    caller: Caller,
     body: Result<ApiJson<NewAgency>, Error>,
 ) -> Result<(StatusCode, Json<AgencyDto>)> {
     // The role is checked before the body, so that a caller without the role learns nothing
     // about what a valid body would be.
-    by.require_role(&[Role::Admin])?;
+    caller.by.require_role(&[Role::Admin])?;
     let ApiJson(input) = body?;
-    let created = org::create_agency(&state.context(&by), input).await?;
+    let created = org::create_agency(&caller.context(), input).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
 /// One agency, within the caller's scope.
 #[utoipa::path(get, path = "/api/v1/agencies/{code}", tag = "agencies", security(("bearer" = [])),
     params(("code" = String, Path, description = "agency code")),
-    responses((status = 200, body = AgencyDto), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = AgencyDto), Denied, (status = 404, body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
-pub async fn get_agency(
-    State(state): State<AppState>,
-    by: Principal,
-    Path(code): Path<String>,
-) -> Result<Json<AgencyDto>> {
-    Ok(Json(org::get_agency(&state.context(&by), &code).await?))
+pub async fn get_agency(caller: Caller, Path(code): Path<String>) -> Result<Json<AgencyDto>> {
+    Ok(Json(org::get_agency(&caller.context(), &code).await?))
 }
 
 /// The desks of an agency, within the caller's scope.
 #[utoipa::path(get, path = "/api/v1/agencies/{code}/desks", tag = "agencies",
     security(("bearer" = [])),
     params(("code" = String, Path, description = "agency code")),
-    responses((status = 200, body = [DeskDto]), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = [DeskDto]), Denied, (status = 404, body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
-pub async fn list_desks(
-    State(state): State<AppState>,
-    by: Principal,
-    Path(code): Path<String>,
-) -> Result<Json<Vec<DeskDto>>> {
-    Ok(Json(org::list_desks(&state.context(&by), &code).await?))
+pub async fn list_desks(caller: Caller, Path(code): Path<String>) -> Result<Json<Vec<DeskDto>>> {
+    Ok(Json(org::list_desks(&caller.context(), &code).await?))
 }
 
 /// Creates a desk in an agency (administrators). Desk codes are unique within their agency.
@@ -138,19 +120,17 @@ pub async fn list_desks(
     request_body = NewDesk,
     responses(
         (status = 201, body = DeskDto),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, description = "unknown agency", body = ErrorBody),
+        (status = 400, body = ErrorBody), Denied, (status = 404, description = "unknown agency", body = ErrorBody),
         (status = 409, description = "the desk code exists in this agency", body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
 pub async fn create_desk(
-    State(state): State<AppState>,
-    by: Principal,
+    caller: Caller,
     Path(code): Path<String>,
     body: Result<ApiJson<NewDesk>, Error>,
 ) -> Result<(StatusCode, Json<DeskDto>)> {
-    by.require_role(&[Role::Admin])?;
+    caller.by.require_role(&[Role::Admin])?;
     let ApiJson(input) = body?;
-    let created = org::create_desk(&state.context(&by), &code, input).await?;
+    let created = org::create_desk(&caller.context(), &code, input).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }

@@ -33,6 +33,32 @@ impl FromRequestParts<AppState> for Principal {
     }
 }
 
+/// The authenticated caller of an API request with the app's state: what a handler needs
+/// to call a use case ([`Caller::context`]).
+pub struct Caller {
+    pub state: AppState,
+    pub by: Principal,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let by = Principal::from_request_parts(parts, state).await?;
+        Ok(Self {
+            state: state.clone(),
+            by,
+        })
+    }
+}
+
+impl Caller {
+    /// The context of a use case called by this caller.
+    pub fn context(&self) -> crate::app::Context<'_> {
+        self.state.context(&self.by)
+    }
+}
+
 /// The caller signed in with the session cookie. A state-changing call made this way must
 /// carry the session's CSRF token in `X-CSRF-Token` (403 `csrf_failed` otherwise).
 async fn from_session(parts: &Parts, state: &AppState) -> Result<Principal> {

@@ -2,8 +2,7 @@
 //! fonts that SVG charts name.
 
 use axum::Router;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::Path;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -11,11 +10,11 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use super::AppState;
-use super::error::{Error, ErrorBody, Result};
-use super::extract::{parse_period, year_or_this};
+use super::auth::Caller;
+use super::error::{Denied, Error, ErrorBody, Result};
+use super::extract::{ApiQuery, parse_period, year_or_this};
 use crate::chart::render::{BOLD, FAMILY, REGULAR};
 use crate::chart::{self, Image};
-use crate::govern::Principal;
 use crate::report::charts;
 
 /// The query of every chart.
@@ -46,11 +45,6 @@ fn nothing_here() -> Error {
 fn split(file: &str) -> Result<(&str, Image)> {
     let (name, ext) = file.rsplit_once('.').ok_or_else(nothing_here)?;
     Ok((name, Image::from_extension(ext).ok_or_else(nothing_here)?))
-}
-
-fn query(q: Result<Query<ChartQuery>, QueryRejection>) -> Result<ChartQuery> {
-    q.map(|Query(q)| q)
-        .map_err(|e| Error::unprocessable("invalid_query", e.body_text()))
 }
 
 /// SVG text names the bundled face; the picture says where to fetch it, so that every
@@ -92,32 +86,30 @@ async fn send(state: &AppState, chart: chart::Chart, format: Image) -> Result<Re
     params(("file" = String, Path, description = "ranking.png, ranking.svg, heatmap.png or heatmap.svg"), ChartQuery),
     responses(
         (status = 200, description = "the picture", content_type = "image/png"),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        Denied,
         (status = 404, description = "unknown chart or parent", body = ErrorBody),
         (status = 422, description = "a bad year", body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
 pub async fn province_chart(
-    State(state): State<AppState>,
-    by: Principal,
+    caller: Caller,
     Path(file): Path<String>,
-    q: Result<Query<ChartQuery>, QueryRejection>,
+    ApiQuery(q): ApiQuery<ChartQuery>,
 ) -> Result<Response> {
     let (name, format) = split(&file)?;
-    let q = query(q)?;
-    let c = &state.config;
+    let c = &caller.state.config;
     let parent = q.parent.as_deref();
     let chart = match name {
         "ranking" => {
             let year = year_or_this(q.year.as_deref(), c.timezone)?;
-            charts::ranking(&state.context(&by), year, parent).await?
+            charts::ranking(&caller.context(), year, parent).await?
         }
         "heatmap" => {
             let year = year_or_this(q.year.as_deref(), c.timezone)?;
-            charts::heatmap(&state.context(&by), year, parent).await?
+            charts::heatmap(&caller.context(), year, parent).await?
         }
         _ => return Err(nothing_here()),
     };
-    send(&state, chart, format).await
+    send(&caller.state, chart, format).await
 }
 
 /// `trend.{png,svg}?year` (the monthly share with its interval, against the parent) and
@@ -126,31 +118,29 @@ pub async fn province_chart(
     params(("code" = String, Path), ("file" = String, Path, description = "trend.png, trend.svg, distribution.png or distribution.svg"), ChartQuery),
     responses(
         (status = 200, description = "the picture", content_type = "image/png"),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        Denied,
         (status = 404, description = "unknown chart or agency", body = ErrorBody),
         (status = 422, description = "a bad year or dates", body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
 pub async fn agency_chart(
-    State(state): State<AppState>,
-    by: Principal,
+    caller: Caller,
     Path((code, file)): Path<(String, String)>,
-    q: Result<Query<ChartQuery>, QueryRejection>,
+    ApiQuery(q): ApiQuery<ChartQuery>,
 ) -> Result<Response> {
     let (name, format) = split(&file)?;
-    let q = query(q)?;
-    let tz = state.config.timezone;
+    let tz = caller.state.config.timezone;
     let chart = match name {
         "trend" => {
             let year = year_or_this(q.year.as_deref(), tz)?;
-            charts::trend(&state.context(&by), &code, year).await?
+            charts::trend(&caller.context(), &code, year).await?
         }
         "distribution" => {
             let given = parse_period(q.from.as_deref(), q.to.as_deref())?;
-            charts::distribution(&state.context(&by), &code, given).await?
+            charts::distribution(&caller.context(), &code, given).await?
         }
         _ => return Err(nothing_here()),
     };
-    send(&state, chart, format).await
+    send(&caller.state, chart, format).await
 }
 
 /// The bundled fonts (DejaVu, Bitstream Vera licence: `assets/fonts/LICENSE-DejaVu.txt`).

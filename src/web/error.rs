@@ -32,6 +32,40 @@ pub struct ErrorDetail {
     pub row: Option<u64>,
 }
 
+/// The answers every signed-in endpoint may give before it looks at the request: 401 (no
+/// credential, or one that is unknown, expired or revoked) and 403 (a role or an agency
+/// scope that does not allow it). Named in each path's `responses(...)`.
+pub struct Denied;
+
+impl utoipa::IntoResponses for Denied {
+    fn responses() -> std::collections::BTreeMap<
+        String,
+        utoipa::openapi::RefOr<utoipa::openapi::response::Response>,
+    > {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+                .into()
+        };
+        [
+            ("401".to_string(), error("no credential, or a bad one")),
+            (
+                "403".to_string(),
+                error("the role or agency scope does not allow it"),
+            ),
+        ]
+        .into()
+    }
+}
+
 /// The status code of each kind of failure.
 pub fn status_of(kind: Kind) -> StatusCode {
     match kind {

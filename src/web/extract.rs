@@ -1,9 +1,10 @@
 //! Extractors whose rejections are [`Error`]s, so that bad input gets the documented
-//! error shape: malformed JSON (or invalid UTF-8) 400, a body of the wrong shape 422 naming
+//! error shape: a bad query 422, malformed JSON (or invalid UTF-8) 400, a body of the wrong shape 422 naming
 //! the field, too large 413, not JSON 415.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 
@@ -33,6 +34,24 @@ where
         }
         let bytes = read_body(req, state).await?;
         parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// Like `axum::extract::Query`, with our errors: 422 `invalid_query` naming what is wrong.
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        Query::from_request_parts(parts, state)
+            .await
+            .map(|Query(q)| ApiQuery(q))
+            .map_err(|e| Error::unprocessable("invalid_query", e.body_text()))
     }
 }
 

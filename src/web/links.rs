@@ -7,12 +7,12 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use super::AppState;
-use super::error::{Error, ErrorBody, Result};
+use super::auth::Caller;
+use super::error::{Denied, Error, ErrorBody, Result};
 use super::extract::ApiJson;
 use crate::collect::links::{self, Created, LinkDto, NewLink};
 use crate::collect::qr;
 use crate::domain::Role;
-use crate::govern::Principal;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -27,19 +27,18 @@ pub fn router() -> Router<AppState> {
     request_body = NewLink,
     responses(
         (status = 201, body = LinkDto), (status = 200, description = "the reference's existing link", body = LinkDto),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 400, body = ErrorBody), Denied,
         (status = 404, description = "unknown agency or desk", body = ErrorBody),
         (status = 413, body = ErrorBody),
         (status = 422, description = "expires_at in the past, unknown questionnaire, bad field", body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
 pub async fn create_link(
-    State(state): State<AppState>,
-    by: Principal,
+    caller: Caller,
     body: Result<ApiJson<NewLink>, Error>,
 ) -> Result<(StatusCode, Json<LinkDto>)> {
-    by.require_role(&[Role::Admin, Role::Integrator])?;
+    caller.by.require_role(&[Role::Admin, Role::Integrator])?;
     let ApiJson(input) = body?;
-    match links::create(&state.context(&by), input).await? {
+    match links::create(&caller.context(), input).await? {
         Created::New(link) => Ok((StatusCode::CREATED, Json(link))),
         Created::Existing(link) => Ok((StatusCode::OK, Json(link))),
     }

@@ -1,8 +1,8 @@
 //! Reports over HTTP: the agency report and the annual ranking (JSON, CSV, XLSX), freezing,
 //! verification and the year settings.
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -10,9 +10,10 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::error::{Error, ErrorBody, Result};
-use super::extract::{ApiJson, parse_period, parse_year, year_up_to_next};
-use crate::govern::Principal;
+use super::auth::Caller;
+use super::error::{Denied, Error, ErrorBody, Result};
+use super::extract::{ApiJson, ApiQuery, parse_period, parse_year, year_up_to_next};
+use crate::domain::Year;
 use crate::report::agency::{self, AgencyReport};
 use crate::report::annual::{self, AnnualReport, Verification, YearSettings, YearSettingsInput};
 use crate::report::export::{self, ReportFormat, Table};
@@ -50,9 +51,28 @@ pub struct AnnualQuery {
     pub format: Option<String>,
 }
 
-fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T> {
-    q.map(|Query(q)| q)
-        .map_err(|e| Error::unprocessable("invalid_query", e.body_text()))
+/// What the annual endpoints are asked: the query (422 `invalid_query`), then the year in
+/// the path (422 naming `year`).
+pub struct Annual {
+    year: Year,
+    parent: Option<String>,
+    format: Option<String>,
+}
+
+impl FromRequestParts<AppState> for Annual {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let ApiQuery(q) = ApiQuery::<AnnualQuery>::from_request_parts(parts, state).await?;
+        let Path(year) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| Error::unprocessable("invalid_path", e.body_text()))?;
+        Ok(Self {
+            year: parse_year(&year, state.config.timezone)?,
+            parent: q.parent,
+            format: q.format,
+        })
+    }
 }
 
 /// A report in the asked format: JSON, or its table as CSV or XLSX, downloaded as
@@ -103,20 +123,18 @@ fn file_name(parts: &[&str]) -> String {
     params(("code" = String, Path), ReportQuery),
     responses(
         (status = 200, description = "JSON; with `format=csv` or `format=xlsx` the same figures as a table", body = AgencyReport),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        Denied,
         (status = 404, description = "unknown agency", body = ErrorBody),
         (status = 422, description = "bad date, `from` after `to`, a period over 10 years, bad format", body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
 pub async fn agency_report(
-    State(state): State<AppState>,
-    by: Principal,
+    caller: Caller,
     Path(code): Path<String>,
-    q: Result<Query<ReportQuery>, QueryRejection>,
+    ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> Result<Response> {
-    let q = query(q)?;
     let format = ReportFormat::parse(q.format.as_deref())?;
     let given = parse_period(q.from.as_deref(), q.to.as_deref())?;
-    let report = agency::report(&state.context(&by), &code, given).await?;
+    let report = agency::report(&caller.context(), &code, given).await?;
     let name = file_name(&[
         "bao-cao",
         &report.agency,
@@ -144,21 +162,13 @@ fn annual_file(format: ReportFormat, status: StatusCode, r: &AnnualReport) -> Re
     params(("year" = String, Path), AnnualQuery),
     responses(
         (status = 200, description = "JSON; with `format=csv` or `format=xlsx` the same figures as a table", body = AnnualReport),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        Denied,
         (status = 404, description = "unknown parent", body = ErrorBody),
         (status = 422, description = "a year out of range, bad format", body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
-pub async fn annual_report(
-    State(state): State<AppState>,
-    by: Principal,
-    Path(year): Path<String>,
-    q: Result<Query<AnnualQuery>, QueryRejection>,
-) -> Result<Response> {
-    let q = query(q)?;
-    let format = ReportFormat::parse(q.format.as_deref())?;
-    let c = &state.config;
-    let year = parse_year(&year, c.timezone)?;
-    let report = annual::ranking(&state.context(&by), year, q.parent.as_deref()).await?;
+pub async fn annual_report(caller: Caller, a: Annual) -> Result<Response> {
+    let format = ReportFormat::parse(a.format.as_deref())?;
+    let report = annual::ranking(&caller.context(), a.year, a.parent.as_deref()).await?;
     annual_file(format, StatusCode::OK, &report)
 }
 
@@ -168,22 +178,14 @@ pub async fn annual_report(
     params(("year" = String, Path), AnnualQuery),
     responses(
         (status = 201, body = AnnualReport),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        Denied,
         (status = 404, description = "unknown parent", body = ErrorBody),
         (status = 409, description = "already frozen, or the year has not ended", body = ErrorBody),
         (status = 422, description = "a year out of range", body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
-pub async fn freeze(
-    State(state): State<AppState>,
-    by: Principal,
-    Path(year): Path<String>,
-    q: Result<Query<AnnualQuery>, QueryRejection>,
-) -> Result<Response> {
-    let q = query(q)?;
-    let format = ReportFormat::parse(q.format.as_deref())?;
-    let c = &state.config;
-    let year = parse_year(&year, c.timezone)?;
-    let report = annual::freeze(&state.context(&by), year, q.parent.as_deref()).await?;
+pub async fn freeze(caller: Caller, a: Annual) -> Result<Response> {
+    let format = ReportFormat::parse(a.format.as_deref())?;
+    let report = annual::freeze(&caller.context(), a.year, a.parent.as_deref()).await?;
     annual_file(format, StatusCode::CREATED, &report)
 }
 
@@ -193,20 +195,15 @@ pub async fn freeze(
     params(("year" = String, Path), AnnualQuery),
     responses(
         (status = 200, body = Verification),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        Denied,
         (status = 404, description = "unknown parent, or not frozen", body = ErrorBody),
         (status = 422, description = "a year out of range", body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
-pub async fn verify(
-    State(state): State<AppState>,
-    by: Principal,
-    Path(year): Path<String>,
-    q: Result<Query<AnnualQuery>, QueryRejection>,
-) -> Result<Json<Verification>> {
-    let q = query(q)?;
-    let year = parse_year(&year, state.config.timezone)?;
-    let stored = annual::frozen_report(&state.context(&by), year, q.parent.as_deref()).await?;
-    Ok(Json(annual::verify_stored(&state.db.read, &stored).await?))
+pub async fn verify(caller: Caller, a: Annual) -> Result<Json<Verification>> {
+    let stored = annual::frozen_report(&caller.context(), a.year, a.parent.as_deref()).await?;
+    Ok(Json(
+        annual::verify_stored(&caller.state.db.read, &stored).await?,
+    ))
 }
 
 /// The exact canonical text of a frozen report: its SHA-256 is the published digest.
@@ -214,35 +211,23 @@ pub async fn verify(
     params(("year" = String, Path), AnnualQuery),
     responses(
         (status = 200, description = "the canonical JSON text", content_type = "application/json"),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        Denied,
         (status = 404, description = "unknown parent, or not frozen", body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
-pub async fn canonical(
-    State(state): State<AppState>,
-    by: Principal,
-    Path(year): Path<String>,
-    q: Result<Query<AnnualQuery>, QueryRejection>,
-) -> Result<Response> {
-    let q = query(q)?;
-    let year = parse_year(&year, state.config.timezone)?;
-    let stored = annual::frozen_report(&state.context(&by), year, q.parent.as_deref()).await?;
+pub async fn canonical(caller: Caller, a: Annual) -> Result<Response> {
+    let stored = annual::frozen_report(&caller.context(), a.year, a.parent.as_deref()).await?;
     Ok(([(header::CONTENT_TYPE, "application/json")], stored.body).into_response())
 }
 
 /// The band thresholds and minimum sample of a year (defaults when never set).
 #[utoipa::path(get, path = "/api/v1/reports/annual/{year}/settings", tag = "reports", security(("bearer" = [])),
     params(("year" = String, Path)),
-    responses((status = 200, body = YearSettings), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = YearSettings), Denied, (status = 422, body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
-pub async fn get_settings(
-    State(state): State<AppState>,
-    by: Principal,
-    Path(year): Path<String>,
-) -> Result<Json<YearSettings>> {
-    let c = &state.config;
+pub async fn get_settings(caller: Caller, Path(year): Path<String>) -> Result<Json<YearSettings>> {
+    let c = &caller.state.config;
     Ok(Json(
-        annual::get_settings(&state.context(&by), parse_year(&year, c.timezone)?).await?,
+        annual::get_settings(&caller.context(), parse_year(&year, c.timezone)?).await?,
     ))
 }
 
@@ -251,20 +236,18 @@ pub async fn get_settings(
 /// Administrators only.
 #[utoipa::path(put, path = "/api/v1/reports/annual/{year}/settings", tag = "reports", security(("bearer" = [])),
     params(("year" = String, Path)), request_body = YearSettingsInput,
-    responses((status = 200, body = YearSettings), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
+    responses((status = 200, body = YearSettings), Denied,
         (status = 422, description = "thresholds out of order, a year out of range", body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
 pub async fn put_settings(
-    State(state): State<AppState>,
-    by: Principal,
+    caller: Caller,
     Path(year): Path<String>,
     ApiJson(input): ApiJson<YearSettingsInput>,
 ) -> Result<Json<YearSettings>> {
-    let c = &state.config;
+    let c = &caller.state.config;
     Ok(Json(
         annual::put_settings(
-            &state.context(&by),
+            &caller.context(),
             year_up_to_next(&year, c.timezone)?,
             input,
         )

@@ -1,8 +1,7 @@
 //! `POST /api/v1/responses`: a rating through a link's token, as JSON.
 
 use axum::body::Body;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -11,9 +10,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
+use super::auth::Caller;
 use super::client::Who;
-use super::error::{Error, ErrorBody, Result};
-use super::extract::{ApiJson, media_type, read_body};
+use super::error::{Denied, Error, ErrorBody, Result};
+use super::extract::{ApiJson, ApiQuery, media_type, read_body};
 use crate::collect::answers::{self, Raw};
 use crate::collect::exclusions::{self, ExcludeRequest, ExclusionDto};
 use crate::collect::import::{self, JsonImport};
@@ -23,7 +23,6 @@ use crate::collect::listing::{self, ListQuery, ResponseList};
 use crate::collect::store::Channel;
 use crate::domain::Role;
 use crate::domain::UniqueMap;
-use crate::govern::Principal;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -140,11 +139,10 @@ pub struct Imported {
         (status = 422, description = "a bad row (see `row` and `field`), a bad CSV header, too many rows", body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
 pub async fn import_responses(
-    State(state): State<AppState>,
-    by: Principal,
+    caller: Caller,
     req: Request,
 ) -> Result<(StatusCode, Json<Imported>)> {
-    by.require_role(&[Role::Admin, Role::Integrator])?;
+    caller.by.require_role(&[Role::Admin, Role::Integrator])?;
     let csv = match media_type(&req).as_str() {
         "application/json" => false,
         "text/csv" => true,
@@ -161,7 +159,7 @@ pub async fn import_responses(
         .get("idempotency-key")
         .map(|v| v.to_str().unwrap_or("\u{0}").to_string());
     let mime = media_type(&req);
-    let bytes = read_body(req, &state).await?;
+    let bytes = read_body(req, &caller.state).await?;
     let idempotency = key
         .map(|key| import::Idempotency::parse(&key, &mime, &bytes))
         .transpose()?;
@@ -170,7 +168,7 @@ pub async fn import_responses(
     } else {
         import::parse_json_rows(&bytes)?
     };
-    let imported = import::import(&state.context(&by), rows, idempotency).await?;
+    let imported = import::import(&caller.context(), rows, idempotency).await?;
     Ok((StatusCode::CREATED, Json(Imported { imported })))
 }
 
@@ -181,23 +179,22 @@ pub async fn import_responses(
     request_body = ExcludeRequest,
     responses(
         (status = 200, body = ExclusionDto),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 400, body = ErrorBody), Denied,
         (status = 404, description = "no such response", body = ErrorBody),
         (status = 422, description = "missing or overlong reason", body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
 pub async fn exclude(
-    State(state): State<AppState>,
-    by: Principal,
+    caller: Caller,
     Path(id): Path<String>,
     body: Result<ApiJson<ExcludeRequest>, Error>,
 ) -> Result<Json<ExclusionDto>> {
-    by.require_role(&[Role::Admin])?;
+    caller.by.require_role(&[Role::Admin])?;
     let id: i64 = id
         .parse()
         .map_err(|_| Error::not_found("response_not_found", "there is no response with this id"))?;
     let ApiJson(input) = body?;
     Ok(Json(
-        exclusions::exclude(&state.context(&by), id, input).await?,
+        exclusions::exclude(&caller.context(), id, input).await?,
     ))
 }
 
@@ -207,18 +204,13 @@ pub async fn exclude(
     params(ListQuery),
     responses(
         (status = 200, body = ResponseList, content_type = "application/json"),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        Denied,
         (status = 404, description = "unknown agency", body = ErrorBody),
         (status = 422, description = "bad date, period or format", body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
-pub async fn list(
-    State(state): State<AppState>,
-    by: Principal,
-    query: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<Response> {
-    let Query(query) = query.map_err(|e| Error::unprocessable("invalid_query", e.body_text()))?;
-    let permit = state.export_permit().await?;
-    let (format, stream) = listing::open(&state.context(&by), query, permit).await?;
+pub async fn list(caller: Caller, ApiQuery(query): ApiQuery<ListQuery>) -> Result<Response> {
+    let permit = caller.state.export_permit().await?;
+    let (format, stream) = listing::open(&caller.context(), query, permit).await?;
     let mut res = Body::from_stream(stream).into_response();
     let headers = res.headers_mut();
     headers.insert(

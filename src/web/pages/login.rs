@@ -105,16 +105,13 @@ pub(super) async fn login(
     }
 }
 
-pub(super) async fn logout(State(state): State<AppState>, staff: Staff, form: RawForm) -> Response {
-    if !check_csrf(&staff, &form_fields(&form)) {
-        return forbidden_page();
-    }
-    if let Err(e) = sessions::sign_out(&state.db, &staff.token).await {
+pub(super) async fn logout(form: StaffForm) -> Response {
+    if let Err(e) = sessions::sign_out(&form.state.db, &form.staff.token).await {
         return error_page(e);
     }
     let mut res = Redirect::to("/login").into_response();
     *res.status_mut() = StatusCode::SEE_OTHER;
-    if let Ok(cookie) = cookies::set(sessions::COOKIE, "", 0, secure(&state)) {
+    if let Ok(cookie) = cookies::set(sessions::COOKIE, "", 0, secure(&form.state)) {
         res.headers_mut().append(header::SET_COOKIE, cookie);
     }
     res

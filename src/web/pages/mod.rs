@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{FromRequestParts, Path, Query, RawForm, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, RawForm, Request, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -154,9 +154,69 @@ pub(crate) fn forbidden_page() -> Response {
     error_page(Error::csrf_failed())
 }
 
-pub(crate) fn check_csrf(staff: &Staff, fields: &HashMap<String, String>) -> bool {
-    let sent = fields.get("csrf").map(String::as_str).unwrap_or("");
-    constant_time_eq(sent, &staff.signed_in.csrf)
+/// A signed-in user's form whose CSRF token matched the session's. Without a session the
+/// request is sent to `/login`; with a wrong or missing token it gets the forbidden page,
+/// before any handler runs.
+pub struct StaffForm {
+    pub state: AppState,
+    pub staff: Staff,
+    fields: HashMap<String, String>,
+}
+
+impl FromRequest<AppState> for StaffForm {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let staff = Staff::from_request_parts(&mut parts, state).await?;
+        let form = RawForm::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let fields = form_fields(&form);
+        let sent = fields.get("csrf").map(String::as_str).unwrap_or("");
+        if !constant_time_eq(sent, &staff.signed_in.csrf) {
+            return Err(forbidden_page());
+        }
+        Ok(Self {
+            state: state.clone(),
+            staff,
+            fields,
+        })
+    }
+}
+
+impl StaffForm {
+    /// Who sent the form.
+    pub fn by(&self) -> &crate::govern::Principal {
+        &self.staff.signed_in.principal
+    }
+
+    /// The context of a use case called by whoever sent the form.
+    pub fn context(&self) -> crate::app::Context<'_> {
+        self.state.context(self.by())
+    }
+
+    /// A field's value, empty when the form lacks it.
+    pub fn field(&self, key: &str) -> String {
+        self.fields.get(key).cloned().unwrap_or_default()
+    }
+
+    /// A field's value, `None` when it is missing or empty.
+    pub fn optional(&self, key: &str) -> Option<String> {
+        self.fields.get(key).filter(|v| !v.is_empty()).cloned()
+    }
+}
+
+/// After a form's action: `303 See Other` to the address it gives, or its error as a page.
+pub(crate) fn see_other(to: crate::error::Result<String>) -> Response {
+    match to {
+        Ok(to) => {
+            let mut res = Redirect::to(&to).into_response();
+            *res.status_mut() = StatusCode::SEE_OTHER;
+            res
+        }
+        Err(e) => error_page(e),
+    }
 }
 
 fn pct_text(p: Option<f64>) -> String {

@@ -157,36 +157,19 @@ fn annual_view(
     }
 }
 
-pub(super) async fn freeze(State(state): State<AppState>, staff: Staff, form: RawForm) -> Response {
-    let fields = form_fields(&form);
-    if !check_csrf(&staff, &fields) {
-        return forbidden_page();
-    }
-    let parent = fields.get("parent").cloned().filter(|p| !p.is_empty());
-    let c = &state.config;
-    let year = match parse_year(fields.get("year").map_or("", |y| y.as_str()), c.timezone) {
-        Ok(year) => year,
-        Err(e) => return error_page(e),
+pub(super) async fn freeze(form: StaffForm) -> Response {
+    let frozen = async {
+        let year = parse_year(&form.field("year"), form.state.config.timezone)?;
+        let parent = form.optional("parent");
+        annual::freeze(&form.context(), year, parent.as_deref()).await
     };
-    match annual::freeze(
-        &state.context(&staff.signed_in.principal),
-        year,
-        parent.as_deref(),
-    )
-    .await
-    {
-        Ok(r) => {
-            let to = format!(
-                "/reports/annual?year={}&parent={}",
-                r.year,
-                r.parent.unwrap_or_default()
-            );
-            let mut res = Redirect::to(&to).into_response();
-            *res.status_mut() = StatusCode::SEE_OTHER;
-            res
-        }
-        Err(e) => error_page(e),
-    }
+    see_other(frozen.await.map(|r| {
+        format!(
+            "/reports/annual?year={}&parent={}",
+            r.year,
+            r.parent.unwrap_or_default()
+        )
+    }))
 }
 
 #[derive(Template)]
