@@ -50,4 +50,18 @@ impl<'a> Context<'a> {
         let found = agencies.in_scope(self.by, code)?.clone();
         Ok((found, agencies))
     }
+
+    /// The ids of the subtree a listing covers: of `code` when given (within the caller's
+    /// scope), else of the caller's own agency; `None` (every agency) for a caller tied to
+    /// no agency.
+    pub async fn subtree_or_own(&self, code: Option<&str>) -> Result<Option<Vec<i64>>> {
+        Ok(match (code, self.by.agency_id) {
+            (Some(code), _) => {
+                let (root, agencies) = self.in_scope(code).await?;
+                Some(agencies.tree.subtree(root.id))
+            }
+            (None, Some(root)) => Some(self.agencies().await?.tree.subtree(root)),
+            (None, None) => None,
+        })
+    }
 }

@@ -211,7 +211,10 @@ pub async fn ratings(
                 channel: Channel::Qr,
                 submitted_at: local_to_utc(tz, local),
                 answers: Answers { values, comment },
+                assisted: false,
                 client_hash: None,
+                device_hash: None,
+                form_age: None,
             });
             if batch.len() == BATCH {
                 stored += flush(db, tz, &mut batch).await?;
@@ -229,7 +232,7 @@ async fn flush(db: &Db, tz: Tz, batch: &mut Vec<Submission>) -> Result<u64, DbEr
         return Ok(0);
     }
     let txn = db.begin_write().await?;
-    store_batch(&txn, tz, batch).await?;
+    store_batch(&txn, tz, batch, None).await?;
     txn.commit().await?;
     let n = batch.len() as u64;
     batch.clear();

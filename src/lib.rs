@@ -43,7 +43,8 @@ pub fn now() -> chrono::DateTime<chrono::Utc> {
 }
 
 /// Readies a database for use: applies pending migrations (calling `progress` with each
-/// one's name) and stores the built-in questionnaires' current versions.
+/// one's name), stores the built-in questionnaires' current versions and makes the
+/// deployment's secret (client hashes, cookie and form signatures) if it has none.
 pub async fn prepare(db: &db::Db, progress: impl FnMut(&str)) -> anyhow::Result<usize> {
     let applied = db
         .migrate(progress)
@@ -52,5 +53,9 @@ pub async fn prepare(db: &db::Db, progress: impl FnMut(&str)) -> anyhow::Result<
     collect::questionnaire::ensure_builtins(db)
         .await
         .map_err(|e| anyhow::anyhow!("cannot store the built-in questionnaires: {}", e.message))?;
+    collect::intake::Keys::default()
+        .get(&db.write)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot store the deployment's secret: {}", e.message))?;
     Ok(applied)
 }

@@ -9,6 +9,7 @@ pub mod audit_log;
 pub mod chain_head;
 pub mod desk;
 pub mod exclusion;
+pub mod hold;
 pub mod idempotency_key;
 pub mod question;
 pub mod questionnaire;

@@ -19,6 +19,7 @@ pub struct Model {
     pub used_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub created_by: String,
+    pub revoked_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

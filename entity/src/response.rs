@@ -18,6 +18,10 @@ pub struct Model {
     pub comment: Option<String>,
     pub client_hash: Option<String>,
     pub hash: String,
+    /// Someone helped the citizen rate (the form's tick).
+    pub assisted: bool,
+    /// The day's keyed hash of the client's cookie, when it sent one the server issued.
+    pub device_hash: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -15,6 +15,7 @@ pub struct Model {
     pub value: i16,
     pub n: i64,
     pub excluded: i64,
+    pub held: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

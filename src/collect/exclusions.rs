@@ -1,20 +1,16 @@
 //! Excluding a response (spam, test data): the response stays stored and in the hash
 //! chain; an exclusion row beside it takes it out of the figures. The roll-ups move its
-//! counts from `n` to `excluded` in the same transaction.
+//! counts from `n` (or `held`) to `excluded` in the same transaction
+//! ([`super::review`], which decides on held ratings the same way).
 
 use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
-use entity::{answer, exclusion, response};
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
+use entity::exclusion;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::app::Context;
-use crate::db::is_unique_violation;
 use crate::domain::{Invalid, Role};
 use crate::error::{Error, Result};
-use crate::govern::audit;
-use crate::rollup;
 
 /// Reasons are short notes for the next administrator.
 pub const MAX_REASON: usize = 500;
@@ -48,7 +44,7 @@ fn to_dto(e: exclusion::Model) -> ExclusionDto {
     }
 }
 
-fn parse_reason(raw: &str) -> Result<String, Invalid> {
+pub(crate) fn parse_reason(raw: &str) -> Result<String, Invalid> {
     match crate::domain::text::clean(raw, MAX_REASON) {
         Err(e) if e.code == "invalid_text" => Err(e),
         Ok(Some(reason)) if !reason.contains(['\n', '\r']) => Ok(reason),
@@ -59,90 +55,17 @@ fn parse_reason(raw: &str) -> Result<String, Invalid> {
     }
 }
 
-/// Excludes response `id` (administrators only). Excluding an excluded response changes
-/// nothing and answers with the first exclusion.
+/// Excludes response `id`, counted or held (administrators only). Excluding an excluded
+/// response changes nothing and answers with the first exclusion.
 pub async fn exclude(cx: &Context<'_>, id: i64, input: ExcludeRequest) -> Result<ExclusionDto> {
-    let Context { db, by, config, .. } = *cx;
-    let tz = config.timezone;
-    by.require_role(&[Role::Admin])?;
-    let reason = parse_reason(&input.reason).map_err(|e| Error::invalid("reason", e))?;
-    let txn = db.begin_write().await?;
-    // Exclusions happen in chain order too, so that a freeze sees all or none of them.
-    super::store::lock_head(&txn).await?;
-    let stored = response::Entity::find_by_id(id)
-        .one(&txn)
-        .await?
-        .ok_or_else(|| {
-            Error::not_found("response_not_found", "there is no response with this id")
-        })?;
-    if let Some(existing) = find(&txn, id).await? {
-        return Ok(to_dto(existing));
-    }
-    let inserted = exclusion::ActiveModel {
-        response_id: Set(id),
-        reason: Set(reason.clone()),
-        excluded_by: Set(by.actor.clone()),
-        excluded_at: Set(crate::now()),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await;
-    let inserted = match inserted {
-        Ok(row) => row,
-        Err(e) if is_unique_violation(&e) => {
-            // Another administrator excluded it a moment ago.
-            txn.rollback().await?;
-            let existing = find(&db.write, id)
-                .await?
-                .ok_or_else(|| Error::internal(e))?;
-            return Ok(to_dto(existing));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    move_counts(&txn, tz, &stored).await?;
-    audit::record(
-        &txn,
-        &by.actor,
-        "response.exclude",
-        &format!("response:{id}"),
-        json!({"reason": reason}),
-    )
-    .await?;
-    db.commit(txn).await?;
-    Ok(to_dto(inserted))
-}
-
-async fn find(
-    conn: &impl sea_orm::ConnectionTrait,
-    id: i64,
-) -> Result<Option<exclusion::Model>, sea_orm::DbErr> {
-    exclusion::Entity::find()
+    cx.by.require_role(&[Role::Admin])?;
+    super::review::exclude_one(cx, id, &input).await?;
+    let stored = exclusion::Entity::find()
         .filter(exclusion::Column::ResponseId.eq(id))
-        .one(conn)
-        .await
-}
-
-/// Moves the response's answers from `n` to `excluded` in both roll-ups.
-async fn move_counts(
-    txn: &DatabaseTransaction,
-    tz: Tz,
-    r: &response::Model,
-) -> Result<(), sea_orm::DbErr> {
-    let answers = answer::Entity::find()
-        .filter(answer::Column::ResponseId.eq(r.id))
-        .all(txn)
-        .await?;
-    let places = rollup::places(
-        tz,
-        r.agency_id,
-        r.desk_id,
-        r.questionnaire_id,
-        r.submitted_at,
-    );
-    for a in answers {
-        rollup::exclude(txn, &places, &a.question_key, a.value).await?;
-    }
-    Ok(())
+        .one(&cx.db.write)
+        .await?
+        .ok_or_else(|| Error::internal("an exclusion vanished"))?;
+    Ok(to_dto(stored))
 }
 
 #[cfg(test)]

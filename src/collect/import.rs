@@ -364,7 +364,7 @@ pub async fn import(
         subs.push(sub);
     }
     let txn = db.begin_write().await?;
-    let stored = store_batch(&txn, tz, &subs).await?;
+    let stored = store_batch(&txn, tz, &subs, None).await?;
     if let Some(idem) = &idempotency {
         let first = idempotency_key::ActiveModel {
             actor: Set(by.actor.clone()),
@@ -483,7 +483,10 @@ async fn submission(
         channel,
         submitted_at,
         answers: checked,
+        assisted: false,
         client_hash: None,
+        device_hash: None,
+        form_age: None,
     })
 }
 

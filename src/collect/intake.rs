@@ -1,16 +1,17 @@
 //! Taking a citizen's rating: the one use case behind the form and `POST /api/v1/responses`.
-//! A valid rating made through a link is stored within the client's rate limit, with the
-//! day's keyed hash of its address, by the single [`Writer`].
+//! A valid rating made through a link is handed to the single [`Writer`], which judges it
+//! by the rate limits and the integrity rules ([`super::integrity`]) in the transaction
+//! that stores it, so that limits and rules hold across every app server of one database.
 //!
-//! No address is ever stored: responses keep at most [`ClientHasher::hash`], an HMAC of the
-//! address under a secret kept in the database and the local day, so the same address gives
-//! unrelated values on different days.
+//! No address and no cookie is ever stored: responses keep at most keyed hashes of them
+//! under a secret kept in the database ([`Keys`]) and the local day, so the same client
+//! gives unrelated values on different days. The same secret signs the client cookie (a
+//! cookie the server did not issue counts as none) and the form's render time.
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use entity::{rating_link, setting};
 use hmac::{Hmac, KeyInit, Mac};
@@ -20,17 +21,21 @@ use sha2::Sha256;
 use tokio::sync::OnceCell;
 
 use super::answers::Answers;
-use super::limit::{Client, Limiter, RateLimit};
-use super::store::{AlreadyUsed, Channel, Stored, Submission, Writer, local_day};
+use super::limit::{Client, RateLimit};
+pub use super::store::Refused;
+use super::store::{Channel, FormAge, Stored, Submission, Writer, local_day};
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::govern::secrets;
 
-/// The settings key of the secret behind the daily client hash.
+/// The length of a client cookie's value.
+pub const COOKIE_LEN: usize = 46;
+
+/// The settings key of the deployment's secret behind the keyed hashes and signatures.
 const SECRET_KEY: &str = "client_hash_secret";
 
-/// Who is rating: the device (its first-party cookie) or, without one, its address; and
-/// the address itself, for the limits and the daily hash.
+/// Who is rating: the device (the cookie the server issued it) or, without one, its
+/// address; and the address itself, for the limits and the daily hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rater {
     pub client: Client,
@@ -43,22 +48,21 @@ impl Rater {
     }
 }
 
-/// Why a valid rating was not stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refused {
-    /// The single-use link was used in the meantime.
-    Used,
-    /// The client reached its limit; it may try again after this long.
-    Limited(Duration),
+/// What the citizen sent beside the answers.
+#[derive(Debug, Clone, Default)]
+pub struct Extras {
+    /// "Someone helped me rate".
+    pub assisted: bool,
+    /// The form's signed render time, as sent (`None`: not a form, or no stamp).
+    pub stamp: Option<String>,
 }
 
-/// The intake of ratings: the writer, the limiter and the hasher of one server process.
+/// The intake of ratings: the writer and the keys of one server process.
 #[derive(Clone)]
 pub struct Intake {
     db: Db,
     writer: Writer,
-    limiter: Limiter,
-    hasher: ClientHasher,
+    keys: Keys,
     timezone: Tz,
 }
 
@@ -66,9 +70,8 @@ impl Intake {
     /// Starts the response writer on the current runtime.
     pub fn start(db: Db, timezone: Tz, limit: Option<RateLimit>) -> Self {
         Self {
-            writer: Writer::start(db.clone(), timezone),
-            limiter: Limiter::new(limit),
-            hasher: ClientHasher::default(),
+            writer: Writer::start(db.clone(), timezone, limit),
+            keys: Keys::default(),
             db,
             timezone,
         }
@@ -79,6 +82,11 @@ impl Intake {
         &self.writer
     }
 
+    /// The deployment's keys, loaded on first use.
+    pub async fn keys(&self) -> Result<&Secret> {
+        self.keys.get(&self.db.write).await
+    }
+
     /// Stores a valid rating made through `link`. `Ok(Err(_))` says why it was refused;
     /// `Err(_)` means it was not stored (and may be tried again).
     pub async fn rate(
@@ -87,60 +95,126 @@ impl Intake {
         link: &rating_link::Model,
         channel: Channel,
         answers: Answers,
+        extras: Extras,
     ) -> Result<Result<Stored, Refused>> {
-        // A single-use link stores one rating at most: a limit per link adds nothing there.
-        let permit = if link.single_use {
-            None
-        } else {
-            match self.limiter.acquire(
-                link.id,
-                &rater.client,
-                rater.address,
-                link.kiosk,
-                Instant::now(),
-            ) {
-                Ok(permit) => Some(permit),
-                Err(wait) => {
-                    metrics::counter!("hailong_rate_limited_total").increment(1);
-                    return Ok(Err(Refused::Limited(wait)));
-                }
-            }
-        };
+        let keys = self.keys().await?;
         let mut sub = Submission::through_link(link, channel, answers);
         let (day, _) = local_day(self.timezone, sub.submitted_at);
-        sub.client_hash = Some(self.hasher.hash(&self.db.write, day, rater.address).await?);
-        match self.writer.submit(sub).await? {
-            Ok(stored) => {
-                if let Some(permit) = permit {
-                    permit.commit();
-                }
-                Ok(Ok(stored))
-            }
-            Err(AlreadyUsed) => Ok(Err(Refused::Used)),
+        sub.assisted = extras.assisted;
+        sub.client_hash = Some(keys.client_hash(day, rater.address));
+        if let Client::Device(cookie) = &rater.client {
+            sub.device_hash = Some(keys.device_hash(day, cookie));
         }
+        sub.form_age = extras.stamp.map(|s| match keys.read_stamp(&s) {
+            Some(at) => FormAge::ShownAt(at),
+            None => FormAge::Forged,
+        });
+        let stored = self.writer.submit(sub).await?;
+        match &stored {
+            Ok(stored) => {
+                for reason in &stored.held {
+                    metrics::counter!("hailong_ratings_held_total", "reason" => reason.as_str())
+                        .increment(1);
+                }
+            }
+            Err(Refused::Limited(_)) => {
+                metrics::counter!("hailong_rate_limited_total").increment(1);
+            }
+            Err(Refused::Used) => {}
+        }
+        Ok(stored)
     }
 }
 
-/// Makes the daily keyed hash of client addresses.
+/// The deployment's secret, loaded once per process.
 #[derive(Clone, Default)]
-pub struct ClientHasher {
-    secret: Arc<OnceCell<Vec<u8>>>,
+pub struct Keys {
+    secret: Arc<OnceCell<Secret>>,
 }
 
-impl ClientHasher {
-    /// HMAC-SHA-256 of the local day and the address under the deployment's secret,
-    /// shortened to 128 bits (hex).
-    pub async fn hash(
-        &self,
-        conn: &impl ConnectionTrait,
-        day: NaiveDate,
-        address: IpAddr,
-    ) -> Result<String> {
-        let secret = self.secret.get_or_try_init(|| load_secret(conn)).await?;
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret).map_err(Error::internal)?;
-        mac.update(format!("{day}|{address}").as_bytes());
-        let digest = mac.finalize().into_bytes();
-        Ok(hex::encode(&digest[..16]))
+impl Keys {
+    pub async fn get(&self, conn: &impl ConnectionTrait) -> Result<&Secret> {
+        self.secret
+            .get_or_try_init(|| async { Ok(Secret(load_secret(conn).await?)) })
+            .await
+    }
+}
+
+/// The secret itself: keyed hashes and signatures, each under its own label.
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    /// A secret made from `bytes`, for tests.
+    pub fn for_tests(bytes: &[u8]) -> Self {
+        Self(bytes.to_vec())
+    }
+
+    fn mac(&self, label: &str, data: &str) -> [u8; 32] {
+        // HMAC takes keys of any length.
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts every key length"));
+        mac.update(label.as_bytes());
+        mac.update(b"|");
+        mac.update(data.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
+    /// HMAC-SHA-256 of the local day and the address (an IPv6 address by its /64, which
+    /// one subscriber usually holds whole), shortened to 128 bits (hex).
+    pub fn client_hash(&self, day: NaiveDate, address: IpAddr) -> String {
+        let network = match address {
+            IpAddr::V4(v4) => v4.to_string(),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => v4.to_string(),
+                None => {
+                    let s = v6.segments();
+                    format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+                }
+            },
+        };
+        let digest = self.mac("address", &format!("{day}|{network}"));
+        hex::encode(&digest[..16])
+    }
+
+    /// The same for the client's cookie.
+    pub fn device_hash(&self, day: NaiveDate, cookie: &str) -> String {
+        let digest = self.mac("device", &format!("{day}|{cookie}"));
+        hex::encode(&digest[..16])
+    }
+
+    fn tag(&self, label: &str, data: &str) -> String {
+        let digest = self.mac(label, data);
+        hex::encode(&digest[..12])
+    }
+
+    /// A new client cookie's value ([`COOKIE_LEN`] characters): 128 random bits (22
+    /// characters) and their signature (24 hex digits).
+    pub fn new_cookie(&self) -> Result<String> {
+        let token = secrets::random_token(16).map_err(Error::internal)?;
+        let tag = self.tag("cookie", &token);
+        Ok(format!("{token}{tag}"))
+    }
+
+    /// The cookie's value when the server issued it.
+    pub fn check_cookie<'a>(&self, value: &'a str) -> Option<&'a str> {
+        let (token, tag) = (value.get(..22)?, value.get(22..)?);
+        secrets::constant_time_eq(tag, &self.tag("cookie", token)).then_some(value)
+    }
+
+    /// The form's stamp: when it was shown, signed.
+    pub fn stamp(&self, at: DateTime<Utc>) -> String {
+        let millis = at.timestamp_millis().to_string();
+        let tag = self.tag("form", &millis);
+        format!("{millis}.{tag}")
+    }
+
+    /// When the form of this stamp was shown, if the server made the stamp.
+    pub fn read_stamp(&self, stamp: &str) -> Option<DateTime<Utc>> {
+        let (millis, tag) = stamp.split_once('.')?;
+        if !secrets::constant_time_eq(tag, &self.tag("form", millis)) {
+            return None;
+        }
+        DateTime::from_timestamp_millis(millis.parse().ok()?)
     }
 }
 
@@ -163,4 +237,54 @@ async fn load_secret(conn: &impl ConnectionTrait) -> Result<Vec<u8>> {
         .await?
         .ok_or_else(|| Error::internal("the client hash secret is missing"))?;
     hex::decode(stored.value).map_err(Error::internal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret() -> Secret {
+        Secret(b"0123456789abcdef0123456789abcdef".to_vec())
+    }
+
+    #[test]
+    fn an_ipv6_client_is_its_64() {
+        let s = secret();
+        let day = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff:1:2:3".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(s.client_hash(day, a), s.client_hash(day, b));
+        assert_ne!(s.client_hash(day, a), s.client_hash(day, other));
+        let v4: IpAddr = "10.0.0.1".parse().unwrap();
+        let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
+        assert_eq!(s.client_hash(day, v4), s.client_hash(day, mapped));
+        let next = day.succ_opt().unwrap();
+        assert_ne!(s.client_hash(day, v4), s.client_hash(next, v4));
+    }
+
+    #[test]
+    fn only_cookies_and_stamps_the_server_made_are_believed() {
+        let s = secret();
+        let cookie = s.new_cookie().unwrap();
+        assert_eq!(s.check_cookie(&cookie), Some(cookie.as_str()));
+        assert_eq!(cookie.len(), COOKIE_LEN);
+        let token = &cookie[..22];
+        for forged in [
+            token.to_string(),
+            format!("{token}000000000000000000000000"),
+            String::new(),
+        ] {
+            assert_eq!(s.check_cookie(&forged), None, "{forged}");
+        }
+        let other = Secret(b"another secret".to_vec());
+        assert_eq!(other.check_cookie(&cookie), None);
+        let at = DateTime::from_timestamp_millis(1_772_000_000_123).unwrap();
+        let stamp = s.stamp(at);
+        assert_eq!(s.read_stamp(&stamp), Some(at));
+        let (millis, tag) = stamp.split_once('.').unwrap();
+        let earlier = format!("{}.{tag}", millis.parse::<i64>().unwrap() - 60_000);
+        assert_eq!(s.read_stamp(&earlier), None);
+        assert_eq!(s.read_stamp("garbage"), None);
+    }
 }

@@ -79,6 +79,7 @@ pub async fn desk_link(
         .filter(rating_link::Column::Kiosk.eq(kiosk))
         .filter(rating_link::Column::ExpiresAt.is_null())
         .filter(rating_link::Column::ServiceId.is_null())
+        .filter(rating_link::Column::RevokedAt.is_null())
         .order_by_asc(rating_link::Column::Id)
         .one(&db.read)
         .await?;
@@ -95,6 +96,116 @@ pub async fn desk_link(
     Ok(match create(cx, input).await? {
         Created::New(dto) | Created::Existing(dto) => dto.token,
     })
+}
+
+/// A withdrawn link.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct Revoked {
+    pub token: String,
+    pub revoked_at: DateTime<Utc>,
+}
+
+/// Withdraws the link of `token` (administrators; integrators within their scope): from
+/// now on it answers 410 `link_revoked`. Revoking a revoked link changes nothing.
+pub async fn revoke(cx: &Context<'_>, token: &str) -> Result<Revoked> {
+    let Context { db, by, .. } = *cx;
+    by.require_role(&[Role::Admin, Role::Integrator])?;
+    let link = by_token(&db.read, token)
+        .await?
+        .ok_or_else(|| Error::not_found("link_not_found", "there is no link with this token"))?;
+    let agencies = cx.agencies().await?;
+    let owner = agencies
+        .get(link.agency_id)
+        .ok_or_else(|| Error::internal("a link's agency vanished"))?;
+    agencies.in_scope(by, &owner.code)?;
+    if let Some(at) = link.revoked_at {
+        return Ok(Revoked {
+            token: link.token,
+            revoked_at: at,
+        });
+    }
+    let now = crate::now();
+    let txn = db.begin_write().await?;
+    revoke_ids(&txn, &[link.id], now).await?;
+    audit::commit(
+        txn,
+        &by.actor,
+        "link.revoke",
+        &format!("link:{}", &link.token[..6]),
+        json!({"agency": owner.code}),
+    )
+    .await?;
+    Ok(Revoked {
+        token: link.token,
+        revoked_at: now,
+    })
+}
+
+/// Gives a desk a new permanent link for its printed card and withdraws its previous
+/// permanent links (card and kiosk): what to do when a desk's QR code has leaked.
+/// Administrators only.
+pub async fn rotate(cx: &Context<'_>, agency_code: &str, desk_code: &str) -> Result<LinkDto> {
+    let Context { db, by, .. } = *cx;
+    by.require_role(&[Role::Admin])?;
+    let (owner, _) = cx.in_scope(agency_code).await?;
+    let found = crate::org::desk_by_code(&db.read, &owner, desk_code).await?;
+    let input = NewLink {
+        agency: owner.code.clone(),
+        desk: Some(found.code.clone()),
+        ..Default::default()
+    };
+    let new = match create(cx, input).await? {
+        Created::New(dto) | Created::Existing(dto) => dto,
+    };
+    let txn = db.begin_write().await?;
+    let previous: Vec<i64> = rating_link::Entity::find()
+        .filter(rating_link::Column::DeskId.eq(found.id))
+        .filter(rating_link::Column::SingleUse.eq(false))
+        .filter(rating_link::Column::ExpiresAt.is_null())
+        .filter(rating_link::Column::RevokedAt.is_null())
+        .filter(rating_link::Column::Token.ne(new.token.as_str()))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|l| l.id)
+        .collect();
+    revoke_ids(&txn, &previous, crate::now()).await?;
+    audit::commit(
+        txn,
+        &by.actor,
+        "desk.rotate",
+        &format!("desk:{}/{}", owner.code, found.code),
+        json!({"revoked": previous.len(), "new": &new.token[..6]}),
+    )
+    .await?;
+    Ok(new)
+}
+
+async fn revoke_ids(
+    conn: &impl ConnectionTrait,
+    ids: &[i64],
+    at: DateTime<Utc>,
+) -> Result<(), sea_orm::DbErr> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    rating_link::Entity::update_many()
+        .col_expr(
+            rating_link::Column::RevokedAt,
+            sea_orm::sea_query::Expr::value(at),
+        )
+        .filter(rating_link::Column::Id.is_in(ids.iter().copied()))
+        .filter(rating_link::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+async fn by_token(conn: &impl ConnectionTrait, token: &str) -> Result<Option<rating_link::Model>> {
+    Ok(rating_link::Entity::find()
+        .filter(rating_link::Column::Token.eq(token))
+        .one(conn)
+        .await?)
 }
 
 /// Whether a link was made now (201) or found by its reference (200).
@@ -342,6 +453,8 @@ pub enum Unusable {
     Unknown,
     Expired,
     Used,
+    /// Withdrawn by an administrator (a leaked code, a rotated desk card).
+    Revoked,
 }
 
 /// The link behind `token`, if it can take a rating now.
@@ -365,6 +478,9 @@ pub async fn usable(
     else {
         return Ok(Err(Unusable::Unknown));
     };
+    if link.revoked_at.is_some() {
+        return Ok(Err(Unusable::Revoked));
+    }
     if link.expires_at.is_some_and(|at| at <= Utc::now()) {
         return Ok(Err(Unusable::Expired));
     }

@@ -1,5 +1,5 @@
 //! The response listing: the stored responses of an agency's subtree over a period, oldest
-//! first, as JSON, CSV or XLSX. Large periods stream without holding the database: a task
+//! first, as JSON, CSV or XLSX, each with its status (`counted`, `held`, `excluded`). Large periods stream without holding the database: a task
 //! reads [`PAGE`] responses at a time, each page in its own short query (keyset on
 //! `(submitted_at, id)`, never one long snapshot, so the SQLite WAL can be checkpointed
 //! while a slow client downloads), and sends the body in chunks of about [`CHUNK`] bytes.
@@ -21,12 +21,13 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use super::import::{ANSWER_COLUMNS, CSV_HEADER};
+use super::integrity::Reason;
 use crate::app::Context;
 use crate::domain::{Period, Role};
 use crate::error::{Error, Result};
-use crate::org::agency_in_scope;
 pub use crate::report::export::ReportFormat as Format;
 use crate::report::export::{Cell, Column, Table, neutralise};
+use crate::rollup::Status;
 
 /// The most responses an XLSX listing holds (a worksheet's limit, less the header); longer
 /// periods are for CSV.
@@ -70,6 +71,12 @@ pub struct ListedResponse {
     pub answers: BTreeMap<String, i16>,
     pub comment: Option<String>,
     pub excluded: bool,
+    /// `counted`, `held` or `excluded`.
+    pub status: Status,
+    /// The rules it tripped when stored (kept after a release).
+    #[schema(value_type = Vec<String>)]
+    pub reasons: Vec<Reason>,
+    pub assisted: bool,
 }
 
 /// The whole JSON body, for the OpenAPI document (the server streams it).
@@ -94,14 +101,7 @@ pub async fn open(
     let format = Format::parse(query.format.as_deref())?;
     let period = Period::parse(query.from.as_deref(), query.to.as_deref())
         .map_err(|(field, e)| Error::invalid(field, e))?;
-    let agencies = match (query.agency.as_deref(), by.agency_id) {
-        (Some(code), _) => {
-            let (root, tree) = agency_in_scope(&db.read, by, code).await?;
-            Some(tree.subtree(root.id))
-        }
-        (None, Some(root)) => Some(crate::org::Tree::load(&db.read).await?.subtree(root)),
-        (None, None) => None,
-    };
+    let agencies = cx.subtree_or_own(query.agency.as_deref()).await?;
     let select = statement(agencies, period.instants(tz));
     let conn = db.read.clone();
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
@@ -141,7 +141,10 @@ fn statement(
             ("r", "channel", "channel"),
             ("r", "submitted_at", "submitted_at"),
             ("r", "comment", "comment"),
+            ("r", "assisted", "assisted"),
             ("e", "reason", "excluded_reason"),
+            ("h", "reasons", "held_reasons"),
+            ("h", "released_at", "released_at"),
         ],
     )
     .from_as(t("responses"), t("r"))
@@ -168,6 +171,12 @@ fn statement(
         t("exclusions"),
         t("e"),
         c("e", "response_id").equals((t("r"), t("id"))),
+    )
+    .join_as(
+        JoinType::LeftJoin,
+        t("holds"),
+        t("h"),
+        c("h", "response_id").equals((t("r"), t("id"))),
     )
     .order_by((t("r"), t("submitted_at")), Order::Asc)
     .order_by((t("r"), t("id")), Order::Asc);
@@ -255,6 +264,13 @@ async fn send(tx: &mpsc::Sender<Result<Bytes, std::io::Error>>, chunk: Bytes) ->
 
 fn decode(row: &QueryResult, id: i64) -> Result<ListedResponse, sea_orm::DbErr> {
     let reason: Option<String> = row.try_get("", "excluded_reason")?;
+    let held: Option<String> = row.try_get("", "held_reasons")?;
+    let released: Option<DateTime<Utc>> = row.try_get("", "released_at")?;
+    let status = match (&reason, &held, released) {
+        (Some(_), ..) => Status::Excluded,
+        (None, Some(_), None) => Status::Held,
+        _ => Status::Counted,
+    };
     Ok(ListedResponse {
         id,
         agency: row.try_get("", "agency")?,
@@ -265,6 +281,9 @@ fn decode(row: &QueryResult, id: i64) -> Result<ListedResponse, sea_orm::DbErr> 
         answers: BTreeMap::new(),
         comment: row.try_get("", "comment")?,
         excluded: reason.is_some(),
+        status,
+        reasons: held.as_deref().map(Reason::split).unwrap_or_default(),
+        assisted: row.try_get("", "assisted")?,
     })
 }
 
@@ -278,7 +297,8 @@ struct Renderer {
     first: bool,
 }
 
-/// The CSV and XLSX columns: the import header, then `id` and `excluded`.
+/// The CSV and XLSX columns: the import header, then `id` and `excluded` (API.md; a held
+/// response's status and reasons are in the JSON listing and the review).
 fn columns() -> Vec<&'static str> {
     CSV_HEADER
         .iter()

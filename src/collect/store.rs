@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use entity::{answer, chain_head, rating_link, response};
+use entity::{answer, chain_head, hold, rating_link, response};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr,
@@ -26,6 +26,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
 
 use super::answers::Answers;
+use super::integrity::{Ledger, RaterKeys, Reason, Rules, Verdict, Via};
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::rollup;
@@ -73,8 +74,9 @@ impl Channel {
 /// A valid rating, ready to store.
 #[derive(Debug, Clone)]
 pub struct Submission {
-    /// The link it came through, and whether that link is single use.
-    pub link: Option<(i64, bool)>,
+    /// The link it came through (ratings through a link are checked against the integrity
+    /// rules when a [`Ledger`] is given).
+    pub link: Option<Via>,
     pub agency_id: i64,
     pub desk_id: Option<i64>,
     pub service_id: Option<i64>,
@@ -82,14 +84,47 @@ pub struct Submission {
     pub channel: Channel,
     pub submitted_at: DateTime<Utc>,
     pub answers: Answers,
+    /// Someone helped the citizen rate.
+    pub assisted: bool,
+    /// The day's keyed hash of the client's address (an IPv6 address by its /64).
     pub client_hash: Option<String>,
+    /// The day's keyed hash of the cookie the server issued to the client, if it sent one.
+    pub device_hash: Option<String>,
+    /// The form was sent sooner after it was shown than the `fast` rule allows (decided
+    /// against the rules in force when it is stored: the form's age in seconds).
+    pub form_age: Option<FormAge>,
+}
+
+/// How long after it was shown a form was sent, as far as the server can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormAge {
+    /// Shown at this instant (the form's signed stamp).
+    ShownAt(DateTime<Utc>),
+    /// The form's stamp was not one the server made: treated as sent at once.
+    Forged,
+}
+
+impl FormAge {
+    /// Whether a form of this age is too fast for `rules` when it arrives `now`.
+    fn too_fast(self, rules: &Rules, now: DateTime<Utc>) -> bool {
+        match self {
+            FormAge::Forged => rules.min_seconds > 0,
+            FormAge::ShownAt(at) => {
+                (now - at).num_milliseconds() < i64::from(rules.min_seconds) * 1000
+            }
+        }
+    }
 }
 
 impl Submission {
     /// A rating made now through `link`.
     pub fn through_link(link: &rating_link::Model, channel: Channel, answers: Answers) -> Self {
         Self {
-            link: Some((link.id, link.single_use)),
+            link: Some(Via {
+                link: link.id,
+                kiosk: link.kiosk,
+                single_use: link.single_use,
+            }),
             agency_id: link.agency_id,
             desk_id: link.desk_id,
             service_id: link.service_id,
@@ -97,7 +132,17 @@ impl Submission {
             channel,
             submitted_at: crate::now(),
             answers,
+            assisted: false,
             client_hash: None,
+            device_hash: None,
+            form_age: None,
+        }
+    }
+
+    fn rater(&self) -> RaterKeys {
+        RaterKeys {
+            address: self.client_hash.clone().unwrap_or_default(),
+            device: self.device_hash.clone(),
         }
     }
 }
@@ -106,14 +151,23 @@ impl Submission {
 pub struct Stored {
     pub id: i64,
     pub submitted_at: DateTime<Utc>,
+    /// Why it is held out of the figures (empty: counted).
+    pub held: Vec<Reason>,
 }
 
-/// A submission the store turned down: its single-use link was used in the meantime.
+/// Why a valid rating was not stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AlreadyUsed;
+pub enum Refused {
+    /// The single-use link was used in the meantime.
+    Used,
+    /// The client reached its rate limit; it may try again after this long.
+    Limited(Duration),
+}
 
 /// The text a response's hash covers. Instants are written with microseconds in UTC, the
-/// precision both databases keep.
+/// precision both databases keep. An assisted response ends with `|assisted` (after the
+/// JSON-quoted comment, so no comment can imitate it); the text of every other response is
+/// what it was before the tick existed.
 pub fn canonical(r: &response::Model, answers: &[(String, i16)]) -> String {
     let instant = |t: &DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
     let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
@@ -134,7 +188,7 @@ pub fn canonical(r: &response::Model, answers: &[(String, i16)]) -> String {
         answers.join(","),
         // JSON-quoted, so that no comment can imitate the separators.
         serde_json::Value::from(r.comment.clone()),
-    )
+    ) + if r.assisted { "|assisted" } else { "" }
 }
 
 pub fn chain_hash(prev: &str, canonical: &str) -> String {
@@ -169,21 +223,40 @@ pub async fn lock_head(txn: &DatabaseTransaction) -> Result<(i64, String), DbErr
     })
 }
 
-/// Stores `subs` inside `txn`: for each, the stored response or [`AlreadyUsed`].
+/// Stores `subs` inside `txn`: for each, the stored response or why it was refused. With a
+/// `ledger`, ratings through links are judged by the integrity rules and the rate limits
+/// (see [`super::integrity`]); without one (imports, generated data) they are all counted.
 pub async fn store_batch(
     txn: &DatabaseTransaction,
     tz: Tz,
     subs: &[Submission],
-) -> Result<Vec<Result<Stored, AlreadyUsed>>, DbErr> {
+    mut ledger: Option<&mut Ledger>,
+) -> Result<Vec<Result<Stored, Refused>>, DbErr> {
     let (mut last_id, mut last_hash) = lock_head(txn).await?;
     let received_at = crate::now();
+    let rules = match ledger.as_deref_mut() {
+        Some(ledger) => {
+            let links = subs
+                .iter()
+                .filter_map(|s| s.link.filter(|v| !v.single_use).map(|v| v.link));
+            ledger.sync(txn, last_id, links, received_at).await?;
+            Rules::load(txn).await?
+        }
+        None => Rules::default(),
+    };
 
     let mut results = Vec::with_capacity(subs.len());
     let mut responses = Vec::new();
     let mut answers = Vec::new();
+    let mut holds = Vec::new();
     let mut counts = rollup::Additions::new();
     for sub in subs {
-        if let Some((link_id, true)) = sub.link {
+        if let Some(Via {
+            link: link_id,
+            single_use: true,
+            ..
+        }) = sub.link
+        {
             let claimed = rating_link::Entity::update_many()
                 .col_expr(rating_link::Column::UsedAt, Expr::value(received_at))
                 .filter(rating_link::Column::Id.eq(link_id))
@@ -191,14 +264,29 @@ pub async fn store_batch(
                 .exec(txn)
                 .await?;
             if claimed.rows_affected == 0 {
-                results.push(Err(AlreadyUsed));
+                results.push(Err(Refused::Used));
                 continue;
             }
         }
+        let held = match (ledger.as_deref_mut(), sub.link) {
+            (Some(ledger), Some(via)) => {
+                let fast = sub
+                    .form_age
+                    .is_some_and(|age| age.too_fast(&rules, received_at));
+                match ledger.judge(via, &sub.rater(), fast, &rules, received_at) {
+                    Verdict::Limited(wait) => {
+                        results.push(Err(Refused::Limited(wait)));
+                        continue;
+                    }
+                    Verdict::Take(reasons) => reasons,
+                }
+            }
+            _ => Vec::new(),
+        };
         last_id += 1;
         let model = response::Model {
             id: last_id,
-            link_id: sub.link.map(|(id, _)| id),
+            link_id: sub.link.map(|v| v.link),
             agency_id: sub.agency_id,
             desk_id: sub.desk_id,
             service_id: sub.service_id,
@@ -209,31 +297,42 @@ pub async fn store_batch(
             comment: sub.answers.comment.clone(),
             client_hash: sub.client_hash.clone(),
             hash: String::new(),
+            assisted: sub.assisted,
+            device_hash: sub.device_hash.clone(),
         };
         last_hash = chain_hash(&last_hash, &canonical(&model, &sub.answers.values));
-        let places = rollup::places(
-            tz,
-            sub.agency_id,
-            sub.desk_id,
-            sub.questionnaire_id,
-            sub.submitted_at,
-        );
+        let status = if held.is_empty() {
+            rollup::Status::Counted
+        } else {
+            holds.push(hold::ActiveModel {
+                response_id: Set(last_id),
+                reasons: Set(Reason::join(&held)),
+                held_at: Set(received_at),
+                released_at: Set(None),
+                released_by: Set(None),
+            });
+            rollup::Status::Held
+        };
+        rollup::Counted {
+            agency: sub.agency_id,
+            desk: sub.desk_id,
+            questionnaire: sub.questionnaire_id,
+            submitted_at: sub.submitted_at,
+            assisted: sub.assisted,
+            answers: &sub.answers.values,
+        }
+        .add_to(&mut counts, tz, rollup::Count::one(status));
         for (key, value) in &sub.answers.values {
             answers.push(answer::ActiveModel {
                 response_id: Set(last_id),
                 question_key: Set(key.clone()),
                 value: Set(*value),
             });
-            for place in &places {
-                counts
-                    .entry((place.clone(), key.clone(), *value))
-                    .or_default()
-                    .n += 1;
-            }
         }
         results.push(Ok(Stored {
             id: last_id,
             submitted_at: sub.submitted_at,
+            held,
         }));
         responses.push(response::ActiveModel {
             hash: Set(last_hash.clone()),
@@ -243,7 +342,7 @@ pub async fn store_batch(
     if responses.is_empty() {
         return Ok(results);
     }
-    // SQLite allows 32,766 bound values per statement: 12 per response, 3 per answer.
+    // SQLite allows 32,766 bound values per statement: 14 per response, 3 per answer.
     for chunk in responses.chunks(2000) {
         response::Entity::insert_many(chunk.to_vec())
             .exec_without_returning(txn)
@@ -251,6 +350,11 @@ pub async fn store_batch(
     }
     for chunk in answers.chunks(8000) {
         answer::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(txn)
+            .await?;
+    }
+    for chunk in holds.chunks(5000) {
+        hold::Entity::insert_many(chunk.to_vec())
             .exec_without_returning(txn)
             .await?;
     }
@@ -262,10 +366,13 @@ pub async fn store_batch(
     }
     .update(txn)
     .await?;
+    if let Some(ledger) = ledger {
+        ledger.wrote(last_id);
+    }
     Ok(results)
 }
 
-type Reply = oneshot::Sender<Result<Result<Stored, AlreadyUsed>>>;
+type Reply = oneshot::Sender<Result<Result<Stored, Refused>>>;
 
 /// How long a client is asked to wait before sending a rating again that could not be
 /// stored (`Retry-After`).
@@ -288,10 +395,12 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer task on the current runtime.
-    pub fn start(db: Db, tz: Tz) -> Self {
+    /// Starts the writer task on the current runtime; it judges ratings through links
+    /// with its own [`Ledger`] under `limit`.
+    pub fn start(db: Db, tz: Tz, limit: Option<super::limit::RateLimit>) -> Self {
         let (tx, mut rx) = mpsc::channel::<(Submission, Reply)>(4 * MAX_BATCH);
         tokio::spawn(async move {
+            let mut ledger = Ledger::new(limit, tz);
             while let Some(first) = rx.recv().await {
                 let mut jobs = vec![first];
                 while jobs.len() < MAX_BATCH {
@@ -300,14 +409,14 @@ impl Writer {
                         Err(_) => break,
                     }
                 }
-                write_jobs(&db, tz, jobs).await;
+                write_jobs(&db, tz, &mut ledger, jobs).await;
             }
         });
         Self { tx }
     }
 
     /// Stores one submission; returns after its transaction committed.
-    pub async fn submit(&self, sub: Submission) -> Result<Result<Stored, AlreadyUsed>> {
+    pub async fn submit(&self, sub: Submission) -> Result<Result<Stored, Refused>> {
         let (reply, answer) = oneshot::channel();
         self.tx.send((sub, reply)).await.map_err(|_| not_stored())?;
         answer.await.map_err(|_| not_stored())?
@@ -318,9 +427,9 @@ impl Writer {
 /// batch fails, each job is tried again alone, so that one job that cannot be stored (or a
 /// fault that has cleared) never costs the others their rating; a job that still fails is
 /// answered with [`not_stored`].
-async fn write_jobs(db: &Db, tz: Tz, jobs: Vec<(Submission, Reply)>) {
+async fn write_jobs(db: &Db, tz: Tz, ledger: &mut Ledger, jobs: Vec<(Submission, Reply)>) {
     let subs: Vec<Submission> = jobs.iter().map(|(s, _)| s.clone()).collect();
-    let result = commit_batch(db, tz, &subs).await;
+    let result = commit_batch(db, tz, ledger, &subs).await;
     db.health.record(&result);
     match result {
         Ok(results) => {
@@ -337,7 +446,7 @@ async fn write_jobs(db: &Db, tz: Tz, jobs: Vec<(Submission, Reply)>) {
         Err(e) => {
             tracing::error!(error = %e, batch = jobs.len(), "storing a batch failed; storing its ratings one by one");
             for (sub, reply) in jobs {
-                let result = commit_batch(db, tz, std::slice::from_ref(&sub)).await;
+                let result = commit_batch(db, tz, ledger, std::slice::from_ref(&sub)).await;
                 db.health.record(&result);
                 let answer = match result {
                     Ok(mut results) => match results.pop() {
@@ -353,23 +462,32 @@ async fn write_jobs(db: &Db, tz: Tz, jobs: Vec<(Submission, Reply)>) {
 }
 
 /// One transaction. On failure it is rolled back explicitly, so that the connection goes
-/// back to the pool outside any transaction (or is closed, see [`crate::db`]).
+/// back to the pool outside any transaction (or is closed, see [`crate::db`]), and the
+/// ledger, which counted ratings that were not stored, starts afresh.
 async fn commit_batch(
     db: &Db,
     tz: Tz,
+    ledger: &mut Ledger,
     subs: &[Submission],
-) -> Result<Vec<Result<Stored, AlreadyUsed>>, DbErr> {
-    let txn = db.begin_write().await?;
-    match store_batch(&txn, tz, subs).await {
-        Ok(results) => {
-            txn.commit().await?;
-            Ok(results)
-        }
-        Err(e) => {
-            let _ = txn.rollback().await;
-            Err(e)
+) -> Result<Vec<Result<Stored, Refused>>, DbErr> {
+    let stored = async {
+        let txn = db.begin_write().await?;
+        match store_batch(&txn, tz, subs, Some(&mut *ledger)).await {
+            Ok(results) => {
+                txn.commit().await?;
+                Ok(results)
+            }
+            Err(e) => {
+                let _ = txn.rollback().await;
+                Err(e)
+            }
         }
     }
+    .await;
+    if stored.is_err() {
+        ledger.reset();
+    }
+    stored
 }
 
 #[cfg(test)]
@@ -392,6 +510,8 @@ mod tests {
             comment: Some("tốt|x".into()),
             client_hash: None,
             hash: String::new(),
+            assisted: false,
+            device_hash: None,
         };
         let answers = vec![("overall".to_string(), 5), ("staff".to_string(), 4)];
         let h = chain_hash(GENESIS, &canonical(&base, &answers));

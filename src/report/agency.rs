@@ -35,6 +35,11 @@ pub struct AgencyReport {
     pub method: u32,
     pub responses: u64,
     pub excluded: u64,
+    /// Held out of the figures until an administrator decides (API.md, "Trust in the
+    /// figures").
+    pub held: u64,
+    /// Counted responses that someone helped to rate.
+    pub assisted: u64,
     pub satisfied: u64,
     pub satisfaction_pct: Option<f64>,
     pub ci95: Option<[f64; 2]>,
@@ -126,6 +131,8 @@ fn build(
         method: METHOD,
         responses: s.responses,
         excluded: s.excluded,
+        held: s.held,
+        assisted: s.assisted,
         satisfied: s.overall.satisfied,
         satisfaction_pct: s.overall.satisfaction_pct,
         ci95: s.overall.ci95,

@@ -10,8 +10,10 @@
 //! | `rollup_monthly` | month × agency × question × value | whole months |
 //! | `rollup_yearly` | year × agency × question × value | whole years, the annual ranking |
 //!
-//! `n` counts included answers, `excluded` those of excluded responses. Days, months and
-//! years are local to the deployment's time zone.
+//! `n` counts the answers of counted responses, `held` those of held ones (kept out of the
+//! figures until a person decides), `excluded` those of excluded ones; assisted responses
+//! also count one answer [`ASSISTED`]. Days, months and years are local to the deployment's
+//! time zone.
 
 pub mod read;
 pub mod rebuild;
@@ -21,7 +23,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Tz;
 use entity::{rollup_daily as daily, rollup_monthly as monthly, rollup_yearly as yearly};
-use sea_orm::sea_query::{DynIden, Expr, ExprTrait, IntoIden, OnConflict, Query, SimpleExpr};
+use sea_orm::sea_query::{DynIden, Expr, IntoIden, OnConflict, Query, SimpleExpr};
 use sea_orm::{ConnectionTrait, DbErr, EntityName, EntityTrait, IdenStatic, Value};
 
 /// The three roll-up tables, finest first.
@@ -42,6 +44,8 @@ pub enum Col {
     N,
     /// Answers of excluded responses.
     Excluded,
+    /// Answers of held responses.
+    Held,
 }
 
 impl Col {
@@ -93,6 +97,7 @@ impl Grain {
                     Col::Value => $table::Column::Value,
                     Col::N => $table::Column::N,
                     Col::Excluded => $table::Column::Excluded,
+                    Col::Held => $table::Column::Held,
                 };
                 (column.into_iden(), column.as_str())
             }};
@@ -198,20 +203,93 @@ pub fn places(
     ]
 }
 
-/// The two counts of a roll-up row.
+/// The three counts of a roll-up row.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Count {
-    /// Included answers.
+    /// Counted answers.
     pub n: i64,
     /// Answers of excluded responses.
     pub excluded: i64,
+    /// Answers of held responses.
+    pub held: i64,
 }
+
+impl Count {
+    /// One answer in the column of a response of `status`.
+    pub fn one(status: Status) -> Self {
+        let mut c = Self::default();
+        match status {
+            Status::Counted => c.n = 1,
+            Status::Held => c.held = 1,
+            Status::Excluded => c.excluded = 1,
+        }
+        c
+    }
+
+    /// One answer moved from the count of `from` to that of `to` (an exclusion, a
+    /// release).
+    pub fn moved(from: Status, to: Status) -> Self {
+        let mut c = Self::one(to);
+        c.add(Self::one(from).negated());
+        c
+    }
+
+    fn negated(self) -> Self {
+        Self {
+            n: -self.n,
+            excluded: -self.excluded,
+            held: -self.held,
+        }
+    }
+
+    pub fn add(&mut self, other: Count) {
+        self.n += other.n;
+        self.excluded += other.excluded;
+        self.held += other.held;
+    }
+}
+
+/// Where a stored response stands (API.md, "Trust in the figures"): in the figures, held
+/// out of them until a person decides, or excluded.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Counted,
+    Held,
+    Excluded,
+}
+
+impl Status {
+    /// The roll-up column that counts the answers of a response of this status.
+    pub fn col(self) -> Col {
+        match self {
+            Status::Counted => Col::N,
+            Status::Held => Col::Held,
+            Status::Excluded => Col::Excluded,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Counted => "counted",
+            Status::Held => "held",
+            Status::Excluded => "excluded",
+        }
+    }
+}
+
+/// The key under which the roll-ups count assisted responses, as if it were a question
+/// answered with 1: it moves with the response's other answers when the response is
+/// released or excluded. No question key starts with `_`.
+pub const ASSISTED: &str = "_assisted";
 
 /// Counts to add: (place, question, value) → answers.
 pub type Additions = HashMap<(Place, String, i16), Count>;
 
-/// Adds `counts` with multi-row upserts (`n = n + excluded.n`, and the same for
-/// `excluded`), one statement per table and chunk, in `conn`'s transaction.
+/// Adds `counts` (negative ones move answers between counts) with multi-row upserts (`n = n + excluded.n`, and the same for
+/// `excluded` and `held`), one statement per table and chunk, in `conn`'s transaction.
 pub async fn add(conn: &impl ConnectionTrait, counts: Additions) -> Result<(), DbErr> {
     let mut by_grain: HashMap<Grain, Vec<(Place, String, i16, Count)>> = HashMap::new();
     for ((place, question, value), n) in counts {
@@ -225,7 +303,7 @@ pub async fn add(conn: &impl ConnectionTrait, counts: Additions) -> Result<(), D
         // `excluded` in the update is the row that conflicted (both databases), and `n` and
         // `excluded` also name the count columns.
         let sum = |c: Col| Expr::cust(format!("{table}.{0} + excluded.{0}", c.name()));
-        // SQLite allows 32,766 bound values per statement; rows have at most 8.
+        // SQLite allows 32,766 bound values per statement; rows have at most 9.
         for chunk in rows.chunks(3000) {
             let Some((first, ..)) = chunk.first() else {
                 continue;
@@ -239,15 +317,16 @@ pub async fn add(conn: &impl ConnectionTrait, counts: Additions) -> Result<(), D
             let mut insert = Query::insert();
             insert
                 .into_table(grain.iden())
-                .columns(
-                    key.iter()
-                        .cloned()
-                        .chain([grain.col(Col::N), grain.col(Col::Excluded)]),
-                )
+                .columns(key.iter().cloned().chain([
+                    grain.col(Col::N),
+                    grain.col(Col::Excluded),
+                    grain.col(Col::Held),
+                ]))
                 .on_conflict(
                     OnConflict::columns(key)
                         .value(grain.col(Col::N), sum(Col::N))
                         .value(grain.col(Col::Excluded), sum(Col::Excluded))
+                        .value(grain.col(Col::Held), sum(Col::Held))
                         .to_owned(),
                 );
             for (place, question, value, n) in chunk {
@@ -261,6 +340,7 @@ pub async fn add(conn: &impl ConnectionTrait, counts: Additions) -> Result<(), D
                     (*value).into(),
                     n.n.into(),
                     n.excluded.into(),
+                    n.held.into(),
                 ]);
                 insert
                     .values(values)
@@ -272,35 +352,43 @@ pub async fn add(conn: &impl ConnectionTrait, counts: Additions) -> Result<(), D
     Ok(())
 }
 
-/// Moves one answer from `n` to `excluded` in every roll-up it is counted in.
-pub async fn exclude(
-    conn: &impl ConnectionTrait,
-    places: &[Place],
-    question: &str,
-    value: i16,
-) -> Result<(), DbErr> {
-    for place in places {
-        let grain = place.grain();
-        let col = |c: Col| Expr::col(grain.col(c));
-        let mut update = Query::update();
-        update
-            .table(grain.iden())
-            .value(grain.col(Col::N), col(Col::N).sub(1))
-            .value(grain.col(Col::Excluded), col(Col::Excluded).add(1))
-            .and_where(col(Col::Question).eq(question))
-            .and_where(col(Col::Value).eq(value));
-        for (column, v) in place.key() {
-            update.and_where(Expr::col(column).eq(v));
+/// What a response adds to the roll-ups: where and when it was made, whether it was
+/// assisted, and its answers.
+pub struct Counted<'a> {
+    pub agency: i64,
+    pub desk: Option<i64>,
+    pub questionnaire: i64,
+    pub submitted_at: DateTime<Utc>,
+    pub assisted: bool,
+    pub answers: &'a [(String, i16)],
+}
+
+impl Counted<'_> {
+    /// Adds `count` to every roll-up row that each answer of the response counts in (and
+    /// to [`ASSISTED`] when it was assisted).
+    pub fn add_to(&self, out: &mut Additions, tz: Tz, count: Count) {
+        let places = places(
+            tz,
+            self.agency,
+            self.desk,
+            self.questionnaire,
+            self.submitted_at,
+        );
+        let assisted = self.assisted.then(|| (ASSISTED.to_string(), 1));
+        for (key, value) in self.answers.iter().chain(assisted.as_ref()) {
+            for place in &places {
+                out.entry((place.clone(), key.clone(), *value))
+                    .or_default()
+                    .add(count);
+            }
         }
-        conn.execute(&update).await?;
     }
-    Ok(())
 }
 
 /// Every stored roll-up row.
 pub async fn stored(conn: &impl ConnectionTrait) -> Result<Additions, DbErr> {
     let mut out = Additions::new();
-    let count = |n, excluded| Count { n, excluded };
+    let count = |n, excluded, held| Count { n, excluded, held };
     for r in daily::Entity::find().all(conn).await? {
         let place = Place::Daily {
             agency: r.agency_id,
@@ -308,21 +396,30 @@ pub async fn stored(conn: &impl ConnectionTrait) -> Result<Additions, DbErr> {
             desk: r.desk_id,
             questionnaire: r.questionnaire_id,
         };
-        out.insert((place, r.question_key, r.value), count(r.n, r.excluded));
+        out.insert(
+            (place, r.question_key, r.value),
+            count(r.n, r.excluded, r.held),
+        );
     }
     for r in monthly::Entity::find().all(conn).await? {
         let place = Place::Monthly {
             month: r.month,
             agency: r.agency_id,
         };
-        out.insert((place, r.question_key, r.value), count(r.n, r.excluded));
+        out.insert(
+            (place, r.question_key, r.value),
+            count(r.n, r.excluded, r.held),
+        );
     }
     for r in yearly::Entity::find().all(conn).await? {
         let place = Place::Yearly {
             year: r.year,
             agency: r.agency_id,
         };
-        out.insert((place, r.question_key, r.value), count(r.n, r.excluded));
+        out.insert(
+            (place, r.question_key, r.value),
+            count(r.n, r.excluded, r.held),
+        );
     }
     Ok(out)
 }
@@ -349,6 +446,7 @@ mod tests {
                 Col::Value,
                 Col::N,
                 Col::Excluded,
+                Col::Held,
             ] {
                 assert_eq!(grain.column(c).1, c.name(), "{grain:?} {c:?}");
             }

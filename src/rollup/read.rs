@@ -10,13 +10,14 @@ use entity::{rollup_daily as daily, rollup_monthly as monthly};
 use sea_orm::sea_query::{DynIden, Expr, ExprTrait, Order, Query, SelectStatement, SimpleExpr};
 use sea_orm::{ConnectionTrait, IdenStatic, QueryResult, Value};
 
-use super::{Col, Grain};
+use super::{ASSISTED, Col, Grain};
 use crate::error::Result;
 use crate::score::{OVERALL, Tally};
 
-/// The result columns of a summed read: included and excluded answers.
+/// The result columns of a summed read: counted, excluded and held answers.
 const N: &str = "n";
 const X: &str = "x";
+const H: &str = "h";
 
 /// A run of whole periods of one grain, both ends included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +67,7 @@ pub fn decompose(from: NaiveDate, to: NaiveDate) -> Vec<Piece> {
     pieces
 }
 
-/// `SUM(n)` and `SUM(excluded)` of `grain` as `n` and `x`, by question and value (and by
+/// `SUM(n)`, `SUM(excluded)` and `SUM(held)` of `grain` as `n`, `x` and `h`, by question and value (and by
 /// whatever the caller adds), from `grain`'s table.
 fn summed(grain: Grain) -> SelectStatement {
     let sum = |c: Col| SimpleExpr::from(Expr::col(grain.col(c)).sum()).cast_as("BIGINT");
@@ -75,6 +76,7 @@ fn summed(grain: Grain) -> SelectStatement {
         .column(grain.col(Col::Value))
         .expr_as(sum(Col::N), N)
         .expr_as(sum(Col::Excluded), X)
+        .expr_as(sum(Col::Held), H)
         .from(grain.iden())
         .group_by_col(grain.col(Col::Question))
         .group_by_col(grain.col(Col::Value));
@@ -113,16 +115,24 @@ pub async fn tallies(
     Ok(out)
 }
 
-/// Adds one summed roll-up row (question, value, `n`, `x`) to `tally`; excluded responses
-/// count once, on the overall question.
+/// Adds one summed roll-up row (question, value, `n`, `x`, `h`) to `tally`: excluded and
+/// held responses count once, on the overall question; assisted counted ones on
+/// [`ASSISTED`].
 fn add_row(tally: &mut Tally, row: &QueryResult) -> Result<(), sea_orm::DbErr> {
     let question: String = row.try_get("", Col::Question.name())?;
     let value: i16 = row.try_get("", Col::Value.name())?;
-    let n: i64 = row.try_get("", N)?;
-    let excluded: i64 = row.try_get("", X)?;
-    tally.add(&question, value, u64::try_from(n).unwrap_or(0));
+    let count = |column| -> Result<u64, sea_orm::DbErr> {
+        let n: i64 = row.try_get("", column)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    };
+    if question == ASSISTED {
+        tally.assisted += count(N)?;
+        return Ok(());
+    }
+    tally.add(&question, value, count(N)?);
     if question == OVERALL {
-        tally.excluded += u64::try_from(excluded).unwrap_or(0);
+        tally.excluded += count(X)?;
+        tally.held += count(H)?;
     }
     Ok(())
 }

@@ -1,5 +1,5 @@
-//! `hailong rollup rebuild`: recounts every roll-up from the stored responses, answers and
-//! exclusions, lists where the stored roll-ups differ, and (unless only checking) rewrites
+//! `hailong rollup rebuild`: recounts every roll-up from the stored responses, answers,
+//! exclusions and holds, lists where the stored roll-ups differ, and (unless only checking) rewrites
 //! them in one transaction.
 //!
 //! The transaction takes the chain-head lock first, like every writer of responses and
@@ -9,10 +9,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use sea_orm::sea_query::{Alias, ExprTrait, Order};
+use sea_orm::sea_query::{Alias, ExprTrait, JoinType, Order};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr};
 
-use super::{self as rollup, Additions, Count, Grain, Place};
+use super::{self as rollup, Additions, Count, Grain, Place, Status};
 use crate::collect::raw::{answer_rows, col as c, pick};
 use crate::collect::store::lock_head;
 use crate::db::Db;
@@ -96,7 +96,34 @@ fn difference(key: &(Place, String, i16), stored: Count, recounted: Count) -> Di
     }
 }
 
-/// Counts every answer of responses up to `last` into its three places.
+/// One response of the recount, with its answers so far.
+struct Pending {
+    id: i64,
+    agency: i64,
+    desk: Option<i64>,
+    questionnaire: i64,
+    submitted_at: DateTime<Utc>,
+    assisted: bool,
+    status: Status,
+    answers: Vec<(String, i16)>,
+}
+
+impl Pending {
+    fn count_into(self, out: &mut Additions, tz: Tz) {
+        rollup::Counted {
+            agency: self.agency,
+            desk: self.desk,
+            questionnaire: self.questionnaire,
+            submitted_at: self.submitted_at,
+            assisted: self.assisted,
+            answers: &self.answers,
+        }
+        .add_to(out, tz, Count::one(self.status));
+    }
+}
+
+/// Counts every answer of responses up to `last` into its three places, under the
+/// response's status (excluded, held until released, else counted).
 async fn recount(
     txn: &DatabaseTransaction,
     tz: Tz,
@@ -110,6 +137,14 @@ async fn recount(
     while from < last {
         let to = Ord::min(from.saturating_add(PAGE), last);
         let mut q = answer_rows(None);
+        q.join_as(
+            JoinType::LeftJoin,
+            t("holds"),
+            t("h"),
+            c("h", "response_id")
+                .equals((t("r"), t("id")))
+                .and(c("h", "released_at").is_null()),
+        );
         pick(
             &mut q,
             &[
@@ -118,7 +153,9 @@ async fn recount(
                 ("r", "desk_id", "desk_id"),
                 ("r", "questionnaire_id", "questionnaire_id"),
                 ("r", "submitted_at", "submitted_at"),
+                ("r", "assisted", "assisted"),
                 ("x", "id", "exclusion_id"),
+                ("h", "response_id", "held_id"),
                 ("a", "question_key", "question_key"),
                 ("a", "value", "value"),
             ],
@@ -126,28 +163,38 @@ async fn recount(
         .and_where(c("r", "id").gt(from))
         .and_where(c("r", "id").lte(to))
         .order_by((t("r"), t("id")), Order::Asc);
-        let mut previous = None;
+        let mut pending: Option<Pending> = None;
         for row in txn.query_all(&q).await? {
             let id: i64 = row.try_get("", "id")?;
-            let agency: i64 = row.try_get("", "agency_id")?;
-            let desk: Option<i64> = row.try_get("", "desk_id")?;
-            let questionnaire: i64 = row.try_get("", "questionnaire_id")?;
-            let submitted_at: DateTime<Utc> = row.try_get("", "submitted_at")?;
-            let excluded: Option<i64> = row.try_get("", "exclusion_id")?;
-            let question: String = row.try_get("", "question_key")?;
-            let value: i16 = row.try_get("", "value")?;
-            if previous != Some(id) {
-                responses += 1;
-                previous = Some(id);
-            }
-            for place in rollup::places(tz, agency, desk, questionnaire, submitted_at) {
-                let count = out.entry((place, question.clone(), value)).or_default();
-                if excluded.is_some() {
-                    count.excluded += 1;
-                } else {
-                    count.n += 1;
+            if pending.as_ref().is_none_or(|p| p.id != id) {
+                if let Some(done) = pending.take() {
+                    done.count_into(&mut out, tz);
                 }
+                responses += 1;
+                let excluded: Option<i64> = row.try_get("", "exclusion_id")?;
+                let held: Option<i64> = row.try_get("", "held_id")?;
+                pending = Some(Pending {
+                    id,
+                    agency: row.try_get("", "agency_id")?,
+                    desk: row.try_get("", "desk_id")?,
+                    questionnaire: row.try_get("", "questionnaire_id")?,
+                    submitted_at: row.try_get("", "submitted_at")?,
+                    assisted: row.try_get("", "assisted")?,
+                    status: match (excluded, held) {
+                        (Some(_), _) => Status::Excluded,
+                        (None, Some(_)) => Status::Held,
+                        (None, None) => Status::Counted,
+                    },
+                    answers: Vec::new(),
+                });
             }
+            if let Some(p) = pending.as_mut() {
+                p.answers
+                    .push((row.try_get("", "question_key")?, row.try_get("", "value")?));
+            }
+        }
+        if let Some(done) = pending.take() {
+            done.count_into(&mut out, tz);
         }
         progress(responses);
         from = to;
@@ -162,7 +209,7 @@ async fn rewrite(txn: &DatabaseTransaction, counts: Additions) -> Result<(), DbE
 }
 
 /// A difference as one line: `rollup_monthly 2026-03 agency 7 overall=5: stored n 3
-/// excluded 0, recounted n 4 excluded 0`.
+/// excluded 0 held 0, recounted n 4 excluded 0 held 0`.
 pub fn describe(d: &Difference) -> String {
     let place = match &d.place {
         Place::Daily {
@@ -178,9 +225,13 @@ pub fn describe(d: &Difference) -> String {
         }
         Place::Yearly { year, agency } => format!("rollup_yearly {year} agency {agency}"),
     };
+    let counts = |c: &Count| format!("n {} excluded {} held {}", c.n, c.excluded, c.held);
     format!(
-        "{place} {}={}: stored n {} excluded {}, recounted n {} excluded {}",
-        d.question, d.value, d.stored.n, d.stored.excluded, d.recounted.n, d.recounted.excluded
+        "{place} {}={}: stored {}, recounted {}",
+        d.question,
+        d.value,
+        counts(&d.stored),
+        counts(&d.recounted)
     )
 }
 

@@ -66,7 +66,12 @@ impl Counts {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tally {
     pub questions: BTreeMap<String, Counts>,
+    /// Excluded responses (not in the figures).
     pub excluded: u64,
+    /// Held responses (not in the figures until released).
+    pub held: u64,
+    /// Counted responses that someone helped to rate.
+    pub assisted: u64,
 }
 
 impl Tally {
@@ -82,6 +87,8 @@ impl Tally {
             self.questions.entry(q.clone()).or_default().merge(c);
         }
         self.excluded += other.excluded;
+        self.held += other.held;
+        self.assisted += other.assisted;
     }
 
     pub fn overall(&self) -> Counts {
@@ -160,6 +167,10 @@ pub fn index(overall: &Figures, elements: &BTreeMap<String, Figures>) -> Option<
 pub struct Summary {
     pub responses: u64,
     pub excluded: u64,
+    /// Held out of the figures until a person decides.
+    pub held: u64,
+    /// Counted responses that someone helped to rate.
+    pub assisted: u64,
     pub overall: Figures,
     pub index: Option<f64>,
     /// Answers per level of the overall question, "1".."5".
@@ -183,6 +194,8 @@ pub fn summarize(t: &Tally) -> Summary {
     Summary {
         responses: overall.n,
         excluded: t.excluded,
+        held: t.held,
+        assisted: t.assisted,
         index: index(&overall, &elements),
         distribution: (1..=5)
             .map(|v| (v.to_string(), overall_counts.0[v - 1]))

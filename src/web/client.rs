@@ -11,11 +11,12 @@ use axum::http::{HeaderMap, HeaderValue};
 use ipnet::IpNet;
 
 use super::AppState;
-use super::error::{Error, Result};
+use super::error::Result;
+use crate::collect::intake::{COOKIE_LEN, Secret};
 use crate::collect::limit::Client;
-use crate::govern::secrets;
 
-/// The client cookie's name. Its value is 128 random bits, nothing else.
+/// The client cookie's name. Its value is 128 random bits and the server's signature of
+/// them, nothing else.
 pub const COOKIE_NAME: &str = "hl_c";
 
 /// The caller of a citizen endpoint.
@@ -32,18 +33,28 @@ impl FromRequestParts<AppState> for Who {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip());
+        // Without the secret (the database is down) no cookie can be checked: the address
+        // is the client, and nothing will be stored anyway.
+        let keys = state.intake.keys().await.ok();
         Ok(identify(
             &parts.headers,
             peer,
             &state.config.trusted_proxies,
+            keys,
         ))
     }
 }
 
-/// The client and its address.
-pub fn identify(headers: &HeaderMap, peer: Option<IpAddr>, trusted: &[IpNet]) -> Who {
+/// The client and its address: a cookie counts only when the server issued it.
+pub fn identify(
+    headers: &HeaderMap,
+    peer: Option<IpAddr>,
+    trusted: &[IpNet],
+    keys: Option<&Secret>,
+) -> Who {
     let address = client_address(headers, peer, trusted);
-    let client = match cookie(headers) {
+    let issued = cookie(headers).filter(|c| keys.is_some_and(|k| k.check_cookie(c).is_some()));
+    let client = match issued {
         Some(value) => Client::Device(value),
         None => Client::Address(address),
     };
@@ -78,22 +89,24 @@ fn client_address(headers: &HeaderMap, peer: Option<IpAddr>, trusted: &[IpNet]) 
 }
 
 fn cookie(headers: &HeaderMap) -> Option<String> {
-    super::cookies::read(headers, COOKIE_NAME, 22)
+    super::cookies::read(headers, COOKIE_NAME, COOKIE_LEN)
 }
 
-/// A `Set-Cookie` value giving a new client its cookie (a year, first party, not readable
-/// by scripts).
-pub fn new_cookie(secure: bool) -> Result<HeaderValue> {
-    let value = secrets::random_token(16).map_err(Error::internal)?;
-    super::cookies::set(COOKIE_NAME, &value, 31_536_000, secure)
+/// A `Set-Cookie` value giving a new client its signed cookie (a year, first party, not
+/// readable by scripts).
+pub fn new_cookie(keys: &Secret, secure: bool) -> Result<HeaderValue> {
+    super::cookies::set(COOKIE_NAME, &keys.new_cookie()?, 31_536_000, secure)
 }
 
-/// Adds the client cookie to `res` when the caller has none.
-pub fn give_cookie(who: &Who, public_url: &str, res: &mut axum::response::Response) {
+/// Adds the client cookie to `res` when the caller has none the server issued.
+pub async fn give_cookie(state: &AppState, who: &Who, res: &mut axum::response::Response) {
     if who.has_cookie() {
         return;
     }
-    if let Ok(value) = new_cookie(public_url.starts_with("https://")) {
+    let secure = state.config.public_url.starts_with("https://");
+    if let Ok(keys) = state.intake.keys().await
+        && let Ok(value) = new_cookie(keys, secure)
+    {
         res.headers_mut().append(SET_COOKIE, value);
     }
 }
@@ -123,47 +136,69 @@ mod tests {
         let h = headers(&[("x-forwarded-for", "1.2.3.4, 5.6.7.8, 10.0.0.9")]);
         // From an untrusted peer the header is ignored.
         assert_eq!(
-            identify(&h, Some(ip("9.9.9.9")), &trusted).address,
+            identify(&h, Some(ip("9.9.9.9")), &trusted, None).address,
             ip("9.9.9.9")
         );
         // From a trusted proxy: the right-most untrusted hop (1.2.3.4 could be forged).
         assert_eq!(
-            identify(&h, Some(ip("10.1.1.1")), &trusted).address,
+            identify(&h, Some(ip("10.1.1.1")), &trusted, None).address,
             ip("5.6.7.8")
         );
         let h = headers(&[("x-forwarded-for", "garbage, 10.0.0.9")]);
         assert_eq!(
-            identify(&h, Some(ip("10.1.1.1")), &trusted).address,
+            identify(&h, Some(ip("10.1.1.1")), &trusted, None).address,
             ip("10.0.0.9")
         );
         assert_eq!(
-            identify(&HeaderMap::new(), None, &trusted).address,
+            identify(&HeaderMap::new(), None, &trusted, None).address,
             ip("0.0.0.0")
         );
     }
 
     #[test]
-    fn only_well_formed_cookies_identify_a_device() {
-        let good = "AbCdEfGhIjKlMnOpQrSt_-";
-        let h = headers(&[("cookie", &format!("x=1; {COOKIE_NAME}={good}"))]);
-        assert_eq!(
-            identify(&h, None, &[]).client,
-            Client::Device(good.to_string())
-        );
-        for bad in ["short", "AbCdEfGhIjKlMnOpQrSt_!", ""] {
-            let h = headers(&[("cookie", &format!("{COOKIE_NAME}={bad}"))]);
-            assert!(
-                !identify(&h, Some(ip("1.1.1.1")), &[]).has_cookie(),
-                "{bad}"
-            );
-        }
-        let cookie = new_cookie(true).unwrap();
+    fn only_cookies_the_server_issued_identify_a_device() {
+        let keys = Secret::for_tests(b"a test secret");
+        let cookie = new_cookie(&keys, true).unwrap();
         let text = cookie.to_str().unwrap();
         assert!(
             text.contains("HttpOnly") && text.contains("Secure") && text.contains("SameSite=Lax")
         );
-        let value = text.split(';').next().unwrap().split('=').nth(1).unwrap();
-        assert_eq!(cookie_from(value), Some(value.to_string()));
+        let good = text.split(';').next().unwrap().split('=').nth(1).unwrap();
+        let h = headers(&[("cookie", &format!("x=1; {COOKIE_NAME}={good}"))]);
+        assert_eq!(
+            identify(&h, None, &[], Some(&keys)).client,
+            Client::Device(good.to_string())
+        );
+        // Without the secret nothing can be checked.
+        assert!(!identify(&h, Some(ip("1.1.1.1")), &[], None).has_cookie());
+        // Forged, foreign, old-style or malformed cookies count as none.
+        let other = Secret::for_tests(b"another secret");
+        let foreign = new_cookie(&other, false).unwrap();
+        let foreign = foreign
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .split('=')
+            .nth(1)
+            .unwrap()
+            .to_string();
+        let forged = format!("{}{}", &good[..22], "0".repeat(24));
+        for bad in [
+            forged.as_str(),
+            foreign.as_str(),
+            "AbCdEfGhIjKlMnOpQrSt_-",
+            "short",
+            "",
+        ] {
+            let h = headers(&[("cookie", &format!("{COOKIE_NAME}={bad}"))]);
+            assert!(
+                !identify(&h, Some(ip("1.1.1.1")), &[], Some(&keys)).has_cookie(),
+                "{bad}"
+            );
+        }
+        assert_eq!(cookie_from(good), Some(good.to_string()));
     }
 
     fn cookie_from(value: &str) -> Option<String> {

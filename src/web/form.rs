@@ -14,7 +14,7 @@ use super::AppState;
 use super::client::{self, Who};
 use super::error::Error;
 use crate::collect::answers::{self, Problem, Raw};
-use crate::collect::intake::Refused;
+use crate::collect::intake::{Extras, Refused};
 use crate::collect::links::{self, Unusable};
 use crate::collect::questionnaire::Questionnaire;
 use crate::collect::store::Channel;
@@ -37,8 +37,10 @@ pub struct Texts {
     pub privacy: &'static str,
     pub thanks: &'static str,
     pub thanks_body: &'static str,
+    pub assisted: &'static str,
     pub unknown: (&'static str, &'static str),
     pub expired: (&'static str, &'static str),
+    pub revoked: (&'static str, &'static str),
     pub used: (&'static str, &'static str),
     pub failed: (&'static str, &'static str),
     pub limited: (&'static str, &'static str),
@@ -54,6 +56,11 @@ pub const VI: Texts = Texts {
     privacy: "Phiếu đánh giá ẩn danh: chúng tôi không thu thập họ tên hay số điện thoại.",
     thanks: "Cảm ơn Ông/Bà!",
     thanks_body: "Đánh giá của Ông/Bà đã được ghi nhận và giúp cơ quan phục vụ tốt hơn.",
+    assisted: "Có người giúp tôi điền phiếu này (cán bộ, người thân…)",
+    revoked: (
+        "Mã QR này đã ngừng sử dụng",
+        "Quầy đã đổi mã QR mới. Vui lòng quét mã đang dán tại quầy.",
+    ),
     unknown: (
         "Không tìm thấy phiếu đánh giá",
         "Đường dẫn này không đúng. Vui lòng quét lại mã QR tại quầy.",
@@ -86,6 +93,11 @@ pub const EN: Texts = Texts {
     privacy: "This survey is anonymous: we collect no names or phone numbers.",
     thanks: "Thank you!",
     thanks_body: "Your rating has been recorded and helps the agency serve you better.",
+    assisted: "Someone helped me fill in this form (staff, a relative…)",
+    revoked: (
+        "This QR code is no longer in use",
+        "The desk has a new QR code. Please scan the one now shown at the desk.",
+    ),
     unknown: (
         "Survey not found",
         "This link is not valid. Please scan the QR code at the desk again.",
@@ -148,6 +160,9 @@ pub struct FormPage<'a> {
     /// (question key, message) for the summary at the top.
     pub errors: Vec<(String, &'static str)>,
     pub other_lang_href: String,
+    /// The form's signed render time (the `fast` rule).
+    pub stamp: String,
+    pub assisted: bool,
 }
 
 #[derive(Template)]
@@ -203,6 +218,7 @@ fn unusable_page(t: &'static Texts, why: Unusable) -> Response {
         Unusable::Unknown => page(StatusCode::NOT_FOUND, t, t.unknown),
         Unusable::Expired => page(StatusCode::GONE, t, t.expired),
         Unusable::Used => page(StatusCode::CONFLICT, t, t.used),
+        Unusable::Revoked => page(StatusCode::GONE, t, t.revoked),
     }
 }
 
@@ -219,7 +235,9 @@ fn face(value: i16) -> &'static str {
 struct Filled<'a> {
     raw: &'a [(String, Raw)],
     comment: &'a str,
+    assisted: bool,
     problems: &'a [Problem],
+    stamp: String,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -296,6 +314,8 @@ fn form_page<'a>(
             t.other_lang,
             if kiosk { "&kiosk=1" } else { "" }
         ),
+        stamp: filled.stamp,
+        assisted: filled.assisted,
     }
 }
 
@@ -331,18 +351,20 @@ async fn show(
     let filled = Filled {
         raw: &[],
         comment: "",
+        assisted: false,
         problems: &[],
+        stamp: state.intake.keys().await?.stamp(crate::now()),
     };
     let mut res = render(
         StatusCode::OK,
         &form_page(t, &token, agency, desk, &q, kiosk, filled),
     );
-    client::give_cookie(&who, &state.config.public_url, &mut res);
+    client::give_cookie(&state, &who, &mut res).await;
     Ok(res)
 }
 
 /// Form fields that are not answers.
-const CONTROL_FIELDS: [&str; 4] = ["lang", "kiosk", "website", "comment"];
+const CONTROL_FIELDS: [&str; 6] = ["lang", "kiosk", "website", "comment", "assisted", "t"];
 
 async fn submit(
     State(state): State<AppState>,
@@ -385,15 +407,26 @@ async fn submit(
         .map(|(k, v)| (k.clone(), Raw::from_text(v)))
         .collect();
     let comment = field("comment").unwrap_or("");
+    let extras = Extras {
+        assisted: field("assisted") == Some("1"),
+        stamp: field("t").map(str::to_string),
+    };
     let checked = match answers::check(&q, &raw, Some(comment)) {
         Ok(checked) => checked,
         Err(problems) => {
             let kiosk = kiosk_post && q.scale == 3;
             let (agency, desk) = place(&state, &link).await?;
+            // The form comes back with its first stamp: correcting it is not a new form.
+            let stamp = match extras.stamp {
+                Some(stamp) => stamp,
+                None => state.intake.keys().await?.stamp(crate::now()),
+            };
             let filled = Filled {
                 raw: &raw,
                 comment,
+                assisted: extras.assisted,
                 problems: &problems,
+                stamp,
             };
             return Ok(render(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -407,7 +440,11 @@ async fn submit(
     } else {
         Channel::Qr
     };
-    match state.intake.rate(&who, &link, channel, checked).await {
+    match state
+        .intake
+        .rate(&who, &link, channel, checked, extras)
+        .await
+    {
         Ok(Ok(_)) => Ok(Redirect::to(&thanks_url).into_response()),
         Ok(Err(Refused::Used)) => Ok(unusable_page(t, Unusable::Used)),
         Ok(Err(Refused::Limited(wait))) => {

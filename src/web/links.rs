@@ -10,13 +10,18 @@ use super::AppState;
 use super::auth::Caller;
 use super::error::{Denied, Error, ErrorBody, Result};
 use super::extract::ApiJson;
-use crate::collect::links::{self, Created, LinkDto, NewLink};
+use crate::collect::links::{self, Created, LinkDto, NewLink, Revoked};
 use crate::collect::qr;
 use crate::domain::Role;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/links", post(create_link))
+        .route("/api/v1/links/{token}/revoke", post(revoke_link))
+        .route(
+            "/api/v1/agencies/{code}/desks/{desk}/rotate",
+            post(rotate_desk),
+        )
         .route("/r/{token}/qr.png", get(qr_png))
         .route("/r/{token}/qr.svg", get(qr_svg))
 }
@@ -42,6 +47,32 @@ pub async fn create_link(
         Created::New(link) => Ok((StatusCode::CREATED, Json(link))),
         Created::Existing(link) => Ok((StatusCode::OK, Json(link))),
     }
+}
+
+/// Withdraws a link: from then on it answers 410 `link_revoked` (administrators, and
+/// integrators within their scope). Revoking twice answers the first revocation.
+#[utoipa::path(post, path = "/api/v1/links/{token}/revoke", tag = "links", security(("bearer" = [])),
+    params(("token" = String, Path)),
+    responses((status = 200, body = Revoked), Denied,
+        (status = 404, description = "unknown token", body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub async fn revoke_link(caller: Caller, Path(token): Path<String>) -> Result<Json<Revoked>> {
+    Ok(Json(links::revoke(&caller.context(), &token).await?))
+}
+
+/// Gives a desk a new permanent link (its new QR card) and withdraws its previous
+/// permanent links, card and kiosk (administrators): for a leaked code.
+#[utoipa::path(post, path = "/api/v1/agencies/{code}/desks/{desk}/rotate", tag = "links", security(("bearer" = [])),
+    params(("code" = String, Path), ("desk" = String, Path)),
+    responses((status = 201, body = LinkDto), Denied,
+        (status = 404, description = "unknown agency or desk", body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub async fn rotate_desk(
+    caller: Caller,
+    Path((code, desk)): Path<(String, String)>,
+) -> Result<(StatusCode, Json<LinkDto>)> {
+    let link = links::rotate(&caller.context(), &code, &desk).await?;
+    Ok((StatusCode::CREATED, Json(link)))
 }
 
 /// The link's QR code as PNG (error correction M, quiet zone, 10 px modules).

@@ -18,6 +18,7 @@ pub mod ops;
 pub mod pages;
 pub mod reports;
 pub mod responses;
+pub mod review;
 pub mod server;
 
 use std::sync::Arc;
@@ -109,6 +110,7 @@ pub fn router(state: AppState) -> Router {
             .merge(agencies::router())
             .merge(links::router())
             .merge(responses::router())
+            .merge(review::router())
             .merge(reports::router())
             .merge(charts::router())
             .merge(pages::router())

@@ -105,6 +105,8 @@ pub async fn openapi_json() -> impl IntoResponse {
         super::agencies::rename_agency,
         super::agencies::rename_desk,
         super::links::create_link,
+        super::links::revoke_link,
+        super::links::rotate_desk,
         super::links::qr_png,
         super::links::qr_svg,
         super::responses::submit,
@@ -127,6 +129,12 @@ pub async fn openapi_json() -> impl IntoResponse {
         super::access::add_user,
         super::access::disable_user,
         super::access::enable_user,
+        super::review::get_rules,
+        super::review::put_rules,
+        super::review::held,
+        super::review::release,
+        super::review::release_many,
+        super::review::exclude_many,
     ),
     components(schemas(super::error::ErrorBody, super::error::ErrorDetail)),
     modifiers(&BearerAuth),
@@ -138,6 +146,7 @@ pub async fn openapi_json() -> impl IntoResponse {
         (name = "reports", description = "Figures computed by the scoring method"),
         (name = "charts", description = "The figures drawn, PNG or SVG, Vietnamese text in the bundled font"),
         (name = "access", description = "API keys and web users: create, list, revoke, disable"),
+        (name = "review", description = "Integrity rules, held ratings and decisions on them"),
     )
 )]
 pub struct ApiDoc;

@@ -17,7 +17,7 @@ use super::extract::{ApiJson, ApiQuery, media_type, read_body};
 use crate::collect::answers::{self, Raw};
 use crate::collect::exclusions::{self, ExcludeRequest, ExclusionDto};
 use crate::collect::import::{self, JsonImport};
-use crate::collect::intake::Refused;
+use crate::collect::intake::{Extras, Refused};
 use crate::collect::links::{self, Unusable};
 use crate::collect::listing::{self, ListQuery, ResponseList};
 use crate::collect::store::Channel;
@@ -44,6 +44,9 @@ pub struct NewResponse {
     pub answers: UniqueMap,
     #[serde(default)]
     pub comment: Option<String>,
+    /// Someone helped the citizen rate.
+    #[serde(default)]
+    pub assisted: bool,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -90,7 +93,15 @@ pub async fn submit(
     } else {
         Channel::Api
     };
-    let stored = match state.intake.rate(&who, &link, channel, checked).await? {
+    let extras = Extras {
+        assisted: body.assisted,
+        stamp: None,
+    };
+    let stored = match state
+        .intake
+        .rate(&who, &link, channel, checked, extras)
+        .await?
+    {
         Ok(stored) => stored,
         Err(Refused::Used) => return Err(unusable(Unusable::Used)),
         Err(Refused::Limited(wait)) => return Err(Error::rate_limited(wait)),
@@ -114,6 +125,11 @@ pub fn unusable(why: Unusable) -> Error {
             "this rating link has expired",
         ),
         Unusable::Used => Error::conflict("link_used", "this single-use link was already used"),
+        Unusable::Revoked => Error::new(
+            super::error::Kind::Gone,
+            "link_revoked",
+            "this rating link was withdrawn",
+        ),
     }
 }
 

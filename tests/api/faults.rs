@@ -262,7 +262,10 @@ async fn one_failing_job_never_fails_the_others_in_its_batch() {
             values: vec![("overall".into(), overall)],
             comment: None,
         },
+        assisted: false,
         client_hash: None,
+        device_hash: None,
+        form_age: None,
     };
     let mut tasks = Vec::new();
     for i in 0..60 {

@@ -40,13 +40,15 @@ async fn rate_from(
             json!({"token": token, "answers": {"overall": overall}}).to_string(),
         ))
         .unwrap();
-    let addr: SocketAddr = format!("{peer}:40000").parse().unwrap();
+    let addr = SocketAddr::new(peer.parse().unwrap(), 40000);
     req.extensions_mut().insert(ConnectInfo(addr));
     app.send(req).await
 }
 
-fn device(n: usize) -> String {
-    format!("{n:0>22}")
+/// Client cookies as the server issues them (signed), one per device.
+async fn devices(app: &TestApp, n: usize) -> Vec<String> {
+    let keys = app.state.intake.keys().await.unwrap();
+    (0..n).map(|_| keys.new_cookie().unwrap()).collect()
 }
 
 #[tokio::test]
@@ -87,6 +89,8 @@ async fn devices_behind_one_address_share_a_higher_ceiling() {
     app.province().await;
     let token = link(&app, json!({"agency": "A", "desk": "MC1"})).await;
     let wifi = "198.51.100.20";
+    let device = devices(&app, 100).await;
+    let device = |d: usize| device[d].clone();
     // Each device gets five; the address as a whole gets ten times that.
     for d in 0..10 {
         for _ in 0..5 {
@@ -134,6 +138,58 @@ async fn devices_behind_one_address_share_a_higher_ceiling() {
     )
     .await;
     assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn forged_or_dropped_cookies_do_not_buy_a_new_budget() {
+    let app = TestApp::spawn().await;
+    app.province().await;
+    let token = link(&app, json!({"agency": "A", "desk": "MC1"})).await;
+    let from = "203.0.113.50";
+    // Five ratings without a cookie, then every forged cookie is the same address client.
+    for _ in 0..5 {
+        let res = rate_from(&app, &token, json!(5), from, None, None).await;
+        assert_eq!(res.status, StatusCode::CREATED);
+    }
+    for n in 0..20 {
+        let forged = format!("{n:0>46}");
+        let res = rate_from(&app, &token, json!(5), from, Some(&forged), None).await;
+        assert_eq!(
+            res.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "forged cookie {n}"
+        );
+    }
+    // A cookie signed by another deployment is forged here too.
+    let other = hailong::collect::intake::Secret::for_tests(b"someone else's secret");
+    let foreign = other.new_cookie().unwrap();
+    let res = rate_from(&app, &token, json!(5), from, Some(&foreign), None).await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(app.count("responses").await, 5);
+}
+
+#[tokio::test]
+async fn every_address_of_one_ipv6_64_shares_one_budget() {
+    let app = TestApp::spawn().await;
+    app.province().await;
+    let token = link(&app, json!({"agency": "A", "desk": "MC1"})).await;
+    for i in 0..5 {
+        let peer = format!("2001:db8:aa:bb::{:x}", i + 1);
+        let res = rate_from(&app, &token, json!(5), &peer, None, None).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{peer}");
+    }
+    let res = rate_from(
+        &app,
+        &token,
+        json!(5),
+        "2001:db8:aa:bb:ffff:1:2:3",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS, "same /64");
+    let res = rate_from(&app, &token, json!(5), "2001:db8:aa:bc::1", None, None).await;
+    assert_eq!(res.status, StatusCode::CREATED, "another /64");
 }
 
 #[tokio::test]

@@ -96,6 +96,8 @@ impl From<FrozenRow> for Row {
             name: row.name,
             responses: row.responses,
             excluded: row.excluded,
+            // A year freezes only when none of its ratings are held.
+            held: 0,
             satisfied: row.satisfied,
             satisfaction_pct: row.satisfaction_pct,
             ci95: row.ci95,

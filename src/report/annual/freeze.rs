@@ -33,7 +33,8 @@ use crate::error::{Error, Result};
 use crate::govern::audit;
 use crate::score::{self, METHOD, Tally};
 
-/// Freezes the ranking of a year that has ended (administrators only).
+/// Freezes the ranking of a year that has ended (administrators only); 409
+/// `review_pending` while any rating of that year in the ranking is held.
 pub async fn freeze(cx: &Context<'_>, year: Year, parent: Option<&str>) -> Result<AnnualReport> {
     let Context { db, by, config, .. } = *cx;
     let tz = config.timezone;
@@ -55,6 +56,16 @@ pub async fn freeze(cx: &Context<'_>, year: Year, parent: Option<&str>) -> Resul
     let settings = settings(&txn, subject.year, default_min).await?;
     let units = subject.units();
     let tallies = live_tallies(&txn, &subject, &units).await?;
+    let held: u64 = tallies.values().map(|t| t.held).sum();
+    if held > 0 {
+        return Err(Error::conflict(
+            "review_pending",
+            format!(
+                "{held} ratings of {} in this ranking are held for review; release or exclude them first",
+                subject.year
+            ),
+        ));
+    }
     let doc = Canonical {
         year: subject.year,
         method: METHOD,
