@@ -26,6 +26,7 @@ pub const TABLES: &[&str] = &[
     "responses",
     "answers",
     "exclusions",
+    "holds",
     "rollup_daily",
     "rollup_monthly",
     "rollup_yearly",

@@ -25,3 +25,4 @@ mod ops;
 mod pages;
 mod reports;
 mod responses;
+mod trust;
