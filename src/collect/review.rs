@@ -41,6 +41,9 @@ pub struct HeldRating {
     pub comment: Option<String>,
     #[schema(value_type = Vec<String>)]
     pub reasons: Vec<Reason>,
+    /// The link it came through (for grouping on the review page; not served).
+    #[serde(skip)]
+    pub link: Option<i64>,
 }
 
 /// `GET /api/v1/review`.
@@ -158,6 +161,7 @@ pub async fn held(cx: &Context<'_>, agency: Option<&str>, period: Period) -> Res
                 .into_iter()
                 .collect(),
             comment: r.comment,
+            link: r.link_id,
             reasons: holds
                 .get(&r.id)
                 .map(|h| Reason::split(&h.reasons))

@@ -30,6 +30,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/admin/agencies/{code}/desks/{desk}/card", post(card))
         .route("/admin/agencies/{code}/desks/{desk}/kiosk", post(kiosk))
+        .route("/admin/agencies/{code}/desks/{desk}/rotate", post(rotate))
 }
 
 struct AgencyView {
@@ -148,6 +149,12 @@ async fn card(path: Path<(String, String)>, form: StaffForm) -> Response {
 /// The desk's kiosk: its permanent kiosk link made on first use, opened on this device.
 async fn kiosk(path: Path<(String, String)>, form: StaffForm) -> Response {
     desk_link(path, form, true).await
+}
+
+/// Withdraws the desk's QR code and kiosk link and opens the new card, ready to print.
+async fn rotate(Path((code, desk_code)): Path<(String, String)>, form: StaffForm) -> Response {
+    let link = links::rotate(&form.context(), &code, &desk_code).await;
+    see_other(link.map(|link| format!("/r/{}/card", link.token)))
 }
 
 /// To the desk's card, or to its kiosk form.

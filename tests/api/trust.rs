@@ -195,10 +195,14 @@ async fn a_busy_honest_desk_stays_counted_and_a_burst_is_held() {
         (Some(20), Some(5))
     );
     let metrics = app.call(Method::GET, "/metrics", None, None).await.text;
-    assert!(
-        metrics.contains("hailong_ratings_held_total{reason=\"burst\"} 5"),
-        "{metrics}"
-    );
+    // Metrics are the process's: other tests running beside this one add to them.
+    let burst: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("hailong_ratings_held_total{reason=\"burst\"} "))
+        .unwrap_or_else(|| panic!("{metrics}"))
+        .parse()
+        .unwrap();
+    assert!(burst >= 5, "{metrics}");
 }
 
 #[tokio::test]
@@ -560,7 +564,10 @@ async fn a_year_with_held_ratings_cannot_be_frozen() {
         (a["responses"].as_u64(), a["held"].as_u64()),
         (Some(2), Some(0))
     );
-    let verify = app.get(&format!("{path}/verify?parent=KH"), &app.admin).await.json();
+    let verify = app
+        .get(&format!("{path}/verify?parent=KH"), &app.admin)
+        .await
+        .json();
     assert_eq!(verify["ok"], true, "{verify}");
 }
 
@@ -703,4 +710,96 @@ async fn two_app_servers_on_one_database_share_limits_and_bursts() {
         (Some(18), Some(17))
     );
     assert_eq!(report(&second, "A").await, r);
+}
+
+#[tokio::test]
+async fn the_review_page_releases_or_excludes_a_whole_burst() {
+    use crate::pages::{hidden, request, setup, sign_in};
+    let app = setup(None).await;
+    let token = desk_link(&app).await;
+    for i in 0..24 {
+        let res = rate(
+            &app,
+            &token,
+            overall(if i < 20 { 5 } else { 1 }),
+            &format!("203.0.113.{i}"),
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::CREATED);
+    }
+    let (cookie, csrf) = sign_in(&app, "lan").await;
+    let dashboard = request(&app, Method::GET, "/dashboard?agency=A", &cookie, None).await;
+    assert!(
+        dashboard.text.contains("Phiếu chờ xem xét"),
+        "{}",
+        dashboard.text
+    );
+    let page = request(&app, Method::GET, "/admin/review", &cookie, None).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    assert!(page.text.contains("Phiếu chờ xem xét (4)"), "{}", page.text);
+    assert!(page.text.contains("A · quầy MC1: 4 phiếu"), "{}", page.text);
+    assert!(page.text.contains("dồn dập"));
+    let ids = hidden(&page.text, "ids");
+    assert_eq!(ids.split(',').count(), 4);
+    // A manager sees no review page; a form without the token changes nothing.
+    let (manager, manager_csrf) = sign_in(&app, "minh").await;
+    let res = request(&app, Method::GET, "/admin/review", &manager, None).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    let before = app.fingerprint().await;
+    let body = format!("csrf={manager_csrf}&ids={ids}&action=release");
+    let res = request(&app, Method::POST, "/admin/review", &manager, Some(body)).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    let res = request(
+        &app,
+        Method::POST,
+        "/admin/review",
+        &cookie,
+        Some(format!("csrf=wrong&ids={ids}&action=release")),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    // Excluding without a reason is refused with a page, and changes nothing.
+    let res = request(
+        &app,
+        Method::POST,
+        "/admin/review",
+        &cookie,
+        Some(format!("csrf={csrf}&ids={ids}&action=exclude&reason=")),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.fingerprint().await, before);
+    let body = format!(
+        "csrf={csrf}&ids={ids}&action=exclude&reason=nh%C3%A2n+vi%C3%AAn+t%E1%BB%B1+%C4%91%C3%A1nh+gi%C3%A1"
+    );
+    let res = request(&app, Method::POST, "/admin/review", &cookie, Some(body)).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
+    let r = report(&app, "A").await;
+    assert_eq!(
+        (r["held"].as_u64(), r["excluded"].as_u64()),
+        (Some(0), Some(4))
+    );
+    let page = request(&app, Method::GET, "/admin/review", &cookie, None).await;
+    assert!(page.text.contains("Không có phiếu nào đang chờ xem xét"));
+
+    // The rotate button withdraws the old code and opens the new card.
+    let res = request(
+        &app,
+        Method::POST,
+        "/admin/agencies/A/desks/MC1/rotate",
+        &cookie,
+        Some(format!("csrf={csrf}")),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
+    let to = res.headers[header::LOCATION].to_str().unwrap().to_string();
+    assert!(to.ends_with("/card"), "{to}");
+    assert_eq!(
+        request(&app, Method::GET, &to, "", None).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        rate(&app, &token, overall(5), "192.0.2.77").await.status,
+        StatusCode::GONE
+    );
 }

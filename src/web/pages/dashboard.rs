@@ -166,6 +166,16 @@ async fn dashboard_page(
         rank_text,
         "năm đến nay".to_string(),
     ));
+    figures.push((
+        "Phiếu chờ xem xét".to_string(),
+        vn_count(r.held),
+        "chưa tính vào số liệu cho đến khi được duyệt".to_string(),
+    ));
+    figures.push((
+        "Phiếu có người hỗ trợ".to_string(),
+        vn_count(r.assisted),
+        "người dân được giúp điền phiếu".to_string(),
+    ));
 
     // Children, sortable by any column without JavaScript.
     let sort = q.sort.as_deref().unwrap_or("pct");
@@ -306,6 +316,10 @@ async fn dashboard_page(
         links.push((
             "Người dùng và khóa API".to_string(),
             "/admin/users".to_string(),
+        ));
+        links.push((
+            format!("Phiếu chờ xem xét ({})", vn_count(r.held)),
+            "/admin/review".to_string(),
         ));
     }
     if Role::READ_RESPONSES.contains(&by.role) {

@@ -39,10 +39,12 @@ const LOGIN_COOKIE: &str = "hl_l";
 mod dashboard;
 mod login;
 mod ranking;
+mod review;
 
 use dashboard::dashboard;
 use login::{login, login_form, logout};
 use ranking::{annual_page, freeze, public_annual};
+use review::{decide, review_page};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -50,6 +52,7 @@ pub fn router() -> Router<AppState> {
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
         .route("/dashboard", get(dashboard))
+        .route("/admin/review", get(review_page).post(decide))
         .route("/reports/annual", get(annual_page))
         .route("/reports/annual/freeze", post(freeze))
         .route("/public/annual/{year}", get(public_annual))
