@@ -2,8 +2,12 @@
 //! build, and reports throughput and p50/p99 latency.
 //!
 //! ```text
-//! cargo bench --bench load -- [--clients 64] [--seconds 10] [--mode api|form|both]
+//! cargo bench --bench load -- [--clients 64] [--seconds 10] [--mode api|form|both] [--rules on|off]
 //! ```
+//!
+//! `--rules off` sets every integrity rule to 0 first; with them on (the default rules),
+//! one link taking thousands of ratings a second holds nearly all of them as a burst, the
+//! most work the rules can cause: every rating judged, and a hold row stored for each.
 //!
 //! It starts the real server in this process on 127.0.0.1 (a fresh SQLite file in a temp
 //! folder, or `LOAD_DATABASE_URL`), with the rate limit off (every client comes from one
@@ -38,6 +42,7 @@ struct Options {
     clients: usize,
     seconds: u64,
     modes: Vec<&'static str>,
+    rules: bool,
 }
 
 fn options() -> Options {
@@ -61,6 +66,7 @@ fn options() -> Options {
             .and_then(|v| v.parse().ok())
             .unwrap_or(10),
         modes,
+        rules: value("--rules").as_deref() != Some("off"),
     }
 }
 
@@ -93,10 +99,18 @@ async fn run(options: Options) {
         std::future::pending(),
     ));
     let token = fixture(&db, &config).await;
+    if !options.rules {
+        let cli = Principal::cli();
+        let off = serde_json::json!({"burst_max": 0, "burst_window_s": 0, "min_seconds": 0, "repeat_max": 0});
+        hailong::collect::integrity::put_rules(&Context::new(&db, &cli, &config), &off)
+            .await
+            .unwrap();
+    }
     println!(
-        "hailong load: {} clients, {} s per mode, database {}",
+        "hailong load: {} clients, {} s per mode, rules {}, database {}",
         options.clients,
         options.seconds,
+        if options.rules { "on" } else { "off" },
         if url.starts_with("sqlite") {
             "SQLite (temp file)"
         } else {

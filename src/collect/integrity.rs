@@ -5,7 +5,8 @@
 //! Why that is exact across several app servers: every writer of responses locks the chain
 //! head first (`store::lock_head`, `FOR UPDATE` on PostgreSQL), so the transactions that
 //! store ratings follow one another, and each sees every rating committed before it. The
-//! [`Ledger`] keeps the last day of each link's ratings in memory; before judging a batch it
+//! [`Ledger`] keeps what it needs of each link's recent ratings in memory (bounded: the
+//! newest instants, per-client counts of the day); before judging a batch it
 //! reads what other writers stored since its own last batch (the responses with a higher
 //! id than the one it last wrote), so it judges exactly as a recount of the database would,
 //! at the cost of one small query per batch (none when no other writer wrote).
@@ -247,13 +248,107 @@ struct Entry {
     rater: RaterKeys,
 }
 
-/// Each link's ratings of the last day, as stored: what the rules and the limits count.
+/// The most stored instants kept per link: the largest `burst_max` of a kiosk.
+const MAX_TIMES: usize = 300_000;
+/// Past this many clients or addresses on one link, those not seen within the last
+/// [`QUIET`] are dropped (and if that is not enough, all): a flood from rotating
+/// addresses must not grow memory without bound. Only the `repeat` counts of that day
+/// are lost, and a flood that large is held by `burst` anyway.
+const MAX_CLIENTS: usize = 50_000;
+const QUIET: TimeDelta = TimeDelta::minutes(10);
+/// The most ratings read back per link when a ledger first meets it.
+const MAX_LOAD: u64 = 200_000;
+
+/// One client's (or address's) recent ratings on a link.
+#[derive(Debug, Default)]
+struct Seen {
+    /// The newest instants, at most as many as its limit counts.
+    times: VecDeque<DateTime<Utc>>,
+    /// Ratings on the link's current day.
+    today: u32,
+}
+
+impl Seen {
+    fn record(&mut self, at: DateTime<Utc>, keep: usize) {
+        self.times.push_back(at);
+        while self.times.len() > keep.max(1) {
+            self.times.pop_front();
+        }
+        self.today += 1;
+    }
+
+    fn last(&self) -> Option<DateTime<Utc>> {
+        self.times.back().copied()
+    }
+
+    /// When its `max`-th newest rating lies within `window` of `now`: how long until it
+    /// leaves.
+    fn wait(&self, max: u32, window: TimeDelta, now: DateTime<Utc>) -> Option<TimeDelta> {
+        let max = max as usize;
+        if max == 0 || self.times.len() < max {
+            return None;
+        }
+        let oldest = self.times[self.times.len() - max];
+        (now - oldest < window).then(|| window - (now - oldest))
+    }
+}
+
+/// What the rules and limits need of one link's ratings, bounded whatever the traffic.
+#[derive(Debug, Default)]
+struct LinkLog {
+    /// The local day that `today` counts.
+    day: Option<NaiveDate>,
+    /// Stored instants, oldest first, at most [`MAX_TIMES`].
+    times: VecDeque<DateTime<Utc>>,
+    /// Per client: a device, else an address.
+    clients: HashMap<String, Seen>,
+    /// Per address, over all its devices.
+    addresses: HashMap<String, Seen>,
+}
+
+impl LinkLog {
+    fn record(&mut self, at: DateTime<Utc>, day: NaiveDate, rater: &RaterKeys, keep: usize) {
+        if self.day != Some(day) {
+            self.day = Some(day);
+            for seen in self.clients.values_mut().chain(self.addresses.values_mut()) {
+                seen.today = 0;
+            }
+        }
+        self.times.push_back(at);
+        while self.times.len() > MAX_TIMES {
+            self.times.pop_front();
+        }
+        let keep_address = keep.saturating_mul(ADDRESS_FACTOR as usize);
+        self.clients
+            .entry(rater.client().to_string())
+            .or_default()
+            .record(at, keep);
+        self.addresses
+            .entry(rater.address.clone())
+            .or_default()
+            .record(at, keep_address);
+        for map in [&mut self.clients, &mut self.addresses] {
+            if map.len() > MAX_CLIENTS {
+                map.retain(|_, seen| seen.last().is_some_and(|t| at - t < QUIET));
+                if map.len() > MAX_CLIENTS {
+                    map.clear();
+                }
+            }
+        }
+    }
+
+    fn last(&self) -> Option<DateTime<Utc>> {
+        self.times.back().copied()
+    }
+}
+
+/// Each link's recent ratings, as stored: what the rules and the limits count.
 pub struct Ledger {
     limit: Option<RateLimit>,
     tz: Tz,
     /// The id of the last response this ledger knows of (`None`: it knows nothing yet).
     synced: Option<i64>,
-    links: HashMap<i64, VecDeque<Entry>>,
+    links: HashMap<i64, LinkLog>,
 }
 
 impl Ledger {
@@ -272,9 +367,24 @@ impl Ledger {
         self.links.clear();
     }
 
+    /// How many instants each client keeps: what its limit counts.
+    fn keep(&self) -> usize {
+        self.limit.map_or(1, |l| l.max as usize)
+    }
+
+    fn add(&mut self, link: i64, entry: &Entry) {
+        let day = self.local_day(entry.at);
+        let keep = self.keep();
+        self.links
+            .entry(link)
+            .or_default()
+            .record(entry.at, day, &entry.rater, keep);
+    }
+
     /// Catches up with the database as it stands under the chain lock, whose head is
     /// `head`: the ratings other writers stored since this ledger last wrote, on the links
-    /// it knows; then every link of `vias` that it does not know yet, read whole.
+    /// it knows; then every link of `vias` that it does not know yet, read back (its
+    /// newest [`MAX_LOAD`] ratings of the last day).
     pub async fn sync(
         &mut self,
         conn: &impl ConnectionTrait,
@@ -284,12 +394,12 @@ impl Ledger {
     ) -> Result<(), DbErr> {
         match self.synced {
             Some(last) if last == head => {}
-            Some(last) if last < head && head - last <= MAX_DELTA && !self.links.is_empty() => {
-                let known: Vec<i64> = self.links.keys().copied().collect();
-                for chunk in known.chunks(500) {
-                    let rows = recent(conn, chunk, Some(last), now).await?;
-                    for (link, entry) in rows {
-                        self.links.entry(link).or_default().push_back(entry);
+            Some(last) if last < head && head - last <= MAX_DELTA => {
+                // One query for everything stored since, whatever the link; links this
+                // ledger does not know are read whole when they are first needed.
+                for (link, entry) in recent(conn, None, Some(last), now).await? {
+                    if self.links.contains_key(&link) {
+                        self.add(link, &entry);
                     }
                 }
             }
@@ -298,17 +408,15 @@ impl Ledger {
         self.synced = Some(head);
         if self.links.len() > SWEEP_AT {
             self.links
-                .retain(|_, log| log.back().is_some_and(|e| now - e.at < KEEP));
+                .retain(|_, log| log.last().is_some_and(|t| now - t < KEEP));
         }
         let mut missing: Vec<i64> = vias.filter(|l| !self.links.contains_key(l)).collect();
         missing.sort_unstable();
         missing.dedup();
-        for chunk in missing.chunks(500) {
-            for l in chunk {
-                self.links.insert(*l, VecDeque::new());
-            }
-            for (link, entry) in recent(conn, chunk, None, now).await? {
-                self.links.entry(link).or_default().push_back(entry);
+        for link in missing {
+            self.links.insert(link, LinkLog::default());
+            for (link, entry) in recent(conn, Some(link), None, now).await? {
+                self.add(link, &entry);
             }
         }
         Ok(())
@@ -332,11 +440,7 @@ impl Ledger {
             return Verdict::Take(reasons);
         }
         let today = self.local_day(now);
-        let tz = self.tz;
         let log = self.links.entry(via.link).or_default();
-        while log.front().is_some_and(|e| now - e.at >= KEEP) {
-            log.pop_front();
-        }
         if let Some(wait) = self.limit.and_then(|l| limited(log, via, rater, l, now)) {
             return Verdict::Limited(wait);
         }
@@ -344,33 +448,27 @@ impl Ledger {
             rules.burst_max.saturating_mul(3)
         } else {
             rules.burst_max
-        };
-        if rules.burst_max > 0 && rules.burst_window_s > 0 {
-            let since = now - rules.burst_window();
-            let recent = log.iter().rev().take_while(|e| e.at > since).count();
-            if recent >= burst_max as usize {
+        } as usize;
+        if burst_max > 0 && rules.burst_window_s > 0 && log.times.len() >= burst_max {
+            let nth = log.times[log.times.len() - burst_max];
+            if now - nth < rules.burst_window() {
                 reasons.push(Reason::Burst);
             }
         }
         if fast {
             reasons.push(Reason::Fast);
         }
-        if rules.repeat_max > 0 {
-            let client = rater.client();
-            let same = log
-                .iter()
-                .rev()
-                .take_while(|e| e.at.with_timezone(&tz).date_naive() == today)
-                .filter(|e| e.rater.client() == client)
-                .count();
-            if same >= rules.repeat_max as usize {
+        if rules.repeat_max > 0 && log.day == Some(today) {
+            let same = log.clients.get(rater.client()).map_or(0, |s| s.today);
+            if same >= rules.repeat_max {
                 reasons.push(Reason::Repeat);
             }
         }
-        log.push_back(Entry {
+        let entry = Entry {
             at: now,
             rater: rater.clone(),
-        });
+        };
+        self.add(via.link, &entry);
         Verdict::Take(reasons)
     }
 
@@ -388,42 +486,29 @@ impl Ledger {
 /// address-only clients, not on kiosks) and its address's ceiling over all its devices
 /// ([`ADDRESS_FACTOR`] times; kiosks and devices).
 fn limited(
-    log: &VecDeque<Entry>,
+    log: &LinkLog,
     via: Via,
     rater: &RaterKeys,
     limit: RateLimit,
     now: DateTime<Utc>,
 ) -> Option<Duration> {
     let window = TimeDelta::from_std(limit.window).unwrap_or(KEEP).min(KEEP);
-    let since = now - window;
-    // Whose ratings count against which ceiling: the client's own, and its address's.
-    let mut checks: Vec<(bool, u32)> = Vec::new();
-    if !via.kiosk {
-        checks.push((false, limit.max));
-    }
-    if via.kiosk || rater.device.is_some() {
-        checks.push((true, limit.max.saturating_mul(ADDRESS_FACTOR)));
-    }
     let mut wait = TimeDelta::zero();
-    for (by_address, max) in checks {
-        let same = |r: &RaterKeys| {
-            if by_address {
-                r.address == rater.address
-            } else {
-                r.client() == rater.client()
-            }
-        };
-        let inside: Vec<&Entry> = log
-            .iter()
-            .rev()
-            .take_while(|e| e.at > since)
-            .filter(|e| same(&e.rater))
-            .collect();
-        if inside.len() >= max as usize {
-            // The oldest counted rating leaves the window first.
-            let oldest = inside.last().map_or(now, |e| e.at);
-            wait = wait.max(window - (now - oldest));
-        }
+    if !via.kiosk
+        && let Some(w) = log
+            .clients
+            .get(rater.client())
+            .and_then(|s| s.wait(limit.max, window, now))
+    {
+        wait = wait.max(w);
+    }
+    if (via.kiosk || rater.device.is_some())
+        && let Some(w) = log
+            .addresses
+            .get(&rater.address)
+            .and_then(|s| s.wait(limit.max.saturating_mul(ADDRESS_FACTOR), window, now))
+    {
+        wait = wait.max(w);
     }
     (wait > TimeDelta::zero()).then(|| {
         wait.to_std()
@@ -432,11 +517,11 @@ fn limited(
     })
 }
 
-/// The ratings of the last day on `links` (only those after response `after`, if given),
-/// oldest first.
+/// The ratings through links in the last day: on `link` (every link when `None`), only
+/// those after response `after` when given, else the newest [`MAX_LOAD`]; oldest first.
 async fn recent(
     conn: &impl ConnectionTrait,
-    links: &[i64],
+    link: Option<i64>,
     after: Option<i64>,
     now: DateTime<Utc>,
 ) -> Result<Vec<(i64, Entry)>, DbErr> {
@@ -446,14 +531,22 @@ async fn recent(
         .column(response::Column::ReceivedAt)
         .column(response::Column::ClientHash)
         .column(response::Column::DeviceHash)
-        .filter(response::Column::LinkId.is_in(links.iter().copied()))
-        .filter(response::Column::ReceivedAt.gt(now - KEEP))
-        .order_by_asc(response::Column::Id);
-    if let Some(after) = after {
-        q = q.filter(response::Column::Id.gt(after));
-    }
+        .filter(match link {
+            Some(link) => response::Column::LinkId.eq(link),
+            None => response::Column::LinkId.is_not_null(),
+        })
+        .filter(response::Column::ReceivedAt.gt(now - KEEP));
+    q = match after {
+        Some(after) => q
+            .filter(response::Column::Id.gt(after))
+            .order_by_asc(response::Column::Id),
+        None => q.order_by_desc(response::Column::Id).limit(MAX_LOAD),
+    };
     type Row = (Option<i64>, DateTime<Utc>, Option<String>, Option<String>);
-    let rows: Vec<Row> = q.into_tuple().all(conn).await?;
+    let mut rows: Vec<Row> = q.into_tuple().all(conn).await?;
+    if after.is_none() {
+        rows.reverse();
+    }
     Ok(rows
         .into_iter()
         .filter_map(|(link, at, address, device)| {
@@ -645,5 +738,49 @@ mod tests {
         assert_eq!(Reason::join(&all), "burst,fast,repeat");
         assert_eq!(Reason::split("burst,fast,repeat"), all);
         assert_eq!(Reason::split(""), vec![]);
+    }
+
+    proptest::proptest! {
+        /// Against a naive recount of every stored rating: the same verdict for each.
+        #[test]
+        fn matches_a_naive_recount(
+            steps in proptest::collection::vec((0i64..400, 0u8..4, proptest::bool::ANY, proptest::bool::ANY), 1..120),
+            burst_max in 0u32..6,
+            repeat_max in 0u32..4,
+        ) {
+            let limit = RateLimit { max: 3, window: Duration::from_secs(600) };
+            let tz: Tz = "Asia/Ho_Chi_Minh".parse().unwrap();
+            let mut l = Ledger::new(Some(limit), tz);
+            let rules = Rules { burst_max, burst_window_s: 300, min_seconds: 0, repeat_max };
+            let mut stored: Vec<(DateTime<Utc>, RaterKeys)> = Vec::new();
+            let mut now = t0();
+            for (dt, who, device, kiosk) in steps {
+                now += TimeDelta::minutes(dt) / 10;
+                let rater = rater(&format!("a{}", who % 2), device.then(|| format!("d{who}")).as_deref());
+                let via = Via { link: 1, kiosk, single_use: false };
+                let inside = |d: TimeDelta, f: &dyn Fn(&RaterKeys) -> bool| {
+                    stored.iter().filter(|(t, r)| now - *t < d && f(r)).count()
+                };
+                let window = TimeDelta::seconds(600);
+                let own = inside(window, &|r| r.client() == rater.client());
+                let address = inside(window, &|r| r.address == rater.address);
+                let limited = (!kiosk && own >= 3) || ((kiosk || device) && address >= 30);
+                let verdict = l.judge(via, &rater, false, &rules, now);
+                proptest::prop_assert_eq!(matches!(verdict, Verdict::Limited(_)), limited);
+                if let Verdict::Take(reasons) = verdict {
+                    let max = if kiosk { burst_max * 3 } else { burst_max } as usize;
+                    let burst = burst_max > 0 && inside(TimeDelta::seconds(300), &|_| true) >= max;
+                    let day = |t: DateTime<Utc>| t.with_timezone(&tz).date_naive();
+                    let same_day = stored
+                        .iter()
+                        .filter(|(t, r)| day(*t) == day(now) && r.client() == rater.client())
+                        .count();
+                    let repeat = repeat_max > 0 && same_day >= repeat_max as usize;
+                    proptest::prop_assert_eq!(reasons.contains(&Reason::Burst), burst);
+                    proptest::prop_assert_eq!(reasons.contains(&Reason::Repeat), repeat);
+                    stored.push((now, rater));
+                }
+            }
+        }
     }
 }

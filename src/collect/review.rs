@@ -313,17 +313,26 @@ pub async fn statuses_of(
             out.insert(id, Status::Held);
         }
     }
+    for x in rows_in::<exclusion::Entity>(conn, exclusion::Column::ResponseId, ids).await? {
+        out.insert(x.response_id, Status::Excluded);
+    }
+    Ok(out)
+}
+
+/// The rows of `E` whose `column` is one of `ids`, read 500 ids at a time.
+async fn rows_in<E: EntityTrait>(
+    conn: &impl ConnectionTrait,
+    column: E::Column,
+    ids: &[i64],
+) -> Result<Vec<E::Model>, DbErr> {
+    let mut out = Vec::new();
     for chunk in ids.chunks(500) {
-        let excluded: Vec<i64> = exclusion::Entity::find()
-            .select_only()
-            .column(exclusion::Column::ResponseId)
-            .filter(exclusion::Column::ResponseId.is_in(chunk.iter().copied()))
-            .into_tuple()
-            .all(conn)
-            .await?;
-        for id in excluded {
-            out.insert(id, Status::Excluded);
-        }
+        out.extend(
+            E::find()
+                .filter(column.is_in(chunk.iter().copied()))
+                .all(conn)
+                .await?,
+        );
     }
     Ok(out)
 }
@@ -333,34 +342,16 @@ pub async fn holds_of(
     conn: &impl ConnectionTrait,
     ids: &[i64],
 ) -> Result<HashMap<i64, hold::Model>, DbErr> {
-    let mut out = HashMap::new();
-    for chunk in ids.chunks(500) {
-        for h in hold::Entity::find()
-            .filter(hold::Column::ResponseId.is_in(chunk.iter().copied()))
-            .all(conn)
-            .await?
-        {
-            out.insert(h.response_id, h);
-        }
-    }
-    Ok(out)
+    let rows = rows_in::<hold::Entity>(conn, hold::Column::ResponseId, ids).await?;
+    Ok(rows.into_iter().map(|h| (h.response_id, h)).collect())
 }
 
 async fn responses_of(
     conn: &impl ConnectionTrait,
     ids: &[i64],
 ) -> Result<HashMap<i64, response::Model>, DbErr> {
-    let mut out = HashMap::new();
-    for chunk in ids.chunks(500) {
-        for r in response::Entity::find()
-            .filter(response::Column::Id.is_in(chunk.iter().copied()))
-            .all(conn)
-            .await?
-        {
-            out.insert(r.id, r);
-        }
-    }
-    Ok(out)
+    let rows = rows_in::<response::Entity>(conn, response::Column::Id, ids).await?;
+    Ok(rows.into_iter().map(|r| (r.id, r)).collect())
 }
 
 async fn answers_of(
@@ -368,16 +359,10 @@ async fn answers_of(
     ids: &[i64],
 ) -> Result<HashMap<i64, Vec<(String, i16)>>, DbErr> {
     let mut out: HashMap<i64, Vec<(String, i16)>> = HashMap::new();
-    for chunk in ids.chunks(500) {
-        for a in answer::Entity::find()
-            .filter(answer::Column::ResponseId.is_in(chunk.iter().copied()))
-            .all(conn)
-            .await?
-        {
-            out.entry(a.response_id)
-                .or_default()
-                .push((a.question_key, a.value));
-        }
+    for a in rows_in::<answer::Entity>(conn, answer::Column::ResponseId, ids).await? {
+        out.entry(a.response_id)
+            .or_default()
+            .push((a.question_key, a.value));
     }
     Ok(out)
 }

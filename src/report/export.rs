@@ -175,6 +175,11 @@ pub fn agency_table(r: &AgencyReport) -> Table {
             f.and_then(|f| f.mean),
         ));
     }
+    // Added in round 2, last so that the earlier columns keep their places.
+    columns.push(col("held", "Số phiếu chờ xem xét"));
+    columns.push(col("assisted", "Số phiếu có người hỗ trợ"));
+    total.push(Cell::Int(r.held));
+    total.push(Cell::Int(r.assisted));
     let width = columns.len();
     let mut rows = vec![total];
     for c in &r.children {
@@ -219,6 +224,8 @@ pub fn annual_table(r: &AnnualReport) -> Table {
     columns.push(col("index", "Chỉ số hài lòng (%)"));
     columns.push(col("band", "Xếp loại (mã)"));
     columns.push(col("band_name", "Xếp loại"));
+    // Added in round 2, last so that the earlier columns keep their places.
+    columns.push(col("held", "Số phiếu chờ xem xét"));
     let rows = r
         .rows
         .iter()
@@ -236,6 +243,7 @@ pub fn annual_table(r: &AnnualReport) -> Table {
             cells.push(Cell::Num(row.index));
             cells.push(Cell::Text(row.band.as_str().into()));
             cells.push(Cell::Text(row.band.name_vi().into()));
+            cells.push(Cell::Int(row.held));
             cells
         })
         .collect();

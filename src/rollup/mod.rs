@@ -388,7 +388,9 @@ impl Counted<'_> {
 /// Every stored roll-up row.
 pub async fn stored(conn: &impl ConnectionTrait) -> Result<Additions, DbErr> {
     let mut out = Additions::new();
-    let count = |n, excluded, held| Count { n, excluded, held };
+    let mut put = |place, question, value, n, excluded, held| {
+        out.insert((place, question, value), Count { n, excluded, held });
+    };
     for r in daily::Entity::find().all(conn).await? {
         let place = Place::Daily {
             agency: r.agency_id,
@@ -396,30 +398,21 @@ pub async fn stored(conn: &impl ConnectionTrait) -> Result<Additions, DbErr> {
             desk: r.desk_id,
             questionnaire: r.questionnaire_id,
         };
-        out.insert(
-            (place, r.question_key, r.value),
-            count(r.n, r.excluded, r.held),
-        );
+        put(place, r.question_key, r.value, r.n, r.excluded, r.held);
     }
     for r in monthly::Entity::find().all(conn).await? {
         let place = Place::Monthly {
             month: r.month,
             agency: r.agency_id,
         };
-        out.insert(
-            (place, r.question_key, r.value),
-            count(r.n, r.excluded, r.held),
-        );
+        put(place, r.question_key, r.value, r.n, r.excluded, r.held);
     }
     for r in yearly::Entity::find().all(conn).await? {
         let place = Place::Yearly {
             year: r.year,
             agency: r.agency_id,
         };
-        out.insert(
-            (place, r.question_key, r.value),
-            count(r.n, r.excluded, r.held),
-        );
+        put(place, r.question_key, r.value, r.n, r.excluded, r.held);
     }
     Ok(out)
 }

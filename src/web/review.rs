@@ -94,11 +94,7 @@ pub async fn release_many(
     caller: Caller,
     body: Result<ApiJson<Bulk>, Error>,
 ) -> Result<Json<BulkDecided>> {
-    caller.by.require_role(&[crate::domain::Role::Admin])?;
-    let ApiJson(bulk) = body?;
-    Ok(Json(
-        review::decide_many(&caller.context(), true, bulk).await?,
-    ))
+    decide_many(caller, body, true).await
 }
 
 /// Excludes many ratings (held or counted) at once with one reason, all or nothing
@@ -111,9 +107,17 @@ pub async fn exclude_many(
     caller: Caller,
     body: Result<ApiJson<Bulk>, Error>,
 ) -> Result<Json<BulkDecided>> {
+    decide_many(caller, body, false).await
+}
+
+/// The role first (403 before any look at the body), then the decision.
+async fn decide_many(
+    caller: Caller,
+    body: Result<ApiJson<Bulk>, Error>,
+    release: bool,
+) -> Result<Json<BulkDecided>> {
     caller.by.require_role(&[crate::domain::Role::Admin])?;
     let ApiJson(bulk) = body?;
-    Ok(Json(
-        review::decide_many(&caller.context(), false, bulk).await?,
-    ))
+    let decided = review::decide_many(&caller.context(), release, bulk).await?;
+    Ok(Json(decided))
 }
