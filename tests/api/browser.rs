@@ -337,6 +337,12 @@ async fn staff_pages_are_accessible_and_show_the_charts() {
     let kiosk = app
         .link(json!({"agency": "KH.STP", "desk": "MC1", "kiosk": true, "questionnaire": "kiosk-3"}))
         .await;
+    // Five ratings from one client: the 4th and 5th are held, for the review page.
+    for _ in 0..5 {
+        let body = json!({"token": card["token"], "answers": {"overall": 2}});
+        let res = crate::helpers::send_json(&app.router, "/api/v1/responses", &body).await;
+        assert_eq!(res.status.as_u16(), 201, "{}", res.text);
+    }
     let card_path = format!("/r/{}/card", card["token"].as_str().unwrap());
     let kiosk_path = format!("/r/{}", kiosk["token"].as_str().unwrap());
 
@@ -357,6 +363,7 @@ async fn staff_pages_are_accessible_and_show_the_charts() {
             ("public", format!("/public/annual/{last}?parent=KH")),
             ("admin", "/admin/agencies".to_string()),
             ("admin-users", "/admin/users".to_string()),
+            ("review", "/admin/review".to_string()),
             ("card", card_path.clone()),
             ("kiosk", kiosk_path.clone()),
             ("unknown-link", "/r/AAAAAAAAAAAAAAAAAAAAAA".to_string()),

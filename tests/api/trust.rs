@@ -188,6 +188,33 @@ async fn a_busy_honest_desk_stays_counted_and_a_burst_is_held() {
     assert_eq!(rows[0]["desk"], "MC1");
     assert_eq!(rows[0]["answers"]["overall"], 1);
     assert_eq!(rows[0]["reasons"], json!(["burst"]));
+    // The report's spreadsheet counts them apart too.
+    let csv = app
+        .get("/api/v1/reports/agencies/A?format=csv", &app.admin)
+        .await
+        .text;
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap()
+        .trim_start_matches('\u{feff}')
+        .split(',')
+        .collect();
+    let total: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let at = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    assert_eq!(
+        (total[at("responses")], total[at("held")]),
+        ("20", "5"),
+        "{csv}"
+    );
+    // A manager reads the review of their own agency, not of another.
+    let manager = app.key(Role::Manager, Some("A")).await;
+    let res = app.get("/api/v1/review", &manager).await;
+    assert_eq!(res.json()["held"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        app.get("/api/v1/review?agency=B", &manager).await.status,
+        StatusCode::FORBIDDEN
+    );
     // The province's figures and the ranking agree.
     let kh = report(&app, "KH").await;
     assert_eq!(
