@@ -146,7 +146,9 @@ async fn fixture(db: &Db, config: &Config) -> String {
         code: "MC1".into(),
         name: "Quầy số 1".into(),
     };
-    org::create_desk(&cx, "LOAD", desk).await.unwrap();
+    org::create_desk(&cx, &org::code_of("LOAD").unwrap(), desk)
+        .await
+        .unwrap();
     let link: NewLink =
         serde_json::from_value(serde_json::json!({"agency": "LOAD", "desk": "MC1"})).unwrap();
     match links::create(&cx, link).await.unwrap() {

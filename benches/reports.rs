@@ -117,10 +117,12 @@ fn reports(c: &mut Criterion) {
                 query("2025-03-15", "2025-10-20"),
             ),
         ];
+        let kh = hailong::org::code_of("KH").unwrap();
         for (name, code, q) in &cases {
+            let code = hailong::org::code_of(code).unwrap();
             group.bench_function(BenchmarkId::new(*name, &size), |b| {
                 b.iter(|| {
-                    let report = rt.block_on(agency::report(&cx, code, *q)).unwrap();
+                    let report = rt.block_on(agency::report(&cx, &code, *q)).unwrap();
                     serde_json::to_vec(&report).unwrap()
                 })
             });
@@ -128,7 +130,7 @@ fn reports(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("annual_ranking", &size), |b| {
             b.iter(|| {
                 let report = rt
-                    .block_on(annual::ranking(&cx, Year::stored(YEAR), Some("KH")))
+                    .block_on(annual::ranking(&cx, Year::stored(YEAR), Some(&kh)))
                     .unwrap();
                 assert_eq!(report.rows.len(), AGENCIES);
                 serde_json::to_vec(&report).unwrap()

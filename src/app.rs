@@ -11,6 +11,7 @@ use tokio::sync::OnceCell;
 
 use crate::config::Config;
 use crate::db::Db;
+use crate::domain::AgencyCode;
 use crate::error::Result;
 use crate::govern::Principal;
 use crate::org::Agencies;
@@ -45,16 +46,16 @@ impl<'a> Context<'a> {
 
     /// The agency with `code` if the caller's scope covers it (404, 403 otherwise), and
     /// every agency.
-    pub async fn in_scope(&self, code: &str) -> Result<(agency::Model, Arc<Agencies>)> {
+    pub async fn in_scope(&self, code: &AgencyCode) -> Result<(agency::Model, Arc<Agencies>)> {
         let agencies = self.agencies().await?;
-        let found = agencies.in_scope(self.by, code)?.clone();
+        let found = agencies.in_scope(self.by, code.as_str())?.clone();
         Ok((found, agencies))
     }
 
     /// The ids of the subtree a listing covers: of `code` when given (within the caller's
     /// scope), else of the caller's own agency; `None` (every agency) for a caller tied to
     /// no agency.
-    pub async fn subtree_or_own(&self, code: Option<&str>) -> Result<Option<Vec<i64>>> {
+    pub async fn subtree_or_own(&self, code: Option<&AgencyCode>) -> Result<Option<Vec<i64>>> {
         Ok(match (code, self.by.agency_id) {
             (Some(code), _) => {
                 let (root, agencies) = self.in_scope(code).await?;

@@ -128,7 +128,7 @@ pub async fn load(db: &Db, config: &Config) -> anyhow::Result<bool> {
         for (desk_code, desk_name) in desks {
             org::create_desk(
                 &Context::new(db, &by, config),
-                code,
+                &org::code_of(code).map_err(fail)?,
                 NewDesk {
                     code: (*desk_code).into(),
                     name: (*desk_name).into(),
@@ -193,7 +193,8 @@ pub async fn year_of_ratings(db: &Db, config: &Config) -> anyhow::Result<()> {
         ..Principal::cli()
     };
     let last = crate::domain::Year::stored(this_year - 1);
-    crate::report::annual::freeze(&Context::new(db, &by, config), last, Some(PROVINCE.0))
+    let province = org::code_of(PROVINCE.0).map_err(|e| anyhow::anyhow!("demo: {e:#}"))?;
+    crate::report::annual::freeze(&Context::new(db, &by, config), last, Some(&province))
         .await
         .map_err(|e| anyhow::anyhow!("demo: {e:#}"))?;
     eprintln!(
@@ -232,7 +233,7 @@ pub async fn grow(db: &Db, config: &Config, total: usize) -> anyhow::Result<usiz
         .map_err(fail)?;
         org::create_desk(
             &Context::new(db, &by, config),
-            &code,
+            &org::code_of(&code).map_err(fail)?,
             NewDesk {
                 code: "MC1".into(),
                 name: "Bộ phận một cửa".into(),

@@ -13,7 +13,7 @@ use serde_json::json;
 use super::questionnaire::{self, ONE_STOP_5};
 use crate::app::Context;
 use crate::db::{Db, is_unique_violation};
-use crate::domain::{Code, Role};
+use crate::domain::{AgencyCode, Code, Role};
 use crate::error::{Error, Result};
 use crate::govern::{audit, secrets};
 use crate::org::agency_in_scope;
@@ -64,13 +64,13 @@ pub struct LinkDto {
 /// oldest such link of that desk without a service, or a new one.
 pub async fn desk_link(
     cx: &Context<'_>,
-    agency_code: &str,
+    agency_code: &AgencyCode,
     desk_code: &str,
     kiosk: bool,
 ) -> Result<String> {
     let Context { db, by, .. } = *cx;
     by.require_role(&[Role::Admin, Role::Integrator])?;
-    let (owner, _) = agency_in_scope(&db.read, by, agency_code).await?;
+    let (owner, _) = cx.in_scope(agency_code).await?;
     let found = crate::org::desk_by_code(&db.read, &owner, desk_code).await?;
     let existing = rating_link::Entity::find()
         .filter(rating_link::Column::AgencyId.eq(owner.id))
@@ -144,7 +144,11 @@ pub async fn revoke(cx: &Context<'_>, token: &str) -> Result<Revoked> {
 /// Gives a desk a new permanent link for its printed card and withdraws its previous
 /// permanent links (card and kiosk): what to do when a desk's QR code has leaked.
 /// Administrators only.
-pub async fn rotate(cx: &Context<'_>, agency_code: &str, desk_code: &str) -> Result<LinkDto> {
+pub async fn rotate(
+    cx: &Context<'_>,
+    agency_code: &AgencyCode,
+    desk_code: &str,
+) -> Result<LinkDto> {
     let Context { db, by, .. } = *cx;
     by.require_role(&[Role::Admin])?;
     let (owner, _) = cx.in_scope(agency_code).await?;

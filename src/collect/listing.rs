@@ -101,7 +101,8 @@ pub async fn open(
     let format = Format::parse(query.format.as_deref())?;
     let period = Period::parse(query.from.as_deref(), query.to.as_deref())
         .map_err(|(field, e)| Error::invalid(field, e))?;
-    let agencies = cx.subtree_or_own(query.agency.as_deref()).await?;
+    let agency = crate::org::code_of_opt(query.agency.as_deref())?;
+    let agencies = cx.subtree_or_own(agency.as_ref()).await?;
     let select = statement(agencies, period.instants(tz));
     let conn = db.read.clone();
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);

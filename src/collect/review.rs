@@ -20,7 +20,7 @@ use serde_json::json;
 use super::exclusions::{ExcludeRequest, parse_reason};
 use super::integrity::Reason;
 use crate::app::Context;
-use crate::domain::{Period, Role};
+use crate::domain::{AgencyCode, Period, Role};
 use crate::error::{Error, Result};
 use crate::govern::audit;
 use crate::rollup::{self, Count, Status};
@@ -96,7 +96,11 @@ impl Decision {
 /// The held ratings of `agency`'s subtree (by default the caller's own; every agency for
 /// administrators) made within `period`, oldest first. Administrators; managers and
 /// viewers within their scope.
-pub async fn held(cx: &Context<'_>, agency: Option<&str>, period: Period) -> Result<ReviewList> {
+pub async fn held(
+    cx: &Context<'_>,
+    agency: Option<&AgencyCode>,
+    period: Period,
+) -> Result<ReviewList> {
     cx.by.require_role(&Role::READ_RESPONSES)?;
     let scope = cx.subtree_or_own(agency).await?;
     let (start, end) = period.instants(cx.config.timezone);

@@ -39,6 +39,27 @@ impl Code {
     }
 }
 
+/// The code of an agency a use case is asked about, parsed by the front end (the JSON API,
+/// the pages, the command line) before the call: use cases never take raw text for it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AgencyCode(Code);
+
+impl AgencyCode {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        Code::parse(raw).map(Self)
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl fmt::Display for AgencyCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 impl fmt::Display for Code {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

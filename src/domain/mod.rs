@@ -10,7 +10,7 @@ pub mod text;
 mod unique_map;
 mod year;
 
-pub use code::Code;
+pub use code::{AgencyCode, Code};
 pub use name::Name;
 pub use period::Period;
 pub use role::Role;

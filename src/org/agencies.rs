@@ -13,7 +13,7 @@ use serde_json::json;
 use super::{Rename, Tree, agency_by_code, agency_in_scope};
 use crate::app::Context;
 use crate::db::unless_duplicate;
-use crate::domain::{Code, Name, Role};
+use crate::domain::{AgencyCode, Code, Name, Role};
 use crate::error::{Error, Result};
 use crate::govern::audit;
 
@@ -55,9 +55,9 @@ pub async fn list_agencies(cx: &Context<'_>) -> Result<Vec<AgencyDto>> {
         .map(|a| to_dto(a, &codes))
         .collect())
 }
-pub async fn get_agency(cx: &Context<'_>, code: &str) -> Result<AgencyDto> {
+pub async fn get_agency(cx: &Context<'_>, code: &AgencyCode) -> Result<AgencyDto> {
     let Context { db, by, .. } = *cx;
-    let (found, _) = agency_in_scope(&db.read, by, code).await?;
+    let (found, _) = agency_in_scope(&db.read, by, code.as_str()).await?;
     let parent = parent_code(&db.read, found.parent_id).await?;
     Ok(AgencyDto {
         code: found.code,
@@ -131,12 +131,16 @@ pub async fn create_agency(cx: &Context<'_>, input: NewAgency) -> Result<AgencyD
     Ok(dto)
 }
 /// Renames agency `code` (administrators only). Its code, history and ratings stay.
-pub async fn rename_agency(cx: &Context<'_>, code: &str, input: Rename) -> Result<AgencyDto> {
+pub async fn rename_agency(
+    cx: &Context<'_>,
+    code: &AgencyCode,
+    input: Rename,
+) -> Result<AgencyDto> {
     let Context { db, by, .. } = *cx;
     by.require_role(&[Role::Admin])?;
     let name = Name::parse(&input.name).map_err(|e| Error::invalid("name", e))?;
     let txn = db.begin_write().await?;
-    let found = agency_by_code(&txn, code).await?;
+    let found = agency_by_code(&txn, code.as_str()).await?;
     let old = found.name.clone();
     let mut model: agency::ActiveModel = found.into();
     model.name = Set(name.into_string());

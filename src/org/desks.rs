@@ -10,7 +10,7 @@ use serde_json::json;
 use super::{Rename, agency_by_code, agency_in_scope};
 use crate::app::Context;
 use crate::db::unless_duplicate;
-use crate::domain::{Code, Name, Role};
+use crate::domain::{AgencyCode, Code, Name, Role};
 use crate::error::{Error, Result};
 use crate::govern::audit;
 
@@ -41,9 +41,9 @@ pub struct NewDesk {
     pub name: String,
 }
 
-pub async fn list_desks(cx: &Context<'_>, agency_code: &str) -> Result<Vec<DeskDto>> {
+pub async fn list_desks(cx: &Context<'_>, agency_code: &AgencyCode) -> Result<Vec<DeskDto>> {
     let Context { db, by, .. } = *cx;
-    let (found, _) = agency_in_scope(&db.read, by, agency_code).await?;
+    let (found, _) = agency_in_scope(&db.read, by, agency_code.as_str()).await?;
     Ok(desk::Entity::find()
         .filter(desk::Column::AgencyId.eq(found.id))
         .order_by_asc(desk::Column::Code)
@@ -53,13 +53,17 @@ pub async fn list_desks(cx: &Context<'_>, agency_code: &str) -> Result<Vec<DeskD
         .map(|d| DeskDto::of(d, &found))
         .collect())
 }
-pub async fn create_desk(cx: &Context<'_>, agency_code: &str, input: NewDesk) -> Result<DeskDto> {
+pub async fn create_desk(
+    cx: &Context<'_>,
+    agency_code: &AgencyCode,
+    input: NewDesk,
+) -> Result<DeskDto> {
     let Context { db, by, .. } = *cx;
     by.require_role(&[Role::Admin])?;
     let code = Code::parse(&input.code).map_err(|e| Error::invalid("code", e))?;
     let name = Name::parse(&input.name).map_err(|e| Error::invalid("name", e))?;
     let txn = db.begin_write().await?;
-    let owner = agency_by_code(&txn, agency_code).await?;
+    let owner = agency_by_code(&txn, agency_code.as_str()).await?;
     let exists = desk::Entity::find()
         .filter(desk::Column::AgencyId.eq(owner.id))
         .filter(desk::Column::Code.eq(code.as_str()))
@@ -112,7 +116,7 @@ pub async fn desk_by_code(
 /// Renames a desk (administrators only).
 pub async fn rename_desk(
     cx: &Context<'_>,
-    agency_code: &str,
+    agency_code: &AgencyCode,
     desk_code: &str,
     input: Rename,
 ) -> Result<DeskDto> {
@@ -120,7 +124,7 @@ pub async fn rename_desk(
     by.require_role(&[Role::Admin])?;
     let name = Name::parse(&input.name).map_err(|e| Error::invalid("name", e))?;
     let txn = db.begin_write().await?;
-    let owner = agency_by_code(&txn, agency_code).await?;
+    let owner = agency_by_code(&txn, agency_code.as_str()).await?;
     let found = desk_by_code(&txn, &owner, desk_code).await?;
     let old = found.name.clone();
     let mut model: desk::ActiveModel = found.into();

@@ -16,6 +16,7 @@ use entity::{agency, desk};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Deserialize;
 
+use crate::domain::AgencyCode;
 use crate::error::{Error, Result};
 use crate::govern::Principal;
 
@@ -194,6 +195,17 @@ impl Agencies {
 
 fn no_agency(code: &str) -> Error {
     Error::not_found("agency_not_found", format!("no agency has the code {code}"))
+}
+
+/// An agency's code as a caller asked for it: one that cannot be a code names no agency
+/// (404 `agency_not_found`, as an unknown code).
+pub fn code_of(raw: &str) -> Result<AgencyCode> {
+    AgencyCode::parse(raw).map_err(|_| no_agency(raw))
+}
+
+/// The same for an optional code (a ranking's parent, a listing's agency).
+pub fn code_of_opt(raw: Option<&str>) -> Result<Option<AgencyCode>> {
+    raw.map(code_of).transpose()
 }
 
 /// The agency with `code`, or 404.

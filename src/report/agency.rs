@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{MAX_YEARS, sum_of, tallies};
 use crate::app::Context;
-use crate::domain::{Invalid, Period, Role};
+use crate::domain::{AgencyCode, Invalid, Period, Role};
 use crate::error::{Error, Result};
 use crate::score::{self, Figures, METHOD, Summary};
 
@@ -81,7 +81,7 @@ pub fn period(given: Period, today: NaiveDate) -> Result<(NaiveDate, NaiveDate)>
 
 /// The report of agency `code`. Roles: administrators; managers, viewers and integrators
 /// within their scope.
-pub async fn report(cx: &Context<'_>, code: &str, given: Period) -> Result<AgencyReport> {
+pub async fn report(cx: &Context<'_>, code: &AgencyCode, given: Period) -> Result<AgencyReport> {
     let Context { db, by, config, .. } = *cx;
     let tz = config.timezone;
     by.require_role(&[Role::Admin, Role::Manager, Role::Viewer, Role::Integrator])?;

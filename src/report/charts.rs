@@ -11,7 +11,7 @@ use super::{monthly_tallies, sum_of, tallies};
 use crate::app::Context;
 use crate::chart::{Chart, RankBar};
 use crate::db::Db;
-use crate::domain::{Period, Role, Year};
+use crate::domain::{AgencyCode, Period, Role, Year};
 use crate::error::Result;
 use crate::govern::Principal;
 use crate::score::{self, ELEMENTS, OVERALL, Tally};
@@ -21,9 +21,9 @@ fn reader_roles(by: &Principal) -> Result<()> {
 }
 
 /// The annual ranking as bars (frozen figures once the year is frozen).
-pub async fn ranking(cx: &Context<'_>, year: Year, parent: Option<&str>) -> Result<Chart> {
+pub async fn ranking(cx: &Context<'_>, year: Year, parent: Option<&AgencyCode>) -> Result<Chart> {
     let report = annual::ranking(cx, year, parent).await?;
-    let whose = annual::whose(cx, report.parent.as_deref()).await?;
+    let whose = annual::whose(cx, &report).await?;
     Ok(ranking_chart(&report, &whose))
 }
 
@@ -83,7 +83,7 @@ async fn overall_by_month(db: &Db, year: i32, ids: &[i64]) -> Result<[Tally; 12]
 }
 
 /// The monthly share of `code`'s subtree with its interval, against its parent's.
-pub async fn trend(cx: &Context<'_>, code: &str, year: Year) -> Result<Chart> {
+pub async fn trend(cx: &Context<'_>, code: &AgencyCode, year: Year) -> Result<Chart> {
     let Context { db, by, .. } = *cx;
     reader_roles(by)?;
     let (root, agencies) = cx.in_scope(code).await?;
@@ -114,7 +114,7 @@ pub async fn trend(cx: &Context<'_>, code: &str, year: Year) -> Result<Chart> {
 }
 
 /// Answers 1–5 per question over a period.
-pub async fn distribution(cx: &Context<'_>, code: &str, given: Period) -> Result<Chart> {
+pub async fn distribution(cx: &Context<'_>, code: &AgencyCode, given: Period) -> Result<Chart> {
     let Context { db, by, config, .. } = *cx;
     let tz = config.timezone;
     reader_roles(by)?;
@@ -146,7 +146,7 @@ pub async fn distribution(cx: &Context<'_>, code: &str, given: Period) -> Result
 }
 
 /// The share of each ranked agency per month.
-pub async fn heatmap(cx: &Context<'_>, year: Year, parent: Option<&str>) -> Result<Chart> {
+pub async fn heatmap(cx: &Context<'_>, year: Year, parent: Option<&AgencyCode>) -> Result<Chart> {
     let db = cx.db;
     let subject = Subject::load(cx, year, parent).await?;
     let subtrees: Vec<(i64, Vec<i64>)> = subject

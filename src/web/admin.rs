@@ -120,7 +120,8 @@ async fn rename_agency(Path(code): Path<String>, form: StaffForm) -> Response {
     let input = Rename {
         name: form.field("name"),
     };
-    let done = org::rename_agency(&form.context(), &code, input).await;
+    let done = async { org::rename_agency(&form.context(), &org::code_of(&code)?, input).await };
+    let done = done.await;
     see_other(done.map(|_| BACK.into()))
 }
 
@@ -129,7 +130,8 @@ async fn add_desk(Path(code): Path<String>, form: StaffForm) -> Response {
         code: form.field("code"),
         name: form.field("name"),
     };
-    let done = org::create_desk(&form.context(), &code, input).await;
+    let done = async { org::create_desk(&form.context(), &org::code_of(&code)?, input).await };
+    let done = done.await;
     see_other(done.map(|_| BACK.into()))
 }
 
@@ -137,7 +139,11 @@ async fn rename_desk(Path((code, desk_code)): Path<(String, String)>, form: Staf
     let input = Rename {
         name: form.field("name"),
     };
-    let done = org::rename_desk(&form.context(), &code, &desk_code, input).await;
+    let done = async {
+        let code = org::code_of(&code)?;
+        org::rename_desk(&form.context(), &code, &desk_code, input).await
+    };
+    let done = done.await;
     see_other(done.map(|_| BACK.into()))
 }
 
@@ -153,7 +159,8 @@ async fn kiosk(path: Path<(String, String)>, form: StaffForm) -> Response {
 
 /// Withdraws the desk's QR code and kiosk link and opens the new card, ready to print.
 async fn rotate(Path((code, desk_code)): Path<(String, String)>, form: StaffForm) -> Response {
-    let link = links::rotate(&form.context(), &code, &desk_code).await;
+    let link = async { links::rotate(&form.context(), &org::code_of(&code)?, &desk_code).await };
+    let link = link.await;
     see_other(link.map(|link| format!("/r/{}/card", link.token)))
 }
 
@@ -163,7 +170,11 @@ async fn desk_link(
     form: StaffForm,
     kiosk: bool,
 ) -> Response {
-    let token = links::desk_link(&form.context(), &code, &desk_code, kiosk).await;
+    let token = async {
+        let code = org::code_of(&code)?;
+        links::desk_link(&form.context(), &code, &desk_code, kiosk).await
+    };
+    let token = token.await;
     see_other(token.map(|token| {
         if kiosk {
             format!("/r/{token}")

@@ -40,7 +40,7 @@ pub async fn rename_agency(
     caller.by.require_role(&[Role::Admin])?;
     let ApiJson(input) = body?;
     Ok(Json(
-        org::rename_agency(&caller.context(), &code, input).await?,
+        org::rename_agency(&caller.context(), &org::code_of(&code)?, input).await?,
     ))
 }
 
@@ -59,7 +59,7 @@ pub async fn rename_desk(
     caller.by.require_role(&[Role::Admin])?;
     let ApiJson(input) = body?;
     Ok(Json(
-        org::rename_desk(&caller.context(), &code, &desk, input).await?,
+        org::rename_desk(&caller.context(), &org::code_of(&code)?, &desk, input).await?,
     ))
 }
 
@@ -100,7 +100,9 @@ pub async fn create_agency(
     responses((status = 200, body = AgencyDto), Denied, (status = 404, body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
 pub async fn get_agency(caller: Caller, Path(code): Path<String>) -> Result<Json<AgencyDto>> {
-    Ok(Json(org::get_agency(&caller.context(), &code).await?))
+    Ok(Json(
+        org::get_agency(&caller.context(), &org::code_of(&code)?).await?,
+    ))
 }
 
 /// The desks of an agency, within the caller's scope.
@@ -110,7 +112,9 @@ pub async fn get_agency(caller: Caller, Path(code): Path<String>) -> Result<Json
     responses((status = 200, body = [DeskDto]), Denied, (status = 404, body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
 pub async fn list_desks(caller: Caller, Path(code): Path<String>) -> Result<Json<Vec<DeskDto>>> {
-    Ok(Json(org::list_desks(&caller.context(), &code).await?))
+    Ok(Json(
+        org::list_desks(&caller.context(), &org::code_of(&code)?).await?,
+    ))
 }
 
 /// Creates a desk in an agency (administrators). Desk codes are unique within their agency.
@@ -131,6 +135,6 @@ pub async fn create_desk(
 ) -> Result<(StatusCode, Json<DeskDto>)> {
     caller.by.require_role(&[Role::Admin])?;
     let ApiJson(input) = body?;
-    let created = org::create_desk(&caller.context(), &code, input).await?;
+    let created = org::create_desk(&caller.context(), &org::code_of(&code)?, input).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }

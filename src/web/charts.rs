@@ -15,7 +15,7 @@ use super::error::{Denied, Error, ErrorBody, Result};
 use super::extract::{ApiQuery, parse_period, year_or_this};
 use crate::chart::render::{BOLD, FAMILY, REGULAR};
 use crate::chart::{self, Image};
-use crate::report::charts;
+use crate::report::{annual, charts};
 
 /// The query of every chart.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -97,15 +97,15 @@ pub async fn province_chart(
 ) -> Result<Response> {
     let (name, format) = split(&file)?;
     let c = &caller.state.config;
-    let parent = q.parent.as_deref();
+    let parent = || annual::parent_code(q.parent.as_deref());
     let chart = match name {
         "ranking" => {
             let year = year_or_this(q.year.as_deref(), c.timezone)?;
-            charts::ranking(&caller.context(), year, parent).await?
+            charts::ranking(&caller.context(), year, parent()?.as_ref()).await?
         }
         "heatmap" => {
             let year = year_or_this(q.year.as_deref(), c.timezone)?;
-            charts::heatmap(&caller.context(), year, parent).await?
+            charts::heatmap(&caller.context(), year, parent()?.as_ref()).await?
         }
         _ => return Err(nothing_here()),
     };
@@ -132,10 +132,11 @@ pub async fn agency_chart(
     let chart = match name {
         "trend" => {
             let year = year_or_this(q.year.as_deref(), tz)?;
-            charts::trend(&caller.context(), &code, year).await?
+            charts::trend(&caller.context(), &crate::org::code_of(&code)?, year).await?
         }
         "distribution" => {
             let given = parse_period(q.from.as_deref(), q.to.as_deref())?;
+            let code = crate::org::code_of(&code)?;
             charts::distribution(&caller.context(), &code, given).await?
         }
         _ => return Err(nothing_here()),

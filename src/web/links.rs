@@ -71,6 +71,7 @@ pub async fn rotate_desk(
     caller: Caller,
     Path((code, desk)): Path<(String, String)>,
 ) -> Result<(StatusCode, Json<LinkDto>)> {
+    let code = crate::org::code_of(&code)?;
     let link = links::rotate(&caller.context(), &code, &desk).await?;
     Ok((StatusCode::CREATED, Json(link)))
 }

@@ -13,7 +13,7 @@ use super::AppState;
 use super::auth::Caller;
 use super::error::{Denied, Error, ErrorBody, Result};
 use super::extract::{ApiJson, ApiQuery, parse_period, parse_year, year_up_to_next};
-use crate::domain::Year;
+use crate::domain::{AgencyCode, Year};
 use crate::report::agency::{self, AgencyReport};
 use crate::report::annual::{self, AnnualReport, Verification, YearSettings, YearSettingsInput};
 use crate::report::export::{self, ReportFormat, Table};
@@ -52,10 +52,10 @@ pub struct AnnualQuery {
 }
 
 /// What the annual endpoints are asked: the query (422 `invalid_query`), then the year in
-/// the path (422 naming `year`).
+/// the path (422 naming `year`), then the parent (404 when it cannot be a code).
 pub struct Annual {
     year: Year,
-    parent: Option<String>,
+    parent: Option<AgencyCode>,
     format: Option<String>,
 }
 
@@ -69,7 +69,7 @@ impl FromRequestParts<AppState> for Annual {
             .map_err(|e| Error::unprocessable("invalid_path", e.body_text()))?;
         Ok(Self {
             year: parse_year(&year, state.config.timezone)?,
-            parent: q.parent,
+            parent: annual::parent_code(q.parent.as_deref())?,
             format: q.format,
         })
     }
@@ -134,6 +134,7 @@ pub async fn agency_report(
 ) -> Result<Response> {
     let format = ReportFormat::parse(q.format.as_deref())?;
     let given = parse_period(q.from.as_deref(), q.to.as_deref())?;
+    let code = crate::org::code_of(&code)?;
     let report = agency::report(&caller.context(), &code, given).await?;
     let name = file_name(&[
         "bao-cao",
@@ -168,7 +169,7 @@ fn annual_file(format: ReportFormat, status: StatusCode, r: &AnnualReport) -> Re
 #[tracing::instrument(skip_all)]
 pub async fn annual_report(caller: Caller, a: Annual) -> Result<Response> {
     let format = ReportFormat::parse(a.format.as_deref())?;
-    let report = annual::ranking(&caller.context(), a.year, a.parent.as_deref()).await?;
+    let report = annual::ranking(&caller.context(), a.year, a.parent.as_ref()).await?;
     annual_file(format, StatusCode::OK, &report)
 }
 
@@ -185,7 +186,7 @@ pub async fn annual_report(caller: Caller, a: Annual) -> Result<Response> {
 #[tracing::instrument(skip_all)]
 pub async fn freeze(caller: Caller, a: Annual) -> Result<Response> {
     let format = ReportFormat::parse(a.format.as_deref())?;
-    let report = annual::freeze(&caller.context(), a.year, a.parent.as_deref()).await?;
+    let report = annual::freeze(&caller.context(), a.year, a.parent.as_ref()).await?;
     annual_file(format, StatusCode::CREATED, &report)
 }
 
@@ -200,7 +201,7 @@ pub async fn freeze(caller: Caller, a: Annual) -> Result<Response> {
         (status = 422, description = "a year out of range", body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
 pub async fn verify(caller: Caller, a: Annual) -> Result<Json<Verification>> {
-    let stored = annual::frozen_report(&caller.context(), a.year, a.parent.as_deref()).await?;
+    let stored = annual::frozen_report(&caller.context(), a.year, a.parent.as_ref()).await?;
     Ok(Json(
         annual::verify_stored(&caller.state.db.read, &stored).await?,
     ))
@@ -215,7 +216,7 @@ pub async fn verify(caller: Caller, a: Annual) -> Result<Json<Verification>> {
         (status = 404, description = "unknown parent, or not frozen", body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
 pub async fn canonical(caller: Caller, a: Annual) -> Result<Response> {
-    let stored = annual::frozen_report(&caller.context(), a.year, a.parent.as_deref()).await?;
+    let stored = annual::frozen_report(&caller.context(), a.year, a.parent.as_ref()).await?;
     Ok(([(header::CONTENT_TYPE, "application/json")], stored.body).into_response())
 }
 

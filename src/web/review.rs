@@ -65,8 +65,9 @@ pub struct ReviewQuery {
         (status = 422, description = "bad date or period", body = ErrorBody)))]
 pub async fn held(caller: Caller, ApiQuery(q): ApiQuery<ReviewQuery>) -> Result<Json<ReviewList>> {
     let period = parse_period(q.from.as_deref(), q.to.as_deref())?;
+    let agency = crate::org::code_of_opt(q.agency.as_deref())?;
     Ok(Json(
-        review::held(&caller.context(), q.agency.as_deref(), period).await?,
+        review::held(&caller.context(), agency.as_ref(), period).await?,
     ))
 }
 

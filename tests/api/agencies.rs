@@ -295,8 +295,19 @@ async fn a_context_reads_the_agencies_once_and_the_next_one_sees_changes() {
     let again = cx.agencies().await.unwrap();
     assert!(std::sync::Arc::ptr_eq(&first, &again), "read twice");
     assert_eq!(again.all.len(), before);
-    assert!(cx.in_scope("KH.MOI").await.is_err());
+    assert!(
+        cx.in_scope(&hailong::org::code_of("KH.MOI").unwrap())
+            .await
+            .is_err()
+    );
     let next = app.state.context(&by);
     assert_eq!(next.agencies().await.unwrap().all.len(), before + 1);
-    assert_eq!(next.in_scope("KH.MOI").await.unwrap().0.code, "KH.MOI");
+    assert_eq!(
+        next.in_scope(&hailong::org::code_of("KH.MOI").unwrap())
+            .await
+            .unwrap()
+            .0
+            .code,
+        "KH.MOI"
+    );
 }

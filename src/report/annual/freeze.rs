@@ -28,14 +28,18 @@ use crate::app::Context;
 use crate::collect::raw::answer_rows;
 use crate::collect::store::lock_head;
 use crate::db::is_unique_violation;
-use crate::domain::{Period, Role, Year};
+use crate::domain::{AgencyCode, Period, Role, Year};
 use crate::error::{Error, Result};
 use crate::govern::audit;
 use crate::score::{self, METHOD, Tally};
 
 /// Freezes the ranking of a year that has ended (administrators only); 409
 /// `review_pending` while any rating of that year in the ranking is held.
-pub async fn freeze(cx: &Context<'_>, year: Year, parent: Option<&str>) -> Result<AnnualReport> {
+pub async fn freeze(
+    cx: &Context<'_>,
+    year: Year,
+    parent: Option<&AgencyCode>,
+) -> Result<AnnualReport> {
     let Context { db, by, config, .. } = *cx;
     let tz = config.timezone;
     let default_min = config.min_responses;
@@ -126,7 +130,7 @@ fn already_frozen(year: i32) -> Error {
 pub async fn frozen_report(
     cx: &Context<'_>,
     year: Year,
-    parent: Option<&str>,
+    parent: Option<&AgencyCode>,
 ) -> Result<annual_report::Model> {
     let db = cx.db;
     let subject = Subject::load(cx, year, parent).await?;

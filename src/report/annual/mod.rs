@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::tallies;
 use crate::app::Context;
 use crate::db::Db;
-use crate::domain::{Role, Year};
+use crate::domain::{AgencyCode, Role, Year};
 use crate::error::Result;
 use crate::org::{Agencies, agency_by_code};
 use crate::score::{self, Band, Bands, Candidate, METHOD, Tally};
@@ -97,6 +97,14 @@ pub fn this_year(tz: Tz) -> i32 {
     crate::now().with_timezone(&tz).year()
 }
 
+/// A ranking's `parent` as a caller asked for it: none when empty; one that cannot be a
+/// code names no agency (404 `agency_not_found`, field `parent`).
+pub fn parent_code(raw: Option<&str>) -> Result<Option<AgencyCode>> {
+    raw.filter(|p| !p.is_empty())
+        .map(|p| crate::org::code_of(p).map_err(|e| e.with_field("parent")))
+        .transpose()
+}
+
 /// The scope key of a report: the parent's code, or empty for the top level.
 fn scope_key(parent: Option<&str>) -> &str {
     parent.unwrap_or("")
@@ -114,14 +122,14 @@ pub struct Subject {
 }
 
 impl Subject {
-    pub async fn load(cx: &Context<'_>, year: Year, parent: Option<&str>) -> Result<Self> {
+    pub async fn load(cx: &Context<'_>, year: Year, parent: Option<&AgencyCode>) -> Result<Self> {
         let by = cx.by;
         by.require_role(&[Role::Admin, Role::Manager, Role::Viewer, Role::Integrator])?;
         let agencies = cx.agencies().await?;
-        let parent = match parent.filter(|p| !p.is_empty()) {
+        let parent = match parent {
             Some(code) => Some(
                 agencies
-                    .by_code(code)
+                    .by_code(code.as_str())
                     .map_err(|e| e.with_field("parent"))?
                     .clone(),
             ),
@@ -320,7 +328,11 @@ pub(super) async fn live_tallies(
 }
 
 /// The ranking of `year`: the frozen one when there is one, else computed now.
-pub async fn ranking(cx: &Context<'_>, year: Year, parent: Option<&str>) -> Result<AnnualReport> {
+pub async fn ranking(
+    cx: &Context<'_>,
+    year: Year,
+    parent: Option<&AgencyCode>,
+) -> Result<AnnualReport> {
     let Context { db, config, .. } = *cx;
     let tz = config.timezone;
     let default_min = config.min_responses;
@@ -331,7 +343,7 @@ pub async fn ranking(cx: &Context<'_>, year: Year, parent: Option<&str>) -> Resu
 /// Where one agency stands among its siblings in a year's ranking (frozen figures once
 /// the year is frozen): its rank and band, and nothing of the siblings' figures. The
 /// caller's scope must cover the agency, not its parent.
-pub async fn standing(cx: &Context<'_>, year: Year, code: &str) -> Result<Standing> {
+pub async fn standing(cx: &Context<'_>, year: Year, code: &AgencyCode) -> Result<Standing> {
     let Context { db, by, config, .. } = *cx;
     let tz = config.timezone;
     let default_min = config.min_responses;
@@ -412,10 +424,10 @@ pub(super) fn served(
 /// What the top level of rankings is called: whose children the top-level agencies are.
 pub const TOP_LEVEL: &str = "cấp tỉnh";
 
-/// Whose children a ranking of `parent` ranks: the parent's name (from the agencies the
-/// context has already read), or [`TOP_LEVEL`].
-pub async fn whose(cx: &Context<'_>, parent: Option<&str>) -> Result<String> {
-    Ok(match parent {
+/// Whose children `report` ranks: its parent's name (from the agencies the context has
+/// already read), or [`TOP_LEVEL`].
+pub async fn whose(cx: &Context<'_>, report: &AnnualReport) -> Result<String> {
+    Ok(match report.parent.as_deref() {
         Some(code) => cx.agencies().await?.by_code(code)?.name.clone(),
         None => TOP_LEVEL.to_string(),
     })
@@ -426,9 +438,10 @@ pub async fn whose(cx: &Context<'_>, parent: Option<&str>) -> Result<String> {
 pub async fn published(
     db: &Db,
     year: Year,
-    parent: Option<&str>,
+    parent: Option<&AgencyCode>,
 ) -> Result<Option<(AnnualReport, String)>> {
     let year = year.get();
+    let parent = parent.map(AgencyCode::as_str);
     let Some(stored) = frozen(&db.read, year, scope_key(parent)).await? else {
         return Ok(None);
     };

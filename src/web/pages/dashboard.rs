@@ -113,6 +113,7 @@ async fn dashboard_page(
                 .unwrap_or_default()
         }
     };
+    let code = crate::org::code_of(&code)?;
     let (agency, _) = cx.in_scope(&code).await?;
     let tree = &agencies.tree;
     let now = crate::now().with_timezone(&tz).date_naive();
@@ -124,10 +125,10 @@ async fn dashboard_page(
         from: Some(first),
         to: Some(today),
     };
-    let r = report(&cx, &agency.code, period).await?;
+    let r = report(&cx, &code, period).await?;
 
     // Rank and band among the siblings, without the siblings' figures.
-    let standing = annual::standing(&cx, year, &agency.code).await?;
+    let standing = annual::standing(&cx, year, &code).await?;
     let rank_text = match standing.rank {
         Some(rank) => format!("{rank} / {}", standing.of),
         None => "chưa xếp hạng".into(),

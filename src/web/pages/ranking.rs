@@ -73,21 +73,21 @@ pub(super) async fn annual_page(
     let by = &staff.signed_in.principal;
     let tz = state.config.timezone;
     let today = crate::now().with_timezone(&tz).date_naive();
-    let parent = q.parent.clone().filter(|p| !p.is_empty());
+    let parent = annual::parent_code(q.parent.as_deref());
     let year = match q.year.as_deref() {
         Some(raw) => parse_year(raw, tz),
         None => Ok(Year::of(today).previous()),
     };
     let cx = state.context(by);
-    let ranked = match year {
-        Ok(year) => annual::ranking(&cx, year, parent.as_deref()).await,
-        Err(e) => Err(e),
+    let ranked = match (year, parent) {
+        (Ok(year), Ok(parent)) => annual::ranking(&cx, year, parent.as_ref()).await,
+        (Err(e), _) | (_, Err(e)) => Err(e),
     };
     let report = match ranked {
         Ok(r) => r,
         Err(e) => return error_page(e),
     };
-    let whose = match annual::whose(&cx, report.parent.as_deref()).await {
+    let whose = match annual::whose(&cx, &report).await {
         Ok(whose) => whose,
         Err(e) => return error_page(e),
     };
@@ -160,8 +160,8 @@ fn annual_view(
 pub(super) async fn freeze(form: StaffForm) -> Response {
     let frozen = async {
         let year = parse_year(&form.field("year"), form.state.config.timezone)?;
-        let parent = form.optional("parent");
-        annual::freeze(&form.context(), year, parent.as_deref()).await
+        let parent = annual::parent_code(form.optional("parent").as_deref())?;
+        annual::freeze(&form.context(), year, parent.as_ref()).await
     };
     see_other(frozen.await.map(|r| {
         format!(
@@ -198,12 +198,12 @@ pub(super) async fn public_annual(
     Query(q): Query<PublicQuery>,
 ) -> Response {
     let tz = state.config.timezone;
-    let parent = q.parent.filter(|p| !p.is_empty());
-    // A year that is not a year has no frozen report either.
+    // A year that is not a year, or a parent that is no code, has no frozen report either.
+    let parent = annual::parent_code(q.parent.as_deref()).ok();
     let year = parse_year(&year, tz).ok();
-    let published = match year {
-        Some(year) => annual::published(&state.db, year, parent.as_deref()).await,
-        None => Ok(None),
+    let published = match (year, parent) {
+        (Some(year), Some(parent)) => annual::published(&state.db, year, parent.as_ref()).await,
+        _ => Ok(None),
     };
     let found = match published {
         Ok(Some(found)) => found,
