@@ -228,7 +228,12 @@ async fn decide(cx: &Context<'_>, decision: Decision, ids: &[i64], bulk: bool) -
     by.require_role(&[Role::Admin])?;
     let txn = db.begin_write().await?;
     super::store::lock_head(&txn).await?;
-    let found = responses_of(&txn, ids).await?;
+    let found: HashMap<i64, response::Model> =
+        rows_in::<response::Entity>(&txn, response::Column::Id, ids)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r))
+            .collect();
     if let Some(missing) = ids.iter().find(|id| !found.contains_key(id)) {
         return Err(if bulk {
             Error::unprocessable("unknown_ids", format!("there is no response {missing}"))
@@ -348,14 +353,6 @@ pub async fn holds_of(
 ) -> Result<HashMap<i64, hold::Model>, DbErr> {
     let rows = rows_in::<hold::Entity>(conn, hold::Column::ResponseId, ids).await?;
     Ok(rows.into_iter().map(|h| (h.response_id, h)).collect())
-}
-
-async fn responses_of(
-    conn: &impl ConnectionTrait,
-    ids: &[i64],
-) -> Result<HashMap<i64, response::Model>, DbErr> {
-    let rows = rows_in::<response::Entity>(conn, response::Column::Id, ids).await?;
-    Ok(rows.into_iter().map(|r| (r.id, r)).collect())
 }
 
 async fn answers_of(
