@@ -215,7 +215,8 @@ pub async fn exclude(
 }
 
 /// The stored responses of an agency's subtree over a period, oldest first, streamed as
-/// JSON or CSV (the import header plus `id,excluded`).
+/// JSON (each with its `status`, `reasons` and `assisted`) or CSV (the import header plus
+/// `id,excluded`).
 #[utoipa::path(get, path = "/api/v1/responses", tag = "responses", security(("bearer" = [])),
     params(ListQuery),
     responses(
