@@ -135,24 +135,26 @@ pub struct Keys {
 impl Keys {
     pub async fn get(&self, conn: &impl ConnectionTrait) -> Result<&Secret> {
         self.secret
-            .get_or_try_init(|| async { Ok(Secret(load_secret(conn).await?)) })
+            .get_or_try_init(|| async { Secret::new(&load_secret(conn).await?) })
             .await
     }
 }
 
 /// The secret itself: keyed hashes and signatures, each under its own label.
-pub struct Secret(Vec<u8>);
+pub struct Secret {
+    /// HMAC-SHA-256 keyed with the secret, cloned for each use.
+    keyed: Hmac<Sha256>,
+}
 
 impl Secret {
-    /// A secret made from `bytes`, for tests.
-    pub fn for_tests(bytes: &[u8]) -> Self {
-        Self(bytes.to_vec())
+    /// The secret of these bytes.
+    pub fn new(bytes: &[u8]) -> Result<Self> {
+        let keyed = Hmac::<Sha256>::new_from_slice(bytes).map_err(Error::internal)?;
+        Ok(Self { keyed })
     }
 
     fn mac(&self, label: &str, data: &str) -> [u8; 32] {
-        // HMAC takes keys of any length.
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0)
-            .unwrap_or_else(|_| unreachable!("HMAC accepts every key length"));
+        let mut mac = self.keyed.clone();
         mac.update(label.as_bytes());
         mac.update(b"|");
         mac.update(data.as_bytes());
@@ -244,7 +246,7 @@ mod tests {
     use super::*;
 
     fn secret() -> Secret {
-        Secret(b"0123456789abcdef0123456789abcdef".to_vec())
+        Secret::new(b"0123456789abcdef0123456789abcdef").unwrap()
     }
 
     #[test]
@@ -277,7 +279,7 @@ mod tests {
         ] {
             assert_eq!(s.check_cookie(&forged), None, "{forged}");
         }
-        let other = Secret(b"another secret".to_vec());
+        let other = Secret::new(b"another secret").unwrap();
         assert_eq!(other.check_cookie(&cookie), None);
         let at = DateTime::from_timestamp_millis(1_772_000_000_123).unwrap();
         let stamp = s.stamp(at);

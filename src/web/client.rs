@@ -157,7 +157,7 @@ mod tests {
 
     #[test]
     fn only_cookies_the_server_issued_identify_a_device() {
-        let keys = Secret::for_tests(b"a test secret");
+        let keys = Secret::new(b"a test secret").unwrap();
         let cookie = new_cookie(&keys, true).unwrap();
         let text = cookie.to_str().unwrap();
         assert!(
@@ -172,7 +172,7 @@ mod tests {
         // Without the secret nothing can be checked.
         assert!(!identify(&h, Some(ip("1.1.1.1")), &[], None).has_cookie());
         // Forged, foreign, old-style or malformed cookies count as none.
-        let other = Secret::for_tests(b"another secret");
+        let other = Secret::new(b"another secret").unwrap();
         let foreign = new_cookie(&other, false).unwrap();
         let foreign = foreign
             .to_str()

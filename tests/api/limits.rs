@@ -161,7 +161,7 @@ async fn forged_or_dropped_cookies_do_not_buy_a_new_budget() {
         );
     }
     // A cookie signed by another deployment is forged here too.
-    let other = hailong::collect::intake::Secret::for_tests(b"someone else's secret");
+    let other = hailong::collect::intake::Secret::new(b"someone else's secret").unwrap();
     let foreign = other.new_cookie().unwrap();
     let res = rate_from(&app, &token, json!(5), from, Some(&foreign), None).await;
     assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS);
