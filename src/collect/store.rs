@@ -90,8 +90,8 @@ pub struct Submission {
     pub client_hash: Option<String>,
     /// The day's keyed hash of the cookie the server issued to the client, if it sent one.
     pub device_hash: Option<String>,
-    /// The form was sent sooner after it was shown than the `fast` rule allows (decided
-    /// against the rules in force when it is stored: the form's age in seconds).
+    /// When the form was shown, for the `fast` rule (`None`: not a form, or a form without
+    /// its stamp); judged against the rules in force when the rating is stored.
     pub form_age: Option<FormAge>,
 }
 
