@@ -539,6 +539,15 @@ mod tests {
             assert_ne!(chain_hash(GENESIS, &c), h);
         }
         assert_ne!(chain_hash(&h, &canonical(&base, &answers)), h);
+        // The assisted tick is covered; a response without it keeps the text it had before
+        // the tick existed (so older chains still verify).
+        let assisted = response::Model {
+            assisted: true,
+            ..base.clone()
+        };
+        assert_ne!(chain_hash(GENESIS, &canonical(&assisted, &answers)), h);
+        assert!(canonical(&base, &answers).ends_with(r#""tốt|x""#));
+        assert!(canonical(&assisted, &answers).ends_with(r#""tốt|x"|assisted"#));
         // Answer order does not matter.
         let reversed: Vec<_> = answers.iter().rev().cloned().collect();
         assert_eq!(chain_hash(GENESIS, &canonical(&base, &reversed)), h);
