@@ -773,29 +773,55 @@ async fn the_review_page_releases_or_excludes_a_whole_burst() {
     let res = request(&app, Method::GET, "/admin/review", &manager, None).await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
     let before = app.fingerprint().await;
-    let body = format!("csrf={manager_csrf}&ids={ids}&action=release");
-    let res = request(&app, Method::POST, "/admin/review", &manager, Some(body)).await;
-    assert_eq!(res.status, StatusCode::FORBIDDEN);
-    let res = request(
-        &app,
-        Method::POST,
-        "/admin/review",
-        &cookie,
-        Some(format!("csrf=wrong&ids={ids}&action=release")),
-    )
-    .await;
-    assert_eq!(res.status, StatusCode::FORBIDDEN);
-    // Excluding without a reason is refused with a page, and changes nothing.
-    let res = request(
-        &app,
-        Method::POST,
-        "/admin/review",
-        &cookie,
-        Some(format!("csrf={csrf}&ids={ids}&action=exclude&reason=")),
-    )
-    .await;
-    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(app.fingerprint().await, before);
+    // Refused forms: each answers with its status as a page and changes nothing.
+    for (case, who, body, status) in [
+        (
+            "manager",
+            &manager,
+            format!("csrf={manager_csrf}&ids={ids}&action=release"),
+            403,
+        ),
+        (
+            "wrong token",
+            &cookie,
+            format!("csrf=wrong&ids={ids}&action=release"),
+            403,
+        ),
+        (
+            "no reason",
+            &cookie,
+            format!("csrf={csrf}&ids={ids}&action=exclude&reason="),
+            422,
+        ),
+        (
+            "bad ids",
+            &cookie,
+            format!("csrf={csrf}&ids=1,x&action=release"),
+            422,
+        ),
+        (
+            "no ids",
+            &cookie,
+            format!("csrf={csrf}&ids=&action=release"),
+            422,
+        ),
+        (
+            "unknown id",
+            &cookie,
+            format!("csrf={csrf}&ids=999999&action=release"),
+            422,
+        ),
+        (
+            "bad action",
+            &cookie,
+            format!("csrf={csrf}&ids={ids}&action=delete"),
+            422,
+        ),
+    ] {
+        let res = request(&app, Method::POST, "/admin/review", who, Some(body)).await;
+        assert_eq!(res.status.as_u16(), status, "{case}: {}", res.text);
+        assert_eq!(app.fingerprint().await, before, "{case}");
+    }
     let body = format!(
         "csrf={csrf}&ids={ids}&action=exclude&reason=nh%C3%A2n+vi%C3%AAn+t%E1%BB%B1+%C4%91%C3%A1nh+gi%C3%A1"
     );
