@@ -37,6 +37,8 @@ pub struct Db {
     pub write: DatabaseConnection,
     /// Whether writes currently fail, shared by every clone.
     pub health: Arc<WriteHealth>,
+    /// On SQLite, the file beside the database that [`Db::startup_lock`] locks.
+    lock_file: Option<std::path::PathBuf>,
 }
 
 /// Whether the last write transaction failed. Set by every writer that sees a failed
@@ -107,6 +109,7 @@ impl Db {
                 read,
                 write,
                 health: Arc::default(),
+                lock_file: (!memory).then(|| sqlite_lock_file(&url)),
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             probe_postgres(url).await.map_err(|cause| ConnectError {
@@ -124,6 +127,7 @@ impl Db {
                 read: pool.clone(),
                 write: pool,
                 health: Arc::default(),
+                lock_file: None,
             })
         } else {
             Err(ConnectError {
@@ -141,6 +145,64 @@ impl Db {
             Migrator::up(&self.write, Some(1)).await?;
         }
         Ok(pending.len())
+    }
+
+    /// Runs `work` (the migrations and the first-start writes) while holding the
+    /// deployment's start-up lock, so that servers started at the same moment on an empty
+    /// database take turns: the first migrates, the others then find nothing to do.
+    ///
+    /// On PostgreSQL the lock is a session advisory lock held by one pooled connection
+    /// (released when the work ends, or by the server if the process dies). On SQLite it
+    /// is an exclusive lock on the file `DATABASE.lock` beside the database (released when
+    /// the process ends); the database file itself is never locked this way, since SQLite's
+    /// own locks would be lost when another descriptor of it closes.
+    pub async fn startup_lock<T>(&self, work: impl Future<Output = T>) -> Result<T, DbErr> {
+        const KEY: i64 = 0x6861_696c_6f6e_67; // "hailong"
+        match (self.backend(), &self.lock_file) {
+            (DbBackend::Postgres, _) => {
+                use sea_orm::sqlx;
+                let pool = self.write.get_postgres_connection_pool();
+                let mut conn = pool
+                    .acquire()
+                    .await
+                    .map_err(|e| DbErr::Custom(format!("cannot take the start-up lock: {e}")))?;
+                sqlx::query("SELECT pg_advisory_lock($1)")
+                    .bind(KEY)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(|e| DbErr::Custom(format!("cannot take the start-up lock: {e}")))?;
+                let out = work.await;
+                if let Err(e) = sqlx::query("SELECT pg_advisory_unlock($1)")
+                    .bind(KEY)
+                    .execute(&mut *conn)
+                    .await
+                {
+                    // The connection goes away with the lock rather than back to the pool.
+                    tracing::warn!(error = %e, "cannot release the start-up lock");
+                    conn.detach();
+                }
+                Ok(out)
+            }
+            (_, Some(path)) => {
+                let path = path.clone();
+                let held = tokio::task::spawn_blocking(move || {
+                    let file = std::fs::OpenOptions::new()
+                        .create(true)
+                        .truncate(false)
+                        .write(true)
+                        .open(&path)?;
+                    file.lock()?;
+                    Ok::<_, std::io::Error>(file)
+                })
+                .await
+                .map_err(|e| DbErr::Custom(format!("cannot take the start-up lock: {e}")))?
+                .map_err(|e| DbErr::Custom(format!("cannot take the start-up lock: {e}")))?;
+                let out = work.await;
+                drop(held);
+                Ok(out)
+            }
+            _ => Ok(work.await),
+        }
     }
 
     /// Whether the database answers, within two seconds.
@@ -243,6 +305,16 @@ fn sqlite_url(url: &str) -> String {
     } else {
         format!("{url}?mode=rwc")
     }
+}
+
+/// `sqlite://dir/file.db?mode=rwc` → `dir/file.db.lock`.
+fn sqlite_lock_file(url: &str) -> std::path::PathBuf {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let path = path.split('?').next().unwrap_or(path);
+    std::path::PathBuf::from(format!("{path}.lock"))
 }
 
 fn sqlite_options(url: &str, connections: u32) -> ConnectOptions {
@@ -382,6 +454,18 @@ mod tests {
         );
         assert_eq!(sqlite_url("sqlite://x.db?mode=ro"), "sqlite://x.db?mode=ro");
         assert_eq!(sqlite_url("sqlite::memory:"), "sqlite::memory:");
+    }
+
+    #[test]
+    fn the_startup_lock_sits_beside_the_sqlite_file() {
+        assert_eq!(
+            sqlite_lock_file("sqlite://data/hailong.db?mode=rwc"),
+            std::path::PathBuf::from("data/hailong.db.lock")
+        );
+        assert_eq!(
+            sqlite_lock_file("sqlite:/var/lib/hailong/h.db"),
+            std::path::PathBuf::from("/var/lib/hailong/h.db.lock")
+        );
     }
 
     #[tokio::test]

@@ -44,8 +44,16 @@ pub fn now() -> chrono::DateTime<chrono::Utc> {
 
 /// Readies a database for use: applies pending migrations (calling `progress` with each
 /// one's name), stores the built-in questionnaires' current versions and makes the
-/// deployment's secret (client hashes, cookie and form signatures) if it has none.
+/// deployment's secret (client hashes, cookie and form signatures) if it has none. All of
+/// it runs under the start-up lock ([`db::Db::startup_lock`]), so that servers started
+/// together on an empty database all come up.
 pub async fn prepare(db: &db::Db, progress: impl FnMut(&str)) -> anyhow::Result<usize> {
+    db.startup_lock(prepare_locked(db, progress))
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+}
+
+async fn prepare_locked(db: &db::Db, progress: impl FnMut(&str)) -> anyhow::Result<usize> {
     let applied = db
         .migrate(progress)
         .await

@@ -21,6 +21,7 @@ mod fuzz;
 mod hardening;
 mod helpers;
 mod limits;
+mod operations;
 mod ops;
 mod pages;
 mod reports;
