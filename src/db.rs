@@ -157,7 +157,7 @@ impl Db {
     /// the process ends); the database file itself is never locked this way, since SQLite's
     /// own locks would be lost when another descriptor of it closes.
     pub async fn startup_lock<T>(&self, work: impl Future<Output = T>) -> Result<T, DbErr> {
-        const KEY: i64 = 0x6861_696c_6f6e_67; // "hailong"
+        const KEY: i64 = 0x0068_6169_6c6f_6e67; // "hailong"
         match (self.backend(), &self.lock_file) {
             (DbBackend::Postgres, _) => {
                 use sea_orm::sqlx;
