@@ -1,5 +1,5 @@
-//! The command line, exactly as API.md's table: `serve`, `migrate`, `key create`,
-//! `user add`. Every command opens the database and applies pending migrations first.
+//! The command line, exactly as API.md's tables: `serve`, `migrate`, `key create`,
+//! `user add`, `verify`, `backup`, `restore`, `copy`. Every command opens the database and applies pending migrations first.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::net::SocketAddr;
@@ -67,6 +67,24 @@ pub enum Command {
         /// Seed of the generator: the same seed gives the same ratings.
         #[arg(long, default_value_t = 2026)]
         seed: u64,
+    },
+    /// Write a consistent copy of the whole database to FILE while servers keep running:
+    /// a SQLite file from SQLite, a portable hailong archive (gzip) from PostgreSQL.
+    Backup {
+        #[arg(long, value_name = "FILE")]
+        to: std::path::PathBuf,
+    },
+    /// Load a backup (either kind) into the empty database of --database-url, then run the
+    /// checks of `verify`; exit code 1 if they fail.
+    Restore {
+        #[arg(long, value_name = "FILE")]
+        from: std::path::PathBuf,
+    },
+    /// Copy everything into the empty database at URL (SQLite → PostgreSQL or back), ids
+    /// and hash chain intact, then run the checks of `verify` on it.
+    Copy {
+        #[arg(long, value_name = "URL")]
+        to: String,
     },
     /// Maintain the roll-ups that reports read.
     #[command(subcommand)]
@@ -190,63 +208,46 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             return crate::web::server::serve(db, config).await;
         }
         Command::Verify => {
-            use crate::collect::chain::{self, ChainCheck};
-            let started = std::time::Instant::now();
-            let check = chain::verify(&db.read, |n| {
-                if n % 100_000 == 0 {
-                    eprintln!("checked {n} responses…");
-                }
-            })
-            .await?;
-            let mut problems = Vec::new();
-            match check {
-                ChainCheck::Intact { responses } => println!(
-                    "hash chain intact: {responses} responses checked in {:.1} s",
-                    started.elapsed().as_secs_f64()
-                ),
-                ChainCheck::Broken {
-                    response_id,
-                    stored,
-                    recomputed,
-                } => problems.push(format!(
-                    "hash chain broken at response {response_id}: stored hash {stored}, \
-                     recomputed {recomputed}; this response or one of its answers was changed \
-                     outside hailong, or a response before it was removed"
-                )),
-                ChainCheck::HeadMismatch { last_id, head_id } => problems.push(format!(
-                    "hash chain head points at response {head_id} but the last response is \
-                     {last_id}: the newest responses were removed or the head was edited"
-                )),
-            }
-            use sea_orm::EntityTrait;
-            let reports = entity::annual_report::Entity::find().all(&db.read).await?;
-            for stored in &reports {
-                let parent = if stored.scope.is_empty() {
-                    "top level".to_string()
-                } else {
-                    format!("parent {}", stored.scope)
-                };
-                eprintln!("verifying the frozen {} report ({parent})…", stored.year);
-                let check = crate::report::annual::verify_stored(&db.read, stored).await?;
-                if check.ok {
-                    println!(
-                        "frozen {} report ({parent}) verified: digest {}",
-                        stored.year, check.digest
-                    );
-                } else {
-                    problems.push(format!(
-                        "frozen {} report ({parent}) does not verify: stored digest {}, \
-                         recomputed {}; responses it covers or the report itself were changed \
-                         outside hailong",
-                        stored.year, check.digest, check.recomputed
-                    ));
-                }
-            }
+            let checked = crate::ops::verify(&db, &mut |line| eprintln!("{line}")).await;
             db.close().await;
-            if problems.is_empty() {
-                return Ok(());
-            }
-            anyhow::bail!("{}", problems.join("\n"));
+            return report_verification(&checked?);
+        }
+        Command::Backup { to } => {
+            let summary = crate::ops::backup(&db, &to, &mut |line| eprintln!("{line}")).await;
+            db.close().await;
+            let summary = summary?;
+            println!(
+                "backup written to {}: {} rows, {:.1} MB in {:.1} s",
+                to.display(),
+                summary.total_rows(),
+                summary.bytes as f64 / 1e6,
+                summary.seconds
+            );
+            return Ok(());
+        }
+        Command::Restore { from } => {
+            let restored = crate::ops::restore(&db, &from, &mut |line| eprintln!("{line}")).await;
+            db.close().await;
+            let (summary, checked) = restored?;
+            println!(
+                "restored {} rows from {} in {:.1} s",
+                summary.total_rows(),
+                from.display(),
+                summary.seconds
+            );
+            return report_verification(&checked);
+        }
+        Command::Copy { to } => {
+            let copied = crate::ops::copy(&db, &to, &mut |line| eprintln!("{line}")).await;
+            db.close().await;
+            let (summary, checked) = copied?;
+            println!(
+                "copied {} rows to {} in {:.1} s",
+                summary.total_rows(),
+                crate::config::redact_url(&to),
+                summary.seconds
+            );
+            return report_verification(&checked);
         }
         Command::Demo {
             responses,
@@ -347,6 +348,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     db.close().await;
     Ok(())
+}
+
+/// Prints what verified; fails with every problem, one a line.
+fn report_verification(checked: &crate::ops::Verification) -> anyhow::Result<()> {
+    for line in &checked.passed {
+        println!("{line}");
+    }
+    if checked.ok() {
+        return Ok(());
+    }
+    anyhow::bail!("{}", checked.problems.join("\n"))
 }
 
 /// `hailong key …`: API keys, as the command line's administrator.

@@ -6,7 +6,8 @@
 //!   exclusions, listings), `rollup` (the roll-up tables: write, read, rebuild), `report`
 //!   (reports, the annual ranking and its frozen document, chart figures), `score` (the
 //!   scoring method, pure), `chart` (drawing, no I/O), `org` (agencies and desks),
-//!   `govern` (principals, roles, keys, users, sessions, audit);
+//!   `govern` (principals, roles, keys, users, sessions, audit), `ops` (whole-database
+//!   backup, restore, copy and verification, for the command line);
 //! - `app`: the context every use case is given (database, caller, settings, the agencies
 //!   once read);
 //! - beneath them: `domain` (validated input types), `error` (the one error type), `db`
@@ -24,6 +25,7 @@ pub mod domain;
 pub mod error;
 pub mod generate;
 pub mod govern;
+pub mod ops;
 pub mod org;
 pub mod report;
 pub mod rollup;

@@ -1,7 +1,7 @@
 //! The `rollup_monthly` table: answers per month × agency × question × value.
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "rollup_monthly")]
 pub struct Model {
     /// The first day of the month.

@@ -1,7 +1,7 @@
 //! The `rollup_yearly` table: answers per year × agency × question × value.
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "rollup_yearly")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

@@ -38,6 +38,7 @@ pub const TABLES: &[&str] = &[
     "year_settings",
     "settings",
     "idempotency_keys",
+    "chain_heads",
 ];
 
 /// A database that lives as long as the test.
