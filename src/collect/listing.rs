@@ -117,9 +117,12 @@ pub async fn open(
     });
     Ok((
         format,
-        futures_util::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|item| (item, rx))
-        }),
+        // A closed receiver answers `None` again if polled after its end, as the gzip layer
+        // does (an `unfold` stream panics then).
+        {
+            let mut rx = rx;
+            futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+        },
     ))
 }
 
