@@ -51,9 +51,10 @@ impl Image {
     }
 }
 
-/// A number with one decimal and a decimal comma: `87,5`.
+/// A share or threshold as people see it: `score::shown::share` (rounded down to a tenth,
+/// decimal comma), so that no label reaches a band its figure does not.
 pub fn vn(x: f64) -> String {
-    format!("{x:.1}").replace('.', ",")
+    crate::score::shown::share(x)
 }
 
 /// A count with a dot between thousands: `12.345`.
@@ -647,7 +648,8 @@ mod tests {
 
     #[test]
     fn numbers_and_months_read_the_vietnamese_way() {
-        assert_eq!(vn(87.46), "87,5");
+        assert_eq!(vn(87.46), "87,4");
+        assert_eq!(vn(89.98), "89,9");
         assert_eq!(vn(100.0), "100,0");
         assert_eq!(month_label(1), "Th1");
         assert_eq!(vn_count(0), "0");

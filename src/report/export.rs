@@ -8,7 +8,7 @@ use rust_xlsxwriter::{Format, Workbook, XlsxError};
 use super::agency::AgencyReport;
 use super::annual::AnnualReport;
 use crate::error::{Error, Result};
-use crate::score::{ELEMENTS, Figures};
+use crate::score::{ELEMENTS, Figures, shown};
 
 /// A report's output format (`format=`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +56,12 @@ pub enum Cell {
     Int(u64),
     /// A figure: `None` (no answers) is an empty cell.
     Num(Option<f64>),
+    /// A share in percent (or an interval's lower end): in full in CSV; in XLSX as people
+    /// see it on the pages, rounded down to a tenth (`score::shown`), so that a sheet never
+    /// shows 90,0 beside a band its share does not reach.
+    Share(Option<f64>),
+    /// An interval's upper end: in XLSX rounded up to a tenth.
+    ShareUp(Option<f64>),
 }
 
 /// A column: the field name (CSV header) and its Vietnamese label (XLSX header).
@@ -96,7 +102,7 @@ pub fn element_label(key: &str) -> &str {
 }
 
 fn ci(f: Option<[f64; 2]>) -> [Cell; 2] {
-    [Cell::Num(f.map(|c| c[0])), Cell::Num(f.map(|c| c[1]))]
+    [Cell::Share(f.map(|c| c[0])), Cell::ShareUp(f.map(|c| c[1]))]
 }
 
 /// The columns of a share and its interval.
@@ -120,7 +126,7 @@ fn share_columns(prefix: &str, label: &str) -> Vec<Column> {
 
 fn share_cells(pct: Option<f64>, ci95: Option<[f64; 2]>, mean: Option<f64>) -> Vec<Cell> {
     let [lo, hi] = ci(ci95);
-    vec![Cell::Num(pct), lo, hi, Cell::Num(mean)]
+    vec![Cell::Share(pct), lo, hi, Cell::Num(mean)]
 }
 
 /// The agency report: a `total` row for the agency over its subtree, then a `child` row per
@@ -161,7 +167,7 @@ pub fn agency_table(r: &AgencyReport) -> Table {
         Cell::Int(r.satisfied),
     ];
     total.extend(share_cells(r.satisfaction_pct, r.ci95, r.mean));
-    total.push(Cell::Num(r.index));
+    total.push(Cell::Share(r.index));
     for level in 1..=5 {
         let n = r.distribution.get(&level.to_string()).copied().unwrap_or(0);
         total.push(Cell::Int(n));
@@ -193,7 +199,7 @@ pub fn agency_table(r: &AgencyReport) -> Table {
         ];
         row.extend(empty(2));
         row.extend(share_cells(c.satisfaction_pct, c.ci95, c.mean));
-        row.push(Cell::Num(c.index));
+        row.push(Cell::Share(c.index));
         row.extend(empty(width - row.len()));
         rows.push(row);
     }
@@ -240,7 +246,7 @@ pub fn annual_table(r: &AnnualReport) -> Table {
                 Cell::Int(row.satisfied),
             ];
             cells.extend(share_cells(row.satisfaction_pct, row.ci95, row.mean));
-            cells.push(Cell::Num(row.index));
+            cells.push(Cell::Share(row.index));
             cells.push(Cell::Text(row.band.as_str().into()));
             cells.push(Cell::Text(row.band.name_vi().into()));
             cells.push(Cell::Int(row.held));
@@ -285,8 +291,8 @@ pub fn to_csv(t: &Table) -> Result<Vec<u8>> {
             w.write_record(row.iter().map(|cell| match cell {
                 Cell::Text(s) => neutralise(s).into_owned(),
                 Cell::Int(n) => n.to_string(),
-                Cell::Num(Some(x)) => x.to_string(),
-                Cell::Num(None) => String::new(),
+                Cell::Num(Some(x)) | Cell::Share(Some(x)) | Cell::ShareUp(Some(x)) => x.to_string(),
+                Cell::Num(None) | Cell::Share(None) | Cell::ShareUp(None) => String::new(),
             }))
             .map_err(Error::internal)?;
         }
@@ -295,8 +301,8 @@ pub fn to_csv(t: &Table) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// XLSX bytes: the title, the Vietnamese labels, the rows; figures keep every digit and
-/// show one decimal.
+/// XLSX bytes: the title, the Vietnamese labels, the rows; means keep every digit and show
+/// two decimals, shares are written as the pages show them (a tenth, rounded down).
 pub fn to_xlsx(t: &Table) -> Result<Vec<u8>> {
     build_xlsx(t).map_err(Error::internal)
 }
@@ -307,7 +313,8 @@ fn build_xlsx(t: &Table) -> Result<Vec<u8>, XlsxError> {
     sheet.set_name(t.sheet.chars().take(31).collect::<String>())?;
     let bold = Format::new().set_bold();
     let header = Format::new().set_bold().set_text_wrap();
-    let figure = Format::new().set_num_format("0.0");
+    let figure = Format::new().set_num_format("0.00");
+    let share = Format::new().set_num_format("0.0");
     sheet.write_string_with_format(0, 0, &t.title, &bold)?;
     const HEADER_ROW: u32 = 2;
     for (i, c) in (0u16..).zip(&t.columns) {
@@ -328,7 +335,13 @@ fn build_xlsx(t: &Table) -> Result<Vec<u8>, XlsxError> {
                 Cell::Num(Some(x)) => {
                     sheet.write_number_with_format(r, i, *x, &figure)?;
                 }
-                Cell::Num(None) => {}
+                Cell::Share(Some(x)) => {
+                    sheet.write_number_with_format(r, i, shown::tenths_down(*x), &share)?;
+                }
+                Cell::ShareUp(Some(x)) => {
+                    sheet.write_number_with_format(r, i, shown::tenths_up(*x), &share)?;
+                }
+                Cell::Num(None) | Cell::Share(None) | Cell::ShareUp(None) => {}
             }
         }
     }

@@ -11,6 +11,8 @@
 //! - Ranking: by `satisfaction_pct` descending, then the interval's lower bound, then the
 //!   count, then the agency code; fewer than `min_responses` answers: no rank, no band.
 
+pub mod shown;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};

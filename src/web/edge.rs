@@ -21,10 +21,22 @@ fn is_api(path: &str) -> bool {
     ["/api/", "/charts/", "/healthz", "/metrics", "/fonts/"]
         .iter()
         .any(|p| path.starts_with(p) || path == p.trim_end_matches('/'))
+        || is_public_file(path)
+}
+
+/// The downloads of a frozen ranking (`/public/annual/2025.csv`, `…/canonical`): files,
+/// whose errors are JSON like the API's.
+fn is_public_file(path: &str) -> bool {
+    path.strip_prefix("/public/annual/").is_some_and(|rest| {
+        rest.ends_with("/canonical") || [".csv", ".xlsx", ".json"].iter().any(|e| rest.ends_with(e))
+    })
 }
 
 /// The known page routes: errors there are HTML pages.
 fn is_page(path: &str) -> bool {
+    if is_public_file(path) {
+        return false;
+    }
     path == "/"
         || [
             "/r/",

@@ -146,7 +146,11 @@ pub async fn agency_report(
 }
 
 /// The annual ranking in the asked format, downloaded as `xep-hang-YEAR-PARENT.*`.
-fn annual_file(format: ReportFormat, status: StatusCode, r: &AnnualReport) -> Result<Response> {
+pub(crate) fn annual_file(
+    format: ReportFormat,
+    status: StatusCode,
+    r: &AnnualReport,
+) -> Result<Response> {
     let name = file_name(&[
         "xep-hang",
         &r.year.to_string(),

@@ -361,6 +361,7 @@ async fn staff_pages_are_accessible_and_show_the_charts() {
             ("dashboard-department", "/dashboard?agency=KH.STP".to_string()),
             ("annual", format!("/reports/annual?year={last}&parent=KH")),
             ("public", format!("/public/annual/{last}?parent=KH")),
+            ("public-index", "/public".to_string()),
             ("admin", "/admin/agencies".to_string()),
             ("admin-users", "/admin/users".to_string()),
             ("review", "/admin/review".to_string()),

@@ -549,3 +549,162 @@ async fn an_integrator_signed_in_sees_figures_but_no_comments() {
         "no listing link for integrators"
     );
 }
+
+/// `/public` lists the frozen rankings; each offers its CSV, XLSX, JSON and canonical text
+/// without sign-in, and none of them exists before the freeze.
+#[tokio::test]
+async fn the_public_index_and_downloads_of_frozen_rankings() {
+    use sha2::{Digest, Sha256};
+    let app = setup(None).await;
+    let index = request(&app, Method::GET, "/public", "", None).await;
+    assert_eq!(index.status, StatusCode::OK);
+    assert!(
+        index.text.contains("Chưa có bảng xếp hạng nào"),
+        "{}",
+        index.text
+    );
+    let files = [
+        "/public/annual/2025.csv?parent=KH",
+        "/public/annual/2025.xlsx?parent=KH",
+        "/public/annual/2025.json?parent=KH",
+        "/public/annual/2025/canonical?parent=KH",
+    ];
+    for path in files {
+        let res = request(&app, Method::GET, path, "", None).await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(
+            res.text.contains("report_not_frozen"),
+            "{path}: {}",
+            res.text
+        );
+    }
+    let frozen = app
+        .post(
+            "/api/v1/reports/annual/2025/freeze?parent=KH",
+            &app.admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(frozen.status, StatusCode::CREATED, "{}", frozen.text);
+    let digest = frozen.json()["digest"].as_str().unwrap().to_string();
+
+    let index = request(&app, Method::GET, "/public", "", None).await;
+    assert_eq!(index.status, StatusCode::OK);
+    for text in [
+        "2025",
+        "/public/annual/2025?parent=KH",
+        "Cơ quan KH",
+        &digest,
+    ] {
+        assert!(index.text.contains(text), "{text}: {}", index.text);
+    }
+    let page = request(&app, Method::GET, "/public/annual/2025?parent=KH", "", None).await;
+    for path in files {
+        let link = path.replace("?parent=KH", "");
+        assert!(page.text.contains(&link), "the page links {link}");
+    }
+    assert!(!page.text.contains(".ttf"), "the public page loads no font");
+
+    let csv = request(&app, Method::GET, files[0], "", None).await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(
+        csv.headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    assert!(csv.text.contains("Cơ quan A"), "{}", csv.text);
+    let xlsx = request(&app, Method::GET, files[1], "", None).await;
+    assert_eq!(xlsx.status, StatusCode::OK);
+    assert!(crate::helpers::xlsx_text(&xlsx.bytes).contains("Cơ quan A"));
+    let served = app
+        .get("/api/v1/reports/annual/2025?parent=KH", &app.admin)
+        .await;
+    let public = request(&app, Method::GET, files[2], "", None).await;
+    assert_eq!(public.status, StatusCode::OK);
+    // The frozen report as the API serves it, but for the live count of paper forms
+    // entered after the freeze, which is for staff.
+    let (mut public, mut served) = (public.json(), served.json());
+    assert_eq!(public["late_responses"], json!(null));
+    assert_eq!(served["late_responses"], json!(0));
+    public["late_responses"] = json!(0);
+    served["late_responses"] = json!(0);
+    assert_eq!(public, served, "the JSON is the frozen report as served");
+    let canonical = request(&app, Method::GET, files[3], "", None).await;
+    assert_eq!(canonical.status, StatusCode::OK);
+    assert_eq!(hex::encode(Sha256::digest(&canonical.bytes)), digest);
+
+    for path in [
+        "/public/annual/2025.pdf?parent=KH",
+        "/public/annual/2025.csv?parent=ZZ",
+        "/public/annual/2024.csv?parent=KH",
+        "/public/annual/abc.json",
+        "/public/annual/2025/canonical?parent=Z%20Z",
+    ] {
+        let res = request(&app, Method::GET, path, "", None).await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND, "{path}");
+    }
+}
+
+/// PRODUCT.md, "Display never contradicts a band": 4,499 satisfied of 5,000 is 89.98 %,
+/// shown as 89,9 beside *Hoàn thành tốt* on the page, the public page and the chart.
+#[tokio::test]
+async fn a_share_just_under_a_threshold_is_not_shown_as_reaching_it() {
+    let app = TestApp::spawn_with(|c| c.min_responses = 1).await;
+    app.province().await;
+    let rows: Vec<serde_json::Value> = (0..5_000)
+        .map(|i| {
+            let v = if i < 4_499 { 5 } else { 2 };
+            json!({"agency": "A", "submitted_at": "2025-06-01", "answers": {"overall": v}})
+        })
+        .collect();
+    let res = app
+        .post(
+            "/api/v1/responses/import",
+            &app.admin,
+            json!({ "responses": rows }),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    let res = app
+        .post(
+            "/api/v1/reports/annual/2025/freeze?parent=KH",
+            &app.admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    let row = &res.json()["rows"][0];
+    assert_eq!(row["satisfaction_pct"], 89.98);
+    assert_eq!(row["band"], "good");
+    let page = request(&app, Method::GET, "/public/annual/2025?parent=KH", "", None).await;
+    let start = page.text.find("<td>Cơ quan A</td>").expect("A's row");
+    let a_row = &page.text[start..start + page.text[start..].find("</tr>").unwrap()];
+    assert!(a_row.contains(">89,9<"), "{a_row}");
+    assert!(a_row.contains("Hoàn thành tốt"), "{a_row}");
+    assert!(!a_row.contains("90,0"), "{a_row}");
+    // The spreadsheet shows what the page shows; the CSV and JSON keep the exact share.
+    let xlsx = request(
+        &app,
+        Method::GET,
+        "/public/annual/2025.xlsx?parent=KH",
+        "",
+        None,
+    )
+    .await;
+    let sheet = crate::helpers::xlsx_text(&xlsx.bytes);
+    assert!(sheet.contains("<v>89.9</v>"), "{sheet}");
+    assert!(
+        !sheet.contains("<v>90</v>") && !sheet.contains("89.98"),
+        "{sheet}"
+    );
+    let csv = request(
+        &app,
+        Method::GET,
+        "/public/annual/2025.csv?parent=KH",
+        "",
+        None,
+    )
+    .await;
+    assert!(csv.text.contains(",89.98,"), "{}", csv.text);
+}

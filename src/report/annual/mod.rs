@@ -457,6 +457,69 @@ pub async fn published(
     )))
 }
 
+/// The exact canonical text of a frozen ranking, for the public (its SHA-256 is the
+/// published digest). `None` until frozen.
+pub async fn published_text(
+    db: &Db,
+    year: Year,
+    parent: Option<&AgencyCode>,
+) -> Result<Option<String>> {
+    let parent = parent.map(AgencyCode::as_str);
+    Ok(frozen(&db.read, year.get(), scope_key(parent))
+        .await?
+        .map(|stored| stored.body))
+}
+
+/// One frozen ranking in the public index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Published {
+    pub year: i32,
+    /// The parent's code; `None` for the top level.
+    pub parent: Option<String>,
+    /// Whose children it ranks.
+    pub whose: String,
+    pub digest: String,
+    pub frozen_at: DateTime<Utc>,
+}
+
+/// Every frozen ranking, newest year first, then by parent code: the public index.
+pub async fn published_list(db: &Db) -> Result<Vec<Published>> {
+    use sea_orm::QueryOrder;
+    let stored = annual_report::Entity::find()
+        .order_by_desc(annual_report::Column::Year)
+        .order_by_asc(annual_report::Column::Scope)
+        .all(&db.read)
+        .await?;
+    let parents = stored
+        .iter()
+        .filter(|r| !r.scope.is_empty())
+        .map(|r| r.scope.clone());
+    let names: HashMap<String, String> = agency::Entity::find()
+        .filter(agency::Column::Code.is_in(parents.collect::<Vec<_>>()))
+        .all(&db.read)
+        .await?
+        .into_iter()
+        .map(|a| (a.code, a.name))
+        .collect();
+    Ok(stored
+        .into_iter()
+        .map(|r| {
+            let parent = (!r.scope.is_empty()).then(|| r.scope.clone());
+            let whose = match &parent {
+                Some(code) => names.get(code).cloned().unwrap_or_else(|| code.clone()),
+                None => TOP_LEVEL.to_string(),
+            };
+            Published {
+                year: r.year,
+                parent,
+                whose,
+                digest: r.digest,
+                frozen_at: r.frozen_at,
+            }
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -55,7 +55,12 @@ pub fn router() -> Router<AppState> {
         .route("/admin/review", get(review_page).post(decide))
         .route("/reports/annual", get(annual_page))
         .route("/reports/annual/freeze", post(freeze))
+        .route("/public", get(ranking::public_index))
         .route("/public/annual/{year}", get(public_annual))
+        .route(
+            "/public/annual/{year}/canonical",
+            get(ranking::public_canonical),
+        )
 }
 
 /// What the page frame shows: who is signed in, and the CSRF token of the logout form.
@@ -227,7 +232,7 @@ fn pct_text(p: Option<f64>) -> String {
 }
 
 fn ci_text(ci: Option<[f64; 2]>) -> String {
-    ci.map(|[lo, hi]| format!("{}–{}", vn(lo), vn(hi)))
+    ci.map(|[lo, hi]| crate::score::shown::interval(lo, hi))
         .unwrap_or_else(|| "–".into())
 }
 

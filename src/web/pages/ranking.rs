@@ -1,6 +1,8 @@
 //! The annual ranking page with its freeze button, and the public page of frozen rankings.
 
 use super::*;
+use crate::domain::AgencyCode;
+use crate::report::export::ReportFormat;
 
 /// One row of a ranking table, formatted.
 struct RankRow {
@@ -184,6 +186,8 @@ struct PublicPage {
     rows: Vec<RankRow>,
     /// Drawn by plotters, which escapes every text it writes.
     chart_svg: String,
+    /// `?parent=CODE` or nothing, for the download links.
+    query: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -191,55 +195,159 @@ pub struct PublicQuery {
     pub parent: Option<String>,
 }
 
-/// The public page of a frozen ranking: no sign-in; 404 until it is frozen.
+/// A frozen ranking as the public may have it: `2025` (the page), `2025.csv`, `2025.xlsx`,
+/// `2025.json`.
+fn public_segment(segment: &str) -> (&str, Option<ReportFormat>) {
+    match segment.rsplit_once('.') {
+        Some((year, "csv")) => (year, Some(ReportFormat::Csv)),
+        Some((year, "xlsx")) => (year, Some(ReportFormat::Xlsx)),
+        Some((year, "json")) => (year, Some(ReportFormat::Json)),
+        _ => (segment, None),
+    }
+}
+
+/// The year and parent of a public address, or `None` when they cannot name a frozen
+/// report (a year that is not a year, a parent that is no code).
+fn public_subject(
+    state: &AppState,
+    year: &str,
+    q: &PublicQuery,
+) -> Option<(Year, Option<AgencyCode>)> {
+    let parent = annual::parent_code(q.parent.as_deref()).ok()?;
+    let year = parse_year(year, state.config.timezone).ok()?;
+    Some((year, parent))
+}
+
+fn not_frozen() -> Error {
+    Error::not_found(
+        "report_not_frozen",
+        "Báo cáo này chưa được chốt và công bố.",
+    )
+}
+
+/// Frozen reports change never: a day in caches is safe.
+fn cached_publicly(mut res: Response) -> Response {
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("public, max-age=300"),
+    );
+    res
+}
+
+/// The public page of a frozen ranking, or its CSV, XLSX or JSON: no sign-in; 404 until
+/// it is frozen (an HTML page for the page, the JSON error for the files).
 pub(super) async fn public_annual(
     State(state): State<AppState>,
-    Path(year): Path<String>,
+    Path(segment): Path<String>,
     Query(q): Query<PublicQuery>,
 ) -> Response {
-    let tz = state.config.timezone;
-    // A year that is not a year, or a parent that is no code, has no frozen report either.
-    let parent = annual::parent_code(q.parent.as_deref()).ok();
-    let year = parse_year(&year, tz).ok();
-    let published = match (year, parent) {
-        (Some(year), Some(parent)) => annual::published(&state.db, year, parent.as_ref()).await,
-        _ => Ok(None),
+    let (year, format) = public_segment(&segment);
+    let published = match public_subject(&state, year, &q) {
+        Some((year, parent)) => annual::published(&state.db, year, parent.as_ref()).await,
+        None => Ok(None),
     };
-    let found = match published {
-        Ok(Some(found)) => found,
-        Ok(None) => {
-            return error_page(Error::not_found(
-                "report_not_frozen",
-                "Báo cáo này chưa được chốt và công bố.",
-            ));
-        }
+    let found = published.and_then(|found| found.ok_or_else(not_frozen));
+    if let Some(format) = format {
+        let file = found.and_then(|(report, _)| {
+            crate::web::reports::annual_file(format, StatusCode::OK, &report)
+        });
+        return match file {
+            Ok(res) => cached_publicly(res),
+            Err(e) => e.into_response(),
+        };
+    }
+    let (report, whose) = match found {
+        Ok(found) => found,
         Err(e) => return error_page(e),
     };
-    let (report, whose) = found;
     let chart = crate::report::charts::ranking_chart(&report, &whose);
     let svg = match state.charts.render(chart, Image::Svg).await {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(e) => return error_page(e),
     };
-    let mut res = render(
+    let query = report
+        .parent
+        .as_deref()
+        .map(|p| format!("?parent={p}"))
+        .unwrap_or_default();
+    cached_publicly(render(
         StatusCode::OK,
         &PublicPage {
             year: report.year,
             whose,
             frozen_at: report
                 .frozen_at
-                .map(|t| t.with_timezone(&tz).format("%H:%M %d/%m/%Y").to_string())
+                .map(|t| {
+                    t.with_timezone(&state.config.timezone)
+                        .format("%H:%M %d/%m/%Y")
+                        .to_string()
+                })
                 .unwrap_or_default(),
             digest: report.digest.clone().unwrap_or_default(),
             min_responses: report.min_responses,
             thresholds: thresholds(&report.bands),
             rows: rank_rows(&report.rows),
             chart_svg: svg,
+            query,
         },
-    );
-    res.headers_mut().insert(
-        header::CACHE_CONTROL,
-        axum::http::HeaderValue::from_static("public, max-age=300"),
-    );
-    res
+    ))
+}
+
+/// The canonical text of a frozen ranking, whose SHA-256 is the published digest.
+pub(super) async fn public_canonical(
+    State(state): State<AppState>,
+    Path(year): Path<String>,
+    Query(q): Query<PublicQuery>,
+) -> Response {
+    let text = match public_subject(&state, &year, &q) {
+        Some((year, parent)) => annual::published_text(&state.db, year, parent.as_ref()).await,
+        None => Ok(None),
+    };
+    match text.and_then(|t| t.ok_or_else(not_frozen)) {
+        Ok(body) => {
+            cached_publicly(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+struct PublishedRow {
+    year: i32,
+    whose: String,
+    digest: String,
+    frozen_at: String,
+    href: String,
+}
+
+#[derive(Template)]
+#[template(path = "public_index.html")]
+struct PublicIndex {
+    rows: Vec<PublishedRow>,
+}
+
+/// `/public`: every frozen ranking, newest first, with its digest and link.
+pub(super) async fn public_index(State(state): State<AppState>) -> Response {
+    let list = match annual::published_list(&state.db).await {
+        Ok(list) => list,
+        Err(e) => return error_page(e),
+    };
+    let tz = state.config.timezone;
+    let rows = list
+        .into_iter()
+        .map(|p| PublishedRow {
+            year: p.year,
+            href: match &p.parent {
+                Some(code) => format!("/public/annual/{}?parent={code}", p.year),
+                None => format!("/public/annual/{}", p.year),
+            },
+            whose: p.whose,
+            digest: p.digest,
+            frozen_at: p
+                .frozen_at
+                .with_timezone(&tz)
+                .format("%d/%m/%Y")
+                .to_string(),
+        })
+        .collect();
+    cached_publicly(render(StatusCode::OK, &PublicIndex { rows }))
 }
