@@ -26,11 +26,12 @@ use crate::app::Context;
 use crate::domain::{Period, Role};
 use crate::error::{Error, Result};
 pub use crate::report::export::ReportFormat as Format;
-use crate::report::export::{Cell, Column, Table, neutralise};
+use crate::report::export::{Cell, Column, SheetWriter, neutralise};
 use crate::rollup::Status;
 
-/// The most responses an XLSX listing holds (a worksheet's limit, less the header); longer
-/// periods are for CSV.
+/// The most responses an XLSX listing holds (it is sent only once complete, so its time is
+/// bounded here; its memory is not at stake: rows go to a temporary file); longer periods
+/// are for CSV.
 pub const MAX_XLSX_ROWS: usize = 100_000;
 
 /// Responses read per query.
@@ -297,7 +298,8 @@ struct Renderer {
     format: Format,
     tz: Tz,
     buf: Vec<u8>,
-    rows: Vec<Vec<Cell>>,
+    /// The XLSX sheet being written, from the first row on.
+    sheet: Option<SheetWriter>,
     first: bool,
 }
 
@@ -328,7 +330,7 @@ impl Renderer {
             format,
             tz,
             buf,
-            rows: Vec::new(),
+            sheet: None,
             first: true,
         }
     }
@@ -373,12 +375,8 @@ impl Renderer {
                 w.flush()?;
             }
             Format::Xlsx => {
-                anyhow::ensure!(
-                    self.rows.len() < MAX_XLSX_ROWS,
-                    "more than {MAX_XLSX_ROWS} responses for an XLSX listing"
-                );
                 // Answers and ids are numbers; codes stay text even when they look numeric.
-                let cells = columns()
+                let cells: Vec<Cell> = columns()
                     .into_iter()
                     .zip(self.record(r))
                     .map(|(key, v)| {
@@ -389,7 +387,12 @@ impl Renderer {
                         }
                     })
                     .collect();
-                self.rows.push(cells);
+                let sheet = self.sheet()?;
+                anyhow::ensure!(
+                    (sheet.rows() as usize) < MAX_XLSX_ROWS,
+                    "more than {MAX_XLSX_ROWS} responses for an XLSX listing"
+                );
+                sheet.row(&cells).map_err(|e| anyhow::anyhow!(e.message))?;
             }
         }
         self.first = false;
@@ -401,23 +404,36 @@ impl Renderer {
             Format::Json => self.buf.extend_from_slice(b"]}"),
             Format::Csv => {}
             Format::Xlsx => {
-                let table = Table {
-                    title: "Phiếu đánh giá mức độ hài lòng".into(),
-                    sheet: "Phiếu".into(),
-                    columns: columns()
-                        .into_iter()
-                        .map(|k| Column {
-                            key: k.into(),
-                            label: k.into(),
-                        })
-                        .collect(),
-                    rows: std::mem::take(&mut self.rows),
+                let sheet = match self.sheet.take() {
+                    Some(sheet) => sheet,
+                    None => Self::new_sheet()?,
                 };
-                self.buf = crate::report::export::to_xlsx(&table)
-                    .map_err(|e| anyhow::anyhow!(e.message))?;
+                self.buf = sheet.finish().map_err(|e| anyhow::anyhow!(e.message))?;
             }
         }
         Ok(())
+    }
+
+    fn new_sheet() -> anyhow::Result<SheetWriter> {
+        let columns: Vec<Column> = columns()
+            .into_iter()
+            .map(|k| Column {
+                key: k.into(),
+                label: k.into(),
+            })
+            .collect();
+        SheetWriter::new("Phiếu đánh giá mức độ hài lòng", "Phiếu", &columns)
+            .map_err(|e| anyhow::anyhow!(e.message))
+    }
+
+    /// The sheet, started at the first row.
+    fn sheet(&mut self) -> anyhow::Result<&mut SheetWriter> {
+        if self.sheet.is_none() {
+            self.sheet = Some(Self::new_sheet()?);
+        }
+        self.sheet
+            .as_mut()
+            .ok_or_else(|| anyhow::anyhow!("the XLSX sheet is missing"))
     }
 
     fn take(&mut self) -> Bytes {

@@ -304,24 +304,58 @@ pub fn to_csv(t: &Table) -> Result<Vec<u8>> {
 /// XLSX bytes: the title, the Vietnamese labels, the rows; means keep every digit and show
 /// two decimals, shares are written as the pages show them (a tenth, rounded down).
 pub fn to_xlsx(t: &Table) -> Result<Vec<u8>> {
-    build_xlsx(t).map_err(Error::internal)
+    let mut sheet = SheetWriter::new(&t.title, &t.sheet, &t.columns)?;
+    for row in &t.rows {
+        sheet.row(row)?;
+    }
+    sheet.finish()
 }
 
-fn build_xlsx(t: &Table) -> Result<Vec<u8>, XlsxError> {
-    let mut book = Workbook::new();
-    let sheet = book.add_worksheet();
-    sheet.set_name(t.sheet.chars().take(31).collect::<String>())?;
-    let bold = Format::new().set_bold();
-    let header = Format::new().set_bold().set_text_wrap();
-    let figure = Format::new().set_num_format("0.00");
-    let share = Format::new().set_num_format("0.0");
-    sheet.write_string_with_format(0, 0, &t.title, &bold)?;
+/// An XLSX sheet written row by row into a temporary file (rust_xlsxwriter's constant-memory
+/// mode), so that a long listing costs the compressed file, not every cell in memory.
+pub struct SheetWriter {
+    book: Workbook,
+    next_row: u32,
+    figure: Format,
+    share: Format,
+}
+
+impl SheetWriter {
     const HEADER_ROW: u32 = 2;
-    for (i, c) in (0u16..).zip(&t.columns) {
-        sheet.write_string_with_format(HEADER_ROW, i, &c.label, &header)?;
-        sheet.set_column_width(i, if c.key == "name" { 40 } else { 14 })?;
+
+    pub fn new(title: &str, sheet: &str, columns: &[Column]) -> Result<Self> {
+        Self::start(title, sheet, columns).map_err(Error::internal)
     }
-    for (r, row) in (HEADER_ROW + 1..).zip(&t.rows) {
+
+    fn start(title: &str, sheet_name: &str, columns: &[Column]) -> Result<Self, XlsxError> {
+        let mut book = Workbook::new();
+        let sheet = book.add_worksheet_with_constant_memory()?;
+        sheet.set_name(sheet_name.chars().take(31).collect::<String>())?;
+        for (i, c) in (0u16..).zip(columns) {
+            sheet.set_column_width(i, if c.key == "name" { 40 } else { 14 })?;
+        }
+        sheet.write_string_with_format(0, 0, title, &Format::new().set_bold())?;
+        let header = Format::new().set_bold().set_text_wrap();
+        for (i, c) in (0u16..).zip(columns) {
+            sheet.write_string_with_format(Self::HEADER_ROW, i, &c.label, &header)?;
+        }
+        sheet.set_freeze_panes(Self::HEADER_ROW + 1, 0)?;
+        Ok(Self {
+            book,
+            next_row: Self::HEADER_ROW + 1,
+            figure: Format::new().set_num_format("0.00"),
+            share: Format::new().set_num_format("0.0"),
+        })
+    }
+
+    /// Appends one row.
+    pub fn row(&mut self, row: &[Cell]) -> Result<()> {
+        self.write(row).map_err(Error::internal)
+    }
+
+    fn write(&mut self, row: &[Cell]) -> Result<(), XlsxError> {
+        let r = self.next_row;
+        let sheet = self.book.worksheet_from_index(0)?;
         for (i, cell) in (0u16..).zip(row) {
             match cell {
                 Cell::Text(s) if s.is_empty() => {}
@@ -333,20 +367,30 @@ fn build_xlsx(t: &Table) -> Result<Vec<u8>, XlsxError> {
                     sheet.write_number(r, i, *n as f64)?;
                 }
                 Cell::Num(Some(x)) => {
-                    sheet.write_number_with_format(r, i, *x, &figure)?;
+                    sheet.write_number_with_format(r, i, *x, &self.figure)?;
                 }
                 Cell::Share(Some(x)) => {
-                    sheet.write_number_with_format(r, i, shown::tenths_down(*x), &share)?;
+                    sheet.write_number_with_format(r, i, shown::tenths_down(*x), &self.share)?;
                 }
                 Cell::ShareUp(Some(x)) => {
-                    sheet.write_number_with_format(r, i, shown::tenths_up(*x), &share)?;
+                    sheet.write_number_with_format(r, i, shown::tenths_up(*x), &self.share)?;
                 }
                 Cell::Num(None) | Cell::Share(None) | Cell::ShareUp(None) => {}
             }
         }
+        self.next_row += 1;
+        Ok(())
     }
-    sheet.set_freeze_panes(HEADER_ROW + 1, 0)?;
-    book.save_to_buffer()
+
+    /// The rows written so far, without the title and header.
+    pub fn rows(&self) -> u32 {
+        self.next_row - Self::HEADER_ROW - 1
+    }
+
+    /// The finished file.
+    pub fn finish(mut self) -> Result<Vec<u8>> {
+        self.book.save_to_buffer().map_err(Error::internal)
+    }
 }
 
 #[cfg(test)]
