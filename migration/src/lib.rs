@@ -8,6 +8,7 @@ mod m20261122_000002_coarse_rollups;
 mod m20261122_000003_comment_index;
 mod m20261202_000004_idempotency_keys;
 mod m20261203_000005_held_ratings;
+mod m20261204_000006_listing_index;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_comment_index::Migration),
             Box::new(m20261202_000004_idempotency_keys::Migration),
             Box::new(m20261203_000005_held_ratings::Migration),
+            Box::new(m20261204_000006_listing_index::Migration),
         ]
     }
 }

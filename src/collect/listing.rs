@@ -210,10 +210,11 @@ async fn produce(
     loop {
         let mut page = select.clone();
         if let Some((at, id)) = after {
+            // A row comparison, which both databases read as one range of the index on
+            // (submitted_at, id): each page starts where the last one ended.
             page.and_where(
-                c("submitted_at")
-                    .gt(at)
-                    .or(c("submitted_at").eq(at).and(c("id").gt(id))),
+                Expr::tuple([c("submitted_at").into(), c("id").into()])
+                    .gt(Expr::tuple([Expr::val(at).into(), Expr::val(id).into()])),
             );
         }
         page.limit(PAGE);

@@ -416,6 +416,34 @@ async fn a_full_import_of_ten_thousand_rows_is_taken() {
     assert_eq!(app.count("responses").await, 10_000);
     assert_eq!(app.count("answers").await, 50_000);
     assert_eq!(overall_rollup(&app, "rollup_daily").await, (10_000, 0));
+    // All at one instant: the listing's pages (500 each) go on from the last id, so every
+    // response comes out once, in order, with two more on another day around them.
+    import_json(
+        &app,
+        &app.admin,
+        json!([
+            {"agency": "A", "submitted_at": "2026-01-04", "answers": {"overall": 1}},
+            {"agency": "B", "submitted_at": "2026-01-06", "answers": {"overall": 2}}
+        ]),
+    )
+    .await;
+    let listed = list(
+        &app,
+        &app.admin,
+        "?format=csv&from=2026-01-01&to=2026-01-31",
+    )
+    .await;
+    assert_eq!(listed.status, StatusCode::OK);
+    let ids: Vec<i64> = listed
+        .text
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(',').nth(1).unwrap().parse().unwrap())
+        .collect();
+    let mut expected = vec![10_001];
+    expected.extend(1..=10_000);
+    expected.push(10_002);
+    assert_eq!(ids, expected);
 }
 
 #[tokio::test]
