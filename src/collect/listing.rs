@@ -213,8 +213,8 @@ async fn produce(
             // A row comparison, which both databases read as one range of the index on
             // (submitted_at, id): each page starts where the last one ended.
             page.and_where(
-                Expr::tuple([c("submitted_at").into(), c("id").into()])
-                    .gt(Expr::tuple([Expr::val(at).into(), Expr::val(id).into()])),
+                Expr::tuple([c("submitted_at"), c("id")])
+                    .gt(Expr::tuple([Expr::val(at), Expr::val(id)])),
             );
         }
         page.limit(PAGE);
