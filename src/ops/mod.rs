@@ -546,10 +546,19 @@ impl Partial {
             name.to_string_lossy(),
             std::process::id()
         ));
-        // Fails early, with the reason, when the folder cannot be written.
-        std::fs::File::create(&path)
-            .map_err(|e| anyhow::anyhow!("cannot write the backup {}: {e}", to.display()))?;
-        std::fs::remove_file(&path)?;
+        // Made empty and readable by its owner only (a backup holds the deployment's
+        // secret and the password hashes); SQLite's `VACUUM INTO` fills an empty file and
+        // keeps its mode. Fails early, with the reason, when the folder cannot be written.
+        let _ = std::fs::remove_file(&path);
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(|e| anyhow::anyhow!("cannot write the backup {}: {e}", to.display()))?;
+        }
         Ok(Self { path, kept: false })
     }
 
