@@ -708,3 +708,54 @@ async fn a_share_just_under_a_threshold_is_not_shown_as_reaching_it() {
     .await;
     assert!(csv.text.contains(",89.98,"), "{}", csv.text);
 }
+
+/// A page asked for without a session sends to the sign-in form and back to itself after
+/// signing in; a `next` that leaves the site is ignored.
+#[tokio::test]
+async fn signing_in_returns_to_the_page_that_asked() {
+    let app = setup(None).await;
+    let res = request(&app, Method::GET, "/dashboard?agency=A&year=2025", "", None).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let to_login = res.headers[header::LOCATION].to_str().unwrap().to_string();
+    assert_eq!(
+        to_login,
+        "/login?next=%2Fdashboard%3Fagency%3DA%26year%3D2025"
+    );
+    for (next, expected) in [
+        (
+            Some("/dashboard?agency=A&year=2025"),
+            "/dashboard?agency=A&year=2025",
+        ),
+        (Some("//evil.example/x"), "/dashboard"),
+        (Some("https://evil.example/"), "/dashboard"),
+        (None, "/dashboard"),
+    ] {
+        let path = match next {
+            Some(n) => format!("/login?next={}", urlencode(n)),
+            None => "/login".into(),
+        };
+        let form = request(&app, Method::GET, &path, "", None).await;
+        assert_eq!(form.status, StatusCode::OK);
+        let hidden_next = form.text.contains("name=\"next\"");
+        assert_eq!(hidden_next, expected != "/dashboard", "{next:?}");
+        let bound = cookie_value(&form, "hl_l").unwrap();
+        let token = hidden(&form.text, "csrf");
+        // The form posts what the page holds; a forged field is checked again.
+        let posted = next
+            .map(|n| format!("&next={}", urlencode(n)))
+            .unwrap_or_default();
+        let res = request(
+            &app,
+            Method::POST,
+            "/login",
+            &format!("hl_l={bound}"),
+            Some(format!(
+                "csrf={token}&username=minh&password={}{posted}",
+                urlencode(PASSWORD)
+            )),
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{next:?}: {}", res.text);
+        assert_eq!(res.headers[header::LOCATION], expected, "{next:?}");
+    }
+}

@@ -9,6 +9,27 @@ struct LoginPage {
     login_token: String,
     username: String,
     error: Option<&'static str>,
+    /// Where to go once signed in (a same-origin path), or empty.
+    next: String,
+}
+
+/// `next` if it is a path of this site (`/dashboard?agency=A`), else `None`: never another
+/// site (`//evil.example`, `https://…`, `/\evil`), nor the sign-in pages themselves.
+pub(super) fn safe_next(next: &str) -> Option<String> {
+    let ours = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(char::is_control)
+        && next.len() <= 1024
+        && !["/login", "/logout"]
+            .iter()
+            .any(|p| next == *p || next.starts_with(&format!("{p}?")));
+    ours.then(|| next.to_string())
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct LoginQuery {
+    next: Option<String>,
 }
 
 /// The sign-in form with a fresh token, bound to a cookie set with it.
@@ -17,6 +38,7 @@ fn login_page(
     status: StatusCode,
     username: String,
     error: Option<&'static str>,
+    next: Option<String>,
 ) -> Response {
     let token = match random_token(16) {
         Ok(t) => t,
@@ -29,6 +51,7 @@ fn login_page(
             login_token: token.clone(),
             username,
             error,
+            next: next.unwrap_or_default(),
         },
     );
     if let Ok(cookie) = cookies::set(LOGIN_COOKIE, &token, 3600, secure(state)) {
@@ -37,8 +60,12 @@ fn login_page(
     res
 }
 
-pub(super) async fn login_form(State(state): State<AppState>) -> Response {
-    login_page(&state, StatusCode::OK, String::new(), None)
+pub(super) async fn login_form(
+    State(state): State<AppState>,
+    Query(q): Query<LoginQuery>,
+) -> Response {
+    let next = q.next.as_deref().and_then(safe_next);
+    login_page(&state, StatusCode::OK, String::new(), None, next)
 }
 
 pub(super) async fn login(
@@ -54,6 +81,7 @@ pub(super) async fn login(
         return forbidden_page();
     }
     let username = get("username").trim().to_string();
+    let next = safe_next(get("next"));
     let attempt = sessions::sign_in(
         &state.db,
         &state.login,
@@ -64,7 +92,7 @@ pub(super) async fn login(
     .await;
     match attempt {
         Ok(Attempt::SignedIn(session)) => {
-            let mut res = Redirect::to("/dashboard").into_response();
+            let mut res = Redirect::to(next.as_deref().unwrap_or("/dashboard")).into_response();
             *res.status_mut() = StatusCode::SEE_OTHER;
             let lifetime = u64::try_from(sessions::LIFETIME.num_seconds()).unwrap_or(0);
             for cookie in [
@@ -83,6 +111,7 @@ pub(super) async fn login(
             StatusCode::UNAUTHORIZED,
             username,
             Some("Tên đăng nhập hoặc mật khẩu không đúng. / Wrong username or password."),
+            next,
         ),
         Ok(Attempt::Busy(busy)) => {
             let (status, wait, message) = match busy {
@@ -97,7 +126,7 @@ pub(super) async fn login(
                     "Hệ thống đang bận; vui lòng thử lại sau vài giây. / The system is busy; try again in a few seconds.",
                 ),
             };
-            let mut res = login_page(&state, status, username, Some(message));
+            let mut res = login_page(&state, status, username, Some(message), next);
             res.headers_mut().insert(header::RETRY_AFTER, wait.into());
             res
         }
@@ -115,4 +144,34 @@ pub(super) async fn logout(form: StaffForm) -> Response {
         res.headers_mut().append(header::SET_COOKIE, cookie);
     }
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_paths_of_this_site_are_returned_to() {
+        for ours in [
+            "/dashboard",
+            "/dashboard?agency=KH.STP&year=2025",
+            "/admin/review",
+        ] {
+            assert_eq!(safe_next(ours).as_deref(), Some(ours));
+        }
+        for not_ours in [
+            "",
+            "dashboard",
+            "//evil.example/x",
+            "/\\evil.example",
+            "https://evil.example",
+            "javascript:alert(1)",
+            "/login",
+            "/login?next=/x",
+            "/logout",
+            "/dash\nboard",
+        ] {
+            assert_eq!(safe_next(not_ours), None, "{not_ours:?}");
+        }
+    }
 }

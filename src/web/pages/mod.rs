@@ -105,11 +105,27 @@ impl FromRequestParts<AppState> for Staff {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        // A page asked for without a session comes back after signing in.
+        let to_login = || {
+            let asked = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+            // (The dashboard is where signing in leads anyway.)
+            let back = (parts.method == axum::http::Method::GET && asked != "/dashboard")
+                .then(|| login::safe_next(asked))
+                .flatten();
+            let to = match back {
+                Some(next) => format!(
+                    "/login?next={}",
+                    url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+                ),
+                None => "/login".to_string(),
+            };
+            Redirect::to(&to).into_response()
+        };
         let token = cookies::read(&parts.headers, sessions::COOKIE, sessions::TOKEN_LEN)
-            .ok_or_else(|| Redirect::to("/login").into_response())?;
+            .ok_or_else(to_login)?;
         match sessions::find(&state.db, &token).await {
             Ok(Some(signed_in)) => Ok(Self { signed_in, token }),
-            Ok(None) => Err(Redirect::to("/login").into_response()),
+            Ok(None) => Err(to_login()),
             Err(e) => Err(error_page(e)),
         }
     }
