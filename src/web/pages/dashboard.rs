@@ -205,7 +205,7 @@ async fn dashboard_page(
         })
         .collect();
     if sort == "name" {
-        children.sort_by(|a, b| a.name.cmp(&b.name));
+        children.sort_by_cached_key(|c| crate::domain::text::vi_sort_key(&c.name));
     } else {
         children.sort_by(|a, b| {
             let key = |x: &ChildRow| x.sort_key.0.unwrap_or(f64::NEG_INFINITY);
