@@ -277,6 +277,18 @@ async fn put_rows(
     anyhow::bail!("the backup holds a table this hailong does not know: {table}")
 }
 
+/// Every table that backups, restores and copies carry, in the order they are written.
+pub fn table_names() -> Vec<&'static str> {
+    let mut names = vec![entity::agency::Entity::name()];
+    macro_rules! name_each {
+        ($($t:ident),*) => {$(
+            names.push(<entity::$t::Entity as Table>::name());
+        )*};
+    }
+    with_tables!(name_each);
+    names
+}
+
 /// Row counts of every table, for a summary.
 async fn count_all(conn: &impl ConnectionTrait) -> anyhow::Result<BTreeMap<String, u64>> {
     let mut rows = BTreeMap::new();

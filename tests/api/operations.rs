@@ -469,3 +469,40 @@ async fn a_backup_taken_while_ratings_arrive_is_consistent() {
         before + during + 1
     );
 }
+
+/// Backups, restores and copies carry every table the migrations make (a new table left
+/// out of `ops::tables` would silently be lost), and the tests' list of tables is whole.
+#[tokio::test]
+async fn every_table_is_carried_by_backups_and_known_to_the_tests() {
+    let app = TestApp::spawn().await;
+    let sql = match app.db.backend() {
+        sea_orm::DbBackend::Postgres => {
+            "SELECT table_name::text AS t FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+        }
+        _ => {
+            "SELECT name AS t FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        }
+    };
+    let rows = app
+        .db
+        .read
+        .query_all_raw(sea_orm::Statement::from_string(app.db.backend(), sql))
+        .await
+        .unwrap();
+    let mut in_database: Vec<String> = rows
+        .iter()
+        .map(|r| r.try_get::<String>("", "t").unwrap())
+        .filter(|t| t != "seaql_migrations")
+        .collect();
+    in_database.sort();
+    let mut carried: Vec<String> = hailong::ops::table_names()
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+    carried.sort();
+    assert_eq!(carried, in_database, "ops::tables");
+    let mut known: Vec<String> = TABLES.iter().map(|t| t.to_string()).collect();
+    known.sort();
+    assert_eq!(known, in_database, "TABLES in tests/api/helpers.rs");
+}
