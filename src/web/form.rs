@@ -33,6 +33,10 @@ pub struct Texts {
     pub other_lang_name: &'static str,
     pub title: &'static str,
     pub send: &'static str,
+    /// Under the first send button: only question 1 is required.
+    pub rest_optional: &'static str,
+    /// After each question that may be left out.
+    pub optional: &'static str,
     pub fix_these: &'static str,
     pub privacy: &'static str,
     pub thanks: &'static str,
@@ -52,6 +56,8 @@ pub const VI: Texts = Texts {
     other_lang_name: "English",
     title: "Đánh giá mức độ hài lòng",
     send: "Gửi đánh giá",
+    rest_optional: "Chỉ câu hỏi đầu tiên là bắt buộc. Ông/Bà có thể gửi ngay, hoặc trả lời thêm các câu dưới đây.",
+    optional: "không bắt buộc",
     fix_these: "Vui lòng kiểm tra lại:",
     privacy: "Phiếu đánh giá ẩn danh: chúng tôi không thu thập họ tên hay số điện thoại.",
     thanks: "Cảm ơn Ông/Bà!",
@@ -89,6 +95,8 @@ pub const EN: Texts = Texts {
     other_lang_name: "Tiếng Việt",
     title: "How satisfied are you?",
     send: "Send my rating",
+    rest_optional: "Only the first question is required. Send now, or answer the questions below as well.",
+    optional: "optional",
     fix_these: "Please check:",
     privacy: "This survey is anonymous: we collect no names or phone numbers.",
     thanks: "Thank you!",

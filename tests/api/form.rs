@@ -80,7 +80,19 @@ async fn citizen_rates_through_the_form() {
         "names are escaped"
     );
     assert!(!page.text.contains("<script>x"), "names are escaped");
-    assert!(page.text.len() < 30 * 1024, "{} bytes", page.text.len());
+    assert!(page.text.len() < 10 * 1024, "{} bytes", page.text.len());
+    // The short path: a send button right after the one required question, the others
+    // marked optional, and no browser bubble pre-empting the server's error summary.
+    assert!(
+        page.text
+            .contains(&format!("action=\"/r/{token}\" novalidate>"))
+    );
+    let first_send = page.text.find("class=\"submit\"").unwrap();
+    assert!(first_send > page.text.find("id=\"q-overall\"").unwrap());
+    assert!(first_send < page.text.find("id=\"q-access\"").unwrap());
+    assert!(page.text.contains("Chỉ câu hỏi đầu tiên là bắt buộc"));
+    // Five elements and the comment ("Ý kiến khác (không bắt buộc)").
+    assert_eq!(page.text.matches("(không bắt buộc)").count(), 6);
 
     let en = app
         .call(Method::GET, &format!("/r/{token}?lang=en"), None, None)
