@@ -94,6 +94,22 @@ impl Db {
         if url.starts_with("sqlite:") {
             let url = sqlite_url(url);
             let memory = url.contains(":memory:");
+            // Turning a new file to WAL needs it alone, and SQLite answers "database is
+            // locked" at once instead of waiting: processes opening one new file together
+            // take turns under the start-up lock.
+            let _opening = match memory {
+                true => None,
+                false => {
+                    Some(
+                        lock_file(sqlite_lock_file(&url))
+                            .await
+                            .map_err(|e| ConnectError {
+                                url: redact_url(&url),
+                                cause: e.to_string(),
+                            })?,
+                    )
+                }
+            };
             let write = Database::connect(sqlite_options(&url, 1))
                 .await
                 .map_err(fail)?;
@@ -184,19 +200,9 @@ impl Db {
                 Ok(out)
             }
             (_, Some(path)) => {
-                let path = path.clone();
-                let held = tokio::task::spawn_blocking(move || {
-                    let file = std::fs::OpenOptions::new()
-                        .create(true)
-                        .truncate(false)
-                        .write(true)
-                        .open(&path)?;
-                    file.lock()?;
-                    Ok::<_, std::io::Error>(file)
-                })
-                .await
-                .map_err(|e| DbErr::Custom(format!("cannot take the start-up lock: {e}")))?
-                .map_err(|e| DbErr::Custom(format!("cannot take the start-up lock: {e}")))?;
+                let held = lock_file(path.clone())
+                    .await
+                    .map_err(|e| DbErr::Custom(e.to_string()))?;
                 let out = work.await;
                 drop(held);
                 Ok(out)
@@ -305,6 +311,33 @@ fn sqlite_url(url: &str) -> String {
     } else {
         format!("{url}?mode=rwc")
     }
+}
+
+/// Takes an exclusive lock on the file at `path` (made if missing), waiting for it on a
+/// blocking thread; held until the file is dropped (or the process ends).
+async fn lock_file(path: std::path::PathBuf) -> std::io::Result<std::fs::File> {
+    let taken = tokio::task::spawn_blocking(move || {
+        let file = match std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+        {
+            // A lock file left read-only still locks (flock needs no write access).
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                std::fs::File::open(&path)?
+            }
+            other => other?,
+        };
+        file.lock()?;
+        Ok(file)
+    })
+    .await;
+    match taken {
+        Ok(result) => result,
+        Err(e) => Err(std::io::Error::other(e)),
+    }
+    .map_err(|e| std::io::Error::new(e.kind(), format!("cannot take the start-up lock: {e}")))
 }
 
 /// `sqlite://dir/file.db?mode=rwc` → `dir/file.db.lock`.
