@@ -218,14 +218,19 @@ fn public_subject(
     Some((year, parent))
 }
 
-fn not_frozen() -> Error {
-    Error::not_found(
-        "report_not_frozen",
-        "Báo cáo này chưa được chốt và công bố.",
-    )
+/// 404 `report_not_frozen`: in Vietnamese on the page, in English (as the API's errors) for
+/// the files.
+fn not_frozen(page: bool) -> Error {
+    let message = if page {
+        "Báo cáo này chưa được chốt và công bố."
+    } else {
+        "this report has not been frozen"
+    };
+    Error::not_found("report_not_frozen", message)
 }
 
-/// Frozen reports change never: a day in caches is safe.
+/// Frozen reports never change, and the index only grows: five minutes in shared caches is
+/// safe.
 fn cached_publicly(mut res: Response) -> Response {
     res.headers_mut().insert(
         header::CACHE_CONTROL,
@@ -246,7 +251,7 @@ pub(super) async fn public_annual(
         Some((year, parent)) => annual::published(&state.db, year, parent.as_ref()).await,
         None => Ok(None),
     };
-    let found = published.and_then(|found| found.ok_or_else(not_frozen));
+    let found = published.and_then(|found| found.ok_or_else(|| not_frozen(format.is_none())));
     if let Some(format) = format {
         let file = found.and_then(|(report, _)| {
             crate::web::reports::annual_file(format, StatusCode::OK, &report)
@@ -303,7 +308,7 @@ pub(super) async fn public_canonical(
         Some((year, parent)) => annual::published_text(&state.db, year, parent.as_ref()).await,
         None => Ok(None),
     };
-    match text.and_then(|t| t.ok_or_else(not_frozen)) {
+    match text.and_then(|t| t.ok_or_else(|| not_frozen(false))) {
         Ok(body) => {
             cached_publicly(([(header::CONTENT_TYPE, "application/json")], body).into_response())
         }
