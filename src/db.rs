@@ -170,8 +170,10 @@ impl Db {
     /// On PostgreSQL the lock is a session advisory lock held by one pooled connection
     /// (released when the work ends, or by the server if the process dies). On SQLite it
     /// is an exclusive lock on the file `DATABASE.lock` beside the database (released when
-    /// the process ends); the database file itself is never locked this way, since SQLite's
-    /// own locks would be lost when another descriptor of it closes.
+    /// the work ends, or by the system if the process dies); the database file itself is
+    /// never locked this way, since SQLite's own locks would be lost when another
+    /// descriptor of it closes. [`Db::connect`] takes the same lock while it opens a SQLite
+    /// file, which a new file needs alone to turn to WAL.
     pub async fn startup_lock<T>(&self, work: impl Future<Output = T>) -> Result<T, DbErr> {
         const KEY: i64 = 0x0068_6169_6c6f_6e67; // "hailong"
         match (self.backend(), &self.lock_file) {
