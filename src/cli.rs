@@ -228,26 +228,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Restore { from } => {
             let restored = crate::ops::restore(&db, &from, &mut |line| eprintln!("{line}")).await;
             db.close().await;
-            let (summary, checked) = restored?;
-            println!(
-                "restored {} rows from {} in {:.1} s",
-                summary.total_rows(),
-                from.display(),
-                summary.seconds
-            );
-            return report_verification(&checked);
+            return report_moved("restored", &format!("from {}", from.display()), restored?);
         }
         Command::Copy { to } => {
             let copied = crate::ops::copy(&db, &to, &mut |line| eprintln!("{line}")).await;
             db.close().await;
-            let (summary, checked) = copied?;
-            println!(
-                "copied {} rows to {} in {:.1} s",
-                summary.total_rows(),
-                crate::config::redact_url(&to),
-                summary.seconds
-            );
-            return report_verification(&checked);
+            let to = format!("to {}", crate::config::redact_url(&to));
+            return report_moved("copied", &to, copied?);
         }
         Command::Demo {
             responses,
@@ -348,6 +335,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     db.close().await;
     Ok(())
+}
+
+/// Says what a restore or copy moved, then what verified.
+fn report_moved(
+    done: &str,
+    place: &str,
+    (summary, checked): (crate::ops::Summary, crate::ops::Verification),
+) -> anyhow::Result<()> {
+    println!(
+        "{done} {} rows {place} in {:.1} s",
+        summary.total_rows(),
+        summary.seconds
+    );
+    report_verification(&checked)
 }
 
 /// Prints what verified; fails with every problem, one a line.

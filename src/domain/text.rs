@@ -85,40 +85,23 @@ pub fn vi_sort_key(text: &str) -> Vec<u32> {
         let lower = c.to_lowercase().next().unwrap_or(c);
         let upper = u32::from(c != lower);
         // The marks that make another letter, then the tone.
+        const TONES: [char; 5] = ['\u{300}', '\u{309}', '\u{303}', '\u{301}', '\u{323}'];
         let mut base = lower;
         let mut tone = 0;
         while let Some(&mark) = chars.peek() {
-            base = match (base, mark) {
-                ('a', '\u{306}') => 'ă',
-                ('a' | 'e' | 'o', '\u{302}') => match base {
-                    'a' => 'â',
-                    'e' => 'ê',
-                    _ => 'ô',
-                },
-                ('o', '\u{31b}') => 'ơ',
-                ('u', '\u{31b}') => 'ư',
-                (_, '\u{300}') => {
-                    tone = 1;
-                    base
-                }
-                (_, '\u{309}') => {
-                    tone = 2;
-                    base
-                }
-                (_, '\u{303}') => {
-                    tone = 3;
-                    base
-                }
-                (_, '\u{301}') => {
-                    tone = 4;
-                    base
-                }
-                (_, '\u{323}') => {
-                    tone = 5;
-                    base
-                }
-                _ => break,
-            };
+            if let Some(t) = TONES.iter().position(|m| *m == mark) {
+                tone = t as u32 + 1;
+            } else {
+                base = match (base, mark) {
+                    ('a', '\u{306}') => 'ă',
+                    ('a', '\u{302}') => 'â',
+                    ('e', '\u{302}') => 'ê',
+                    ('o', '\u{302}') => 'ô',
+                    ('o', '\u{31b}') => 'ơ',
+                    ('u', '\u{31b}') => 'ư',
+                    _ => break,
+                };
+            }
             chars.next();
         }
         let rank = match ALPHABET.chars().position(|l| l == base) {
