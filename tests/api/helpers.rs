@@ -282,6 +282,27 @@ impl TestApp {
         assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
     }
 
+    /// Imports paper-form rows as the administrator, asserting 201.
+    pub async fn import(&self, rows: Vec<Value>) {
+        let res = self
+            .post(
+                "/api/v1/responses/import",
+                &self.admin,
+                serde_json::json!({ "responses": rows }),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    }
+
+    /// Freezes `year`'s ranking of `parent`'s children as the administrator, asserting
+    /// 201; the frozen report's JSON.
+    pub async fn freeze(&self, year: i32, parent: &str) -> Value {
+        let path = format!("/api/v1/reports/annual/{year}/freeze?parent={parent}");
+        let res = self.post(&path, &self.admin, serde_json::json!({})).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+        res.json()
+    }
+
     /// Creates a rating link as the administrator, asserting 201; the link's JSON.
     pub async fn link(&self, body: Value) -> Value {
         let res = self.post("/api/v1/links", &self.admin, body).await;

@@ -72,14 +72,7 @@ async fn filled() -> TestApp {
                    "answers": {"overall": v, "staff": 4}, "comment": "Cán bộ nhiệt tình"})
         })
         .collect();
-    let res = app
-        .post(
-            "/api/v1/responses/import",
-            &app.admin,
-            json!({ "responses": rows }),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    app.import(rows).await;
     let res = app
         .post(
             "/api/v1/responses/6/exclude",
@@ -88,14 +81,7 @@ async fn filled() -> TestApp {
         )
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
-    let res = app
-        .post(
-            "/api/v1/reports/annual/2025/freeze?parent=KH",
-            &app.admin,
-            json!({}),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    app.freeze(2025, "KH").await;
     let rules = json!({"burst_max": 2, "burst_window_s": 600, "min_seconds": 0, "repeat_max": 100});
     let res = app
         .call(
@@ -256,16 +242,11 @@ async fn copy_moves_everything_to_the_other_kind_of_database_and_back() {
     assert!(out.status.success(), "{}", text(&out));
     let back = TestApp::spawn_on(back).await;
     same_contents(&source, &back).await;
-    // The copy serves on: signs in the copied user, takes a rating.
-    let res = back
-        .post(
-            "/api/v1/responses/import",
-            &back.admin,
-            json!({"responses": [
-            {"agency": "A", "submitted_at": "2025-04-01", "answers": {"overall": 5}}]}),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    // The copy serves on: it takes a rating (its id sequences moved past the copied ids).
+    back.import(vec![
+        json!({"agency": "A", "submitted_at": "2025-04-01", "answers": {"overall": 5}}),
+    ])
+    .await;
 
     // A target that holds data is refused and left as it was.
     let before = back.fingerprint().await;

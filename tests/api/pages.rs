@@ -578,15 +578,8 @@ async fn the_public_index_and_downloads_of_frozen_rankings() {
             res.text
         );
     }
-    let frozen = app
-        .post(
-            "/api/v1/reports/annual/2025/freeze?parent=KH",
-            &app.admin,
-            json!({}),
-        )
-        .await;
-    assert_eq!(frozen.status, StatusCode::CREATED, "{}", frozen.text);
-    let digest = frozen.json()["digest"].as_str().unwrap().to_string();
+    let frozen = app.freeze(2025, "KH").await;
+    let digest = frozen["digest"].as_str().unwrap().to_string();
 
     let index = request(&app, Method::GET, "/public", "", None).await;
     assert_eq!(index.status, StatusCode::OK);
@@ -658,23 +651,9 @@ async fn a_share_just_under_a_threshold_is_not_shown_as_reaching_it() {
             json!({"agency": "A", "submitted_at": "2025-06-01", "answers": {"overall": v}})
         })
         .collect();
-    let res = app
-        .post(
-            "/api/v1/responses/import",
-            &app.admin,
-            json!({ "responses": rows }),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
-    let res = app
-        .post(
-            "/api/v1/reports/annual/2025/freeze?parent=KH",
-            &app.admin,
-            json!({}),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
-    let row = &res.json()["rows"][0];
+    app.import(rows).await;
+    let frozen = app.freeze(2025, "KH").await;
+    let row = &frozen["rows"][0];
     assert_eq!(row["satisfaction_pct"], 89.98);
     assert_eq!(row["band"], "good");
     let page = request(&app, Method::GET, "/public/annual/2025?parent=KH", "", None).await;
