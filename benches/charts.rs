@@ -60,6 +60,7 @@ fn charts() -> Vec<(&'static str, Chart)> {
                     "Ủy ban nhân dân tỉnh Khánh Hòa".into(),
                     vec![Some(82.0); 12],
                 )),
+                marks: vec![(6.5, "Sáp nhập 01/07/2025".into())],
             },
         ),
         (

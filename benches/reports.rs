@@ -122,7 +122,7 @@ fn reports(c: &mut Criterion) {
             let code = hailong::org::code_of(code).unwrap();
             group.bench_function(BenchmarkId::new(*name, &size), |b| {
                 b.iter(|| {
-                    let report = rt.block_on(agency::report(&cx, &code, *q)).unwrap();
+                    let report = rt.block_on(agency::report(&cx, &code, *q, None)).unwrap();
                     serde_json::to_vec(&report).unwrap()
                 })
             });

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use chrono::NaiveDate;
 use entity::agency;
 use tokio::sync::OnceCell;
 
@@ -39,9 +40,28 @@ impl<'a> Context<'a> {
     /// that shows several figures reads the agency table once.
     pub async fn agencies(&self) -> Result<Arc<Agencies>> {
         self.agencies
-            .get_or_try_init(|| async { Agencies::load(&self.db.read).await.map(Arc::new) })
+            .get_or_try_init(|| async {
+                Agencies::load(&self.db.read, self.today())
+                    .await
+                    .map(Arc::new)
+            })
             .await
             .cloned()
+    }
+
+    /// Every agency and the tree as they stood on `day` (today's are kept for the context).
+    pub async fn agencies_on(&self, day: NaiveDate) -> Result<Arc<Agencies>> {
+        if day == self.today() {
+            return self.agencies().await;
+        }
+        Ok(Arc::new(Agencies::load(&self.db.read, day).await?))
+    }
+
+    /// Today in the deployment's time zone.
+    pub fn today(&self) -> NaiveDate {
+        crate::now()
+            .with_timezone(&self.config.timezone)
+            .date_naive()
     }
 
     /// The agency with `code` if the caller's scope covers it (404, 403 otherwise), and
@@ -49,6 +69,21 @@ impl<'a> Context<'a> {
     pub async fn in_scope(&self, code: &AgencyCode) -> Result<(agency::Model, Arc<Agencies>)> {
         let agencies = self.agencies().await?;
         let found = agencies.in_scope(self.by, code.as_str())?.clone();
+        Ok((found, agencies))
+    }
+
+    /// The agency with `code` if the caller's scope covers it (judged on today's tree), and
+    /// the agencies of `as_of` (today when `None`), the day moved into the days the agency
+    /// existed: a report of an agency that has ended reads the tree of its last day.
+    pub async fn restated(
+        &self,
+        code: &AgencyCode,
+        as_of: Option<NaiveDate>,
+    ) -> Result<(agency::Model, Arc<Agencies>)> {
+        let (found, _) = self.in_scope(code).await?;
+        let day = crate::org::history::clamp(&found, as_of.unwrap_or_else(|| self.today()));
+        let agencies = self.agencies_on(day).await?;
+        let found = agencies.get(found.id).cloned().unwrap_or(found);
         Ok((found, agencies))
     }
 

@@ -71,6 +71,22 @@ pub const COMMUNES: &[(&str, &str)] = &[
     ("KH.DK.TRUONGSA", "Đặc khu Trường Sa"),
 ];
 
+/// The district abolished on [`REFORM_DAY`] (the 2025 reform ended the district level).
+pub const DISTRICT: (&str, &str) = ("KH.H.CAMLAM", "Huyện Cam Lâm");
+
+/// The district's former communes and town: (code, name, the commune they merged into on
+/// [`REFORM_DAY`]). The communes they merged into are made by the reform.
+pub const FORMER: &[(&str, &str, &str)] = &[
+    ("KH.TT.CAMDUC", "Thị trấn Cam Đức", "KH.X.CAMLAM"),
+    ("KH.X.CAMHAIDONG", "Xã Cam Hải Đông", "KH.X.CAMLAM"),
+    ("KH.X.CAMHAITAY", "Xã Cam Hải Tây", "KH.X.CAMLAM"),
+    ("KH.X.SUOITAN", "Xã Suối Tân", "KH.X.SUOIDAU"),
+    ("KH.X.SUOICAT", "Xã Suối Cát", "KH.X.SUOIDAU"),
+];
+
+/// The day the demo province's reorganisation took effect.
+pub const REFORM_DAY: &str = "2025-07-01";
+
 pub const ADMIN: (&str, &str) = ("demo-admin", "hailong-demo-admin");
 pub const MANAGER: (&str, &str) = ("demo-manager", "hailong-demo-manager");
 /// The agency the demo manager runs.
@@ -92,7 +108,8 @@ pub async fn load(db: &Db, config: &Config) -> anyhow::Result<bool> {
         actor: "demo".into(),
         ..Principal::cli()
     };
-    let total = 1 + DEPARTMENTS.len() + COMMUNES.len();
+    let made_by_reform = |code: &str| FORMER.iter().any(|(_, _, into)| *into == code);
+    let total = 1 + DEPARTMENTS.len() + COMMUNES.len() + 1 + FORMER.len();
     let fail = |e: crate::Error| anyhow::anyhow!("demo: {}", e.message);
     let mut done = 0;
     for (code, name, parent, level) in std::iter::once((PROVINCE.0, PROVINCE.1, None, "tỉnh"))
@@ -104,7 +121,19 @@ pub async fn load(db: &Db, config: &Config) -> anyhow::Result<bool> {
         .chain(
             COMMUNES
                 .iter()
+                .filter(|(c, _)| !made_by_reform(c))
                 .map(|(c, n)| (*c, *n, Some(PROVINCE.0), "xã, phường")),
+        )
+        .chain(std::iter::once((
+            DISTRICT.0,
+            DISTRICT.1,
+            Some(PROVINCE.0),
+            "huyện",
+        )))
+        .chain(
+            FORMER
+                .iter()
+                .map(|(c, n, _)| (*c, *n, Some(DISTRICT.0), "xã, phường")),
         )
     {
         org::create_agency(
@@ -118,7 +147,7 @@ pub async fn load(db: &Db, config: &Config) -> anyhow::Result<bool> {
         )
         .await
         .map_err(fail)?;
-        let desks: &[(&str, &str)] = if parent.is_none() {
+        let desks: &[(&str, &str)] = if parent.is_none() || level == "huyện" {
             &[]
         } else if level == "sở, ngành" {
             &[("MC1", "Quầy một cửa số 1"), ("MC2", "Quầy một cửa số 2")]
@@ -140,6 +169,7 @@ pub async fn load(db: &Db, config: &Config) -> anyhow::Result<bool> {
         done += 1;
         eprint!("\rdemo: agencies {done}/{total}");
     }
+    reform(&Context::new(db, &by, config)).await.map_err(fail)?;
     eprintln!();
     users::add(db, &by, ADMIN.0, ADMIN.1, Role::Admin, None)
         .await
@@ -165,6 +195,42 @@ pub async fn load(db: &Db, config: &Config) -> anyhow::Result<bool> {
         ADMIN.0, ADMIN.1, MANAGER.0, MANAGER.1, key.secret, key.secret, config.public_url
     );
     Ok(true)
+}
+
+/// The demo province's 2025 reform: the district's communes merge into two new communes
+/// under the province, and the district, left empty, closes.
+async fn reform(cx: &Context<'_>) -> crate::Result<()> {
+    use crate::org::reorganise::{Change, NewReorganisation, reorganise};
+    let mut changes: Vec<Change> = Vec::new();
+    for (code, name) in COMMUNES {
+        let from: Vec<String> = FORMER
+            .iter()
+            .filter(|(_, _, into)| into == code)
+            .map(|(c, _, _)| (*c).to_string())
+            .collect();
+        if !from.is_empty() {
+            changes.push(Change::Merge {
+                from,
+                into: (*code).to_string(),
+                name: Some((*name).to_string()),
+                parent: Some(Some(PROVINCE.0.to_string())),
+            });
+        }
+    }
+    changes.push(Change::Close {
+        agency: DISTRICT.0.to_string(),
+    });
+    reorganise(
+        cx,
+        NewReorganisation {
+            effective: REFORM_DAY.to_string(),
+            reason: "Nghị quyết sắp xếp đơn vị hành chính cấp xã năm 2025 (dữ liệu mẫu)"
+                .to_string(),
+            changes,
+        },
+    )
+    .await
+    .map(|_| ())
 }
 
 /// Ratings for `serve --demo`: last year in full (its ranking frozen, so that the public
@@ -215,7 +281,8 @@ pub async fn grow(db: &Db, config: &Config, total: usize) -> anyhow::Result<usiz
     let province = org::agency_by_code(&db.read, PROVINCE.0)
         .await
         .map_err(fail)?;
-    let tree = org::Tree::load(&db.read).await.map_err(fail)?;
+    let cx = Context::new(db, &by, config);
+    let tree = cx.agencies().await.map_err(fail)?.tree.clone();
     let have = tree.children(province.id).len();
     let mut added = 0;
     for i in have..total {

@@ -9,7 +9,7 @@
 
 use chrono::{Datelike, NaiveDate, TimeDelta, Weekday};
 use chrono_tz::Tz;
-use entity::{agency, desk};
+use entity::desk;
 use sea_orm::{DbErr, EntityTrait, QueryOrder};
 
 use crate::collect::answers::Answers;
@@ -61,6 +61,39 @@ struct Source {
     agency: i64,
     desk: Option<i64>,
     quality: f64,
+    /// The first day it exists (a unit made by a merger).
+    valid_from: Option<NaiveDate>,
+    /// The units it was made from, with their desks: who is rated before it begins.
+    predecessors: Vec<(i64, Option<i64>)>,
+}
+
+impl Source {
+    /// The agency and desk a rating picked for this source on `day` is recorded under:
+    /// before a merger, one of the units it was made from; after a unit ended, what
+    /// carries it (as the intake does with a printed card); `None` to skip.
+    fn on(
+        &self,
+        day: NaiveDate,
+        successions: &crate::org::Successions,
+        rng: &mut Rng,
+    ) -> Option<(i64, Option<i64>)> {
+        if self.valid_from.is_some_and(|f| day < f) {
+            if self.predecessors.is_empty() {
+                return None;
+            }
+            let i = rng.below(self.predecessors.len() as u64) as usize;
+            return self.predecessors.get(i).copied();
+        }
+        let carrier = successions.carrier(self.agency, day)?;
+        Some((
+            carrier,
+            if carrier == self.agency {
+                self.desk
+            } else {
+                None
+            },
+        ))
+    }
 }
 
 /// What to generate.
@@ -128,15 +161,14 @@ pub async fn ratings(
         .order_by_asc(desk::Column::Id)
         .all(&db.read)
         .await?;
+    let history = crate::org::History::load(&db.read)
+        .await
+        .map_err(|e| DbErr::Custom(e.message))?;
+    let successions = history.successions();
+    let desk_of = |id: i64| desks.iter().find(|d| d.agency_id == id).map(|d| d.id);
     let mut sources: Vec<Source> = Vec::new();
     let mut weights: Vec<f64> = Vec::new();
-    for a in agency::Entity::find()
-        .order_by_asc(agency::Column::Code)
-        .all(&db.read)
-        .await?
-        .into_iter()
-        .filter(|a| a.parent_id.is_some())
-    {
+    for a in history.agencies.iter().filter(|a| a.parent_id.is_some()) {
         let poor = rng.below(12) == 0;
         let quality = if poor {
             0.35 + 0.2 * rng.unit()
@@ -145,8 +177,15 @@ pub async fn ratings(
         };
         sources.push(Source {
             agency: a.id,
-            desk: desks.iter().find(|d| d.agency_id == a.id).map(|d| d.id),
+            desk: desk_of(a.id),
             quality,
+            valid_from: a.valid_from,
+            predecessors: history
+                .agencies
+                .iter()
+                .filter(|p| p.successor_id == Some(a.id))
+                .map(|p| (p.id, desk_of(p.id)))
+                .collect(),
         });
         weights.push(0.3 + rng.unit());
     }
@@ -186,6 +225,9 @@ pub async fn ratings(
                 .partition_point(|c| *c < pick)
                 .min(sources.len() - 1);
             let source = &sources[i];
+            let Some((agency_id, desk_id)) = source.on(*day, &successions, &mut rng) else {
+                continue;
+            };
             // A little drift over the year, so that trends have something to show.
             let quality =
                 (source.quality + 0.04 * (f64::from(day.month0()) / 11.0 - 0.5)).clamp(0.0, 1.0);
@@ -204,8 +246,8 @@ pub async fn ratings(
             let local = day.and_hms_opt(7, 30, 0).unwrap_or_default() + TimeDelta::seconds(seconds);
             batch.push(Submission {
                 link: None,
-                agency_id: source.agency,
-                desk_id: source.desk,
+                agency_id,
+                desk_id,
                 service_id: None,
                 questionnaire_id: questionnaire.id,
                 channel: Channel::Qr,

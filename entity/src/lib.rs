@@ -2,6 +2,7 @@
 //! migrations; the application's own types live in the `hailong` crate.
 
 pub mod agency;
+pub mod agency_version;
 pub mod annual_report;
 pub mod answer;
 pub mod api_key;
@@ -14,6 +15,7 @@ pub mod idempotency_key;
 pub mod question;
 pub mod questionnaire;
 pub mod rating_link;
+pub mod reorganisation;
 pub mod response;
 pub mod rollup_daily;
 pub mod rollup_monthly;

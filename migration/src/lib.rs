@@ -9,6 +9,7 @@ mod m20261122_000003_comment_index;
 mod m20261202_000004_idempotency_keys;
 mod m20261203_000005_held_ratings;
 mod m20261204_000006_listing_index;
+mod m20261205_000007_reorganisation;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000004_idempotency_keys::Migration),
             Box::new(m20261203_000005_held_ratings::Migration),
             Box::new(m20261204_000006_listing_index::Migration),
+            Box::new(m20261205_000007_reorganisation::Migration),
         ]
     }
 }

@@ -116,6 +116,9 @@ pub enum Chart {
         months: Vec<MonthFigure>,
         /// The parent's name and its twelve monthly shares.
         parent: Option<(String, Vec<Option<f64>>)>,
+        /// Reorganisations within the year: where (in months, 0.5 the first day of
+        /// January, 12.5 the end of December) and their label ("Sáp nhập 01/07/2025").
+        marks: Vec<(f64, String)>,
     },
     /// Stacked answers 1–5 per question.
     Distribution {
@@ -244,7 +247,8 @@ impl Chart {
                 agency,
                 months,
                 parent,
-            } => trend(root, title, agency, months, parent.as_ref()),
+                marks,
+            } => trend(root, title, agency, months, parent.as_ref(), marks),
             Chart::Distribution { title, rows } => distribution(root, title, rows),
             Chart::Heatmap { title, rows } => heatmap(root, title, rows),
         }
@@ -432,6 +436,7 @@ fn trend<DB: DrawingBackend>(
     agency: &str,
     months: &[MonthFigure],
     parent: Option<&(String, Vec<Option<f64>>)>,
+    marks: &[(f64, String)],
 ) -> Fallible<()> {
     let mut chart = ChartBuilder::on(root)
         .caption(title, bold(20))
@@ -516,6 +521,27 @@ fn trend<DB: DrawingBackend>(
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 20, y)], grey.stroke_width(2))
             });
+    }
+    // Each reorganisation: a dashed line at its day, its label at the top.
+    let mark = RGBColor(0x8a, 0x3b, 0x00);
+    for (i, (x, label)) in marks.iter().enumerate() {
+        let x = x.clamp(0.5, 12.5);
+        chart
+            .draw_series(DashedLineSeries::new(
+                [(x, 0.0), (x, 100.0)],
+                5,
+                4,
+                mark.stroke_width(2),
+            ))
+            .map_err(err)?;
+        let y = 96.0 - 6.0 * i as f64;
+        chart
+            .draw_series(std::iter::once(Text::new(
+                label.clone(),
+                (x + 0.08, y),
+                font(13).color(&mark),
+            )))
+            .map_err(err)?;
     }
     chart
         .configure_series_labels()
@@ -704,6 +730,7 @@ mod tests {
                 agency: "Sở Tư pháp".into(),
                 months,
                 parent: Some(("Tỉnh".into(), vec![Some(82.0); 12])),
+                marks: vec![(6.5, "Sáp nhập 01/07/2025".into())],
             },
             Chart::Distribution {
                 title: "Phân bố".into(),

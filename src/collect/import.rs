@@ -21,7 +21,7 @@ use crate::app::Context;
 use crate::db::Db;
 use crate::domain::json::{from_value, parse_json};
 use crate::domain::period::{local_to_utc, start_of};
-use crate::domain::{Invalid, Role};
+use crate::domain::{Invalid, Role, csv_rows};
 use crate::error::{Error, Result};
 use crate::govern::{Principal, audit};
 use crate::org::Tree;
@@ -143,7 +143,7 @@ pub fn parse_json_rows(bytes: &[u8]) -> Result<Vec<Row>> {
 /// `excluded`) are ignored, so that an export can be imported elsewhere. Empty cells are
 /// unanswered.
 pub fn parse_csv_rows(bytes: &[u8]) -> Result<Vec<Row>> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let bytes = csv_rows::without_bom(bytes);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
@@ -179,14 +179,7 @@ pub fn parse_csv_rows(bytes: &[u8]) -> Result<Vec<Row>> {
             return Err(too_many());
         }
         let record = record.map_err(|e| {
-            let why = match e.kind() {
-                csv::ErrorKind::Utf8 { .. } => "this row is not valid UTF-8".to_string(),
-                csv::ErrorKind::UnequalLengths { len, .. } => {
-                    format!("this row has {len} cells, the header {}", names.len())
-                }
-                _ => "this row cannot be read as CSV".to_string(),
-            };
-            Error::unprocessable("invalid_csv", why).with_row(number)
+            Error::unprocessable("invalid_csv", csv_rows::problem(&e, names.len())).with_row(number)
         })?;
         let cell = |name: &str| record.get(col(name)).unwrap_or("").trim().to_string();
         let optional = |text: String| Some(text).filter(|t| !t.is_empty());
@@ -340,7 +333,12 @@ pub async fn import(
         return Err(too_many());
     }
     let mut lookup = Lookup {
-        tree: Tree::load(&db.read).await?,
+        tree: crate::org::Agencies::load(
+            &db.read,
+            crate::now().with_timezone(&cx.config.timezone).date_naive(),
+        )
+        .await?
+        .tree,
         agencies: agency::Entity::find()
             .all(&db.read)
             .await?

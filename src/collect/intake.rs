@@ -64,6 +64,7 @@ pub struct Intake {
     writer: Writer,
     keys: Keys,
     timezone: Tz,
+    carriers: crate::org::Carriers,
 }
 
 impl Intake {
@@ -72,6 +73,7 @@ impl Intake {
         Self {
             writer: Writer::start(db.clone(), timezone, limit),
             keys: Keys::default(),
+            carriers: crate::org::Carriers::default(),
             db,
             timezone,
         }
@@ -100,6 +102,11 @@ impl Intake {
         let keys = self.keys().await?;
         let mut sub = Submission::through_link(link, channel, answers);
         let (day, _) = local_day(self.timezone, sub.submitted_at);
+        // A link of an agency that has merged or closed rates its successor.
+        sub.agency_id = self
+            .carriers
+            .carrier(&self.db.read, sub.agency_id, day)
+            .await?;
         sub.assisted = extras.assisted;
         sub.client_hash = Some(keys.client_hash(day, rater.address));
         if let Client::Device(cookie) = &rater.client {

@@ -16,7 +16,6 @@ use crate::db::{Db, is_unique_violation};
 use crate::domain::{AgencyCode, Code, Role};
 use crate::error::{Error, Result};
 use crate::govern::{audit, secrets};
-use crate::org::agency_in_scope;
 
 /// The body of `POST /api/v1/links`.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -258,7 +257,7 @@ pub async fn create(cx: &Context<'_>, input: NewLink) -> Result<Created> {
             .with_field("expires_at"));
         }
     }
-    let (owner, _) = agency_in_scope(&db.read, by, &input.agency).await?;
+    let (owner, _) = cx.in_scope(&crate::org::code_of(&input.agency)?).await?;
     let q_key = input.questionnaire.as_deref().unwrap_or(ONE_STOP_5);
     let q = questionnaire::latest(&db.read, q_key)
         .await?

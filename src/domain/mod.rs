@@ -2,6 +2,7 @@
 //! request bodies into these; nothing downstream checks again.
 
 mod code;
+pub mod csv_rows;
 pub mod json;
 mod name;
 pub mod period;

@@ -18,6 +18,8 @@ use super::archive;
 macro_rules! with_tables {
     ($cb:ident) => {
         $cb!(
+            agency_version,
+            reorganisation,
             desk,
             service,
             questionnaire,

@@ -3,14 +3,13 @@
 
 use std::collections::HashMap;
 
+use chrono::NaiveDate;
 use entity::agency;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Rename, Tree, agency_by_code, agency_in_scope};
+use super::{Rename, agency_by_code};
 use crate::app::Context;
 use crate::db::unless_duplicate;
 use crate::domain::{AgencyCode, Code, Name, Role};
@@ -27,6 +26,20 @@ pub struct AgencyDto {
     pub level: Option<String>,
 }
 
+/// An agency in the tree of a day (`GET /api/v1/agencies`): its fields of that day and
+/// the days it exists.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct ListedAgency {
+    pub code: String,
+    pub name: String,
+    pub parent: Option<String>,
+    pub level: Option<String>,
+    /// The first day it existed (`null`: since before the records).
+    pub valid_from: Option<NaiveDate>,
+    /// Its last day (`null`: it still exists).
+    pub valid_to: Option<NaiveDate>,
+}
+
 /// The body of `POST /api/v1/agencies`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -40,31 +53,42 @@ pub struct NewAgency {
     pub level: Option<String>,
 }
 
-/// The agencies the caller may see, ordered by code.
-pub async fn list_agencies(cx: &Context<'_>) -> Result<Vec<AgencyDto>> {
-    let Context { db, by, .. } = *cx;
-    let all = agency::Entity::find()
-        .order_by_asc(agency::Column::Code)
-        .all(&db.read)
-        .await?;
-    let tree = Tree::from_edges(all.iter().map(|a| (a.id, a.parent_id)));
-    let codes: HashMap<i64, String> = all.iter().map(|a| (a.id, a.code.clone())).collect();
-    Ok(all
-        .into_iter()
-        .filter(|a| by.covers(&tree, a.id))
-        .map(|a| to_dto(a, &codes))
+/// The agencies of `day` (today when `None`) that the caller may see, with their names
+/// and parents of that day, ordered by code.
+pub async fn list_agencies(cx: &Context<'_>, day: Option<NaiveDate>) -> Result<Vec<ListedAgency>> {
+    let by = cx.by;
+    let agencies = cx.agencies_on(day.unwrap_or_else(|| cx.today())).await?;
+    // Scope is judged on today's tree, where a manager's own agency stands.
+    let today = cx.agencies().await?;
+    let codes: HashMap<i64, String> = agencies
+        .all
+        .iter()
+        .map(|a| (a.id, a.code.clone()))
+        .collect();
+    Ok(agencies
+        .all
+        .iter()
+        .filter(|a| agencies.exists(a.id) && by.covers(&today.tree, a.id))
+        .map(|a| {
+            let dto = to_dto(a.clone(), &codes);
+            ListedAgency {
+                code: dto.code,
+                name: dto.name,
+                parent: dto.parent,
+                level: dto.level,
+                valid_from: a.valid_from,
+                valid_to: a.valid_to,
+            }
+        })
         .collect())
 }
 pub async fn get_agency(cx: &Context<'_>, code: &AgencyCode) -> Result<AgencyDto> {
-    let Context { db, by, .. } = *cx;
-    let (found, _) = agency_in_scope(&db.read, by, code.as_str()).await?;
-    let parent = parent_code(&db.read, found.parent_id).await?;
-    Ok(AgencyDto {
-        code: found.code,
-        name: found.name,
-        parent,
-        level: found.level,
-    })
+    let (found, agencies) = cx.in_scope(code).await?;
+    let codes = agencies
+        .get_parent(&found)
+        .map(|p| HashMap::from([(p.id, p.code.clone())]))
+        .unwrap_or_default();
+    Ok(to_dto(found, &codes))
 }
 pub async fn create_agency(cx: &Context<'_>, input: NewAgency) -> Result<AgencyDto> {
     let Context { db, by, .. } = *cx;
@@ -101,25 +125,20 @@ pub async fn create_agency(cx: &Context<'_>, input: NewAgency) -> Result<AgencyD
                 })?,
         ),
     };
-    let now = crate::now();
-    let stored = agency::ActiveModel {
-        code: Set(code.as_str().to_string()),
-        name: Set(name.into_string()),
-        parent_id: Set(parent.as_ref().map(|p| p.id)),
-        level: Set(level.map(Name::into_string)),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&txn)
+    let stored = insert_agency(
+        &txn,
+        code.as_str(),
+        name.as_str(),
+        parent.as_ref().map(|p| p.id),
+        level.map(Name::into_string),
+        None,
+    )
     .await
     .map_err(|e| unless_duplicate(e, || duplicate_agency(&code)))?;
-    let dto = AgencyDto {
-        code: stored.code,
-        name: stored.name,
-        parent: parent.map(|p| p.code),
-        level: stored.level,
-    };
+    let codes = parent
+        .map(|p| HashMap::from([(p.id, p.code)]))
+        .unwrap_or_default();
+    let dto = to_dto(stored, &codes);
     audit::commit(
         txn,
         &by.actor,
@@ -130,7 +149,35 @@ pub async fn create_agency(cx: &Context<'_>, input: NewAgency) -> Result<AgencyD
     .await?;
     Ok(dto)
 }
-/// Renames agency `code` (administrators only). Its code, history and ratings stay.
+/// Inserts an agency that begins on `valid_from` (`None`: since before the records), with
+/// its first version of name and parent.
+pub(super) async fn insert_agency(
+    conn: &impl ConnectionTrait,
+    code: &str,
+    name: &str,
+    parent: Option<i64>,
+    level: Option<String>,
+    valid_from: Option<NaiveDate>,
+) -> std::result::Result<agency::Model, sea_orm::DbErr> {
+    let now = crate::now();
+    let stored = agency::ActiveModel {
+        code: Set(code.to_string()),
+        name: Set(name.to_string()),
+        parent_id: Set(parent),
+        level: Set(level),
+        valid_from: Set(valid_from),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    super::reorganise::record_version(conn, &stored, valid_from).await?;
+    Ok(stored)
+}
+
+/// Renames agency `code` from today (administrators only). Its code, history and ratings
+/// stay; its earlier names are kept.
 pub async fn rename_agency(
     cx: &Context<'_>,
     code: &AgencyCode,
@@ -141,17 +188,27 @@ pub async fn rename_agency(
     let name = Name::parse(&input.name).map_err(|e| Error::invalid("name", e))?;
     let txn = db.begin_write().await?;
     let found = agency_by_code(&txn, code.as_str()).await?;
+    if found.valid_to.is_some_and(|t| t < cx.today()) {
+        return Err(Error::unprocessable(
+            "agency_ended",
+            format!("{code} no longer exists"),
+        ));
+    }
     let old = found.name.clone();
     let mut model: agency::ActiveModel = found.into();
     model.name = Set(name.into_string());
     model.updated_at = Set(crate::now());
     let stored = model.update(&txn).await?;
-    let dto = AgencyDto {
-        parent: parent_code(&txn, stored.parent_id).await?,
-        code: stored.code,
-        name: stored.name,
-        level: stored.level,
+    super::reorganise::record_version(&txn, &stored, Some(cx.today())).await?;
+    let codes = match stored.parent_id {
+        Some(p) => agency::Entity::find_by_id(p)
+            .one(&txn)
+            .await?
+            .map(|p| HashMap::from([(p.id, p.code)]))
+            .unwrap_or_default(),
+        None => HashMap::new(),
     };
+    let dto = to_dto(stored, &codes);
     audit::commit(
         txn,
         &by.actor,
@@ -169,15 +226,6 @@ fn to_dto(a: agency::Model, codes: &HashMap<i64, String>) -> AgencyDto {
         name: a.name,
         level: a.level,
     }
-}
-async fn parent_code(conn: &impl ConnectionTrait, parent: Option<i64>) -> Result<Option<String>> {
-    Ok(match parent {
-        Some(id) => agency::Entity::find_by_id(id)
-            .one(conn)
-            .await?
-            .map(|p| p.code),
-        None => None,
-    })
 }
 fn duplicate_agency(code: &Code) -> Error {
     Error::conflict(

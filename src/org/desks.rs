@@ -7,7 +7,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Rename, agency_by_code, agency_in_scope};
+use super::{Rename, agency_by_code};
 use crate::app::Context;
 use crate::db::unless_duplicate;
 use crate::domain::{AgencyCode, Code, Name, Role};
@@ -42,10 +42,11 @@ pub struct NewDesk {
 }
 
 pub async fn list_desks(cx: &Context<'_>, agency_code: &AgencyCode) -> Result<Vec<DeskDto>> {
-    let Context { db, by, .. } = *cx;
-    let (found, _) = agency_in_scope(&db.read, by, agency_code.as_str()).await?;
+    let db = cx.db;
+    let (found, agencies) = cx.in_scope(agency_code).await?;
+    // Desks move with their agency: a successor's desks include its predecessors'.
     Ok(desk::Entity::find()
-        .filter(desk::Column::AgencyId.eq(found.id))
+        .filter(desk::Column::AgencyId.is_in(agencies.tree.with_carried(found.id)))
         .order_by_asc(desk::Column::Code)
         .all(&db.read)
         .await?

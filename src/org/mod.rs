@@ -4,51 +4,56 @@
 
 mod agencies;
 mod desks;
+pub mod history;
+pub mod reorganise;
 
 pub use agencies::*;
 pub use desks::*;
+pub use history::{Carriers, History, Successions, ended_before, exists_on};
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use chrono::NaiveDate;
+
 use entity::{agency, desk};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 
 use crate::domain::AgencyCode;
 use crate::error::{Error, Result};
 use crate::govern::Principal;
 
-/// The shape of the agency tree: enough to answer scope questions and to list subtrees.
+/// The shape of the agency tree of one day: enough to answer scope questions and to list
+/// subtrees. Besides its children, an agency *carries* the agencies that ended by that day
+/// and whose ratings it now counts (its predecessors through merges, and what closed
+/// under it): [`Tree::subtree`] includes them, [`Tree::children`] does not.
 #[derive(Debug, Clone, Default)]
 pub struct Tree {
     parent: HashMap<i64, Option<i64>>,
     children: HashMap<i64, Vec<i64>>,
+    carried: HashMap<i64, Vec<i64>>,
+    roots: Vec<i64>,
 }
 
 impl Tree {
-    pub async fn load(conn: &impl ConnectionTrait) -> Result<Self> {
-        let rows: Vec<(i64, Option<i64>)> = agency::Entity::find()
-            .select_only()
-            .column(agency::Column::Id)
-            .column(agency::Column::ParentId)
-            .order_by_asc(agency::Column::Code)
-            .into_tuple()
-            .all(conn)
-            .await?;
-        Ok(Self::from_edges(rows))
-    }
-
     pub fn from_edges(edges: impl IntoIterator<Item = (i64, Option<i64>)>) -> Self {
         let mut tree = Self::default();
         for (id, parent) in edges {
             tree.parent.insert(id, parent);
-            if let Some(p) = parent {
-                tree.children.entry(p).or_default().push(id);
+            match parent {
+                Some(p) => tree.children.entry(p).or_default().push(id),
+                None => tree.roots.push(id),
             }
         }
         tree
+    }
+
+    /// Records that `carrier` carries the ended agency `id`.
+    pub fn carry(&mut self, id: i64, carrier: i64) {
+        self.parent.insert(id, Some(carrier));
+        self.carried.entry(carrier).or_default().push(id);
     }
 
     /// Whether `id` is `root` or one of its descendants.
@@ -65,13 +70,15 @@ impl Tree {
         false
     }
 
-    /// `root` and all its descendants, parents before children.
+    /// `root` and all its descendants, and the agencies they carry, parents before
+    /// children.
     pub fn subtree(&self, root: i64) -> Vec<i64> {
         let mut out = vec![root];
         let mut seen = std::collections::HashSet::from([root]);
         let mut i = 0;
         while i < out.len() {
-            for &child in self.children(out[i]) {
+            let below = self.children(out[i]).iter().chain(self.carried_by(out[i]));
+            for &child in below {
                 if seen.insert(child) {
                     out.push(child);
                 }
@@ -81,8 +88,31 @@ impl Tree {
         out
     }
 
+    /// The agencies of that day directly under `id`.
     pub fn children(&self, id: i64) -> &[i64] {
         self.children.get(&id).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The ended agencies that `id` carries directly.
+    pub fn carried_by(&self, id: i64) -> &[i64] {
+        self.carried.get(&id).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// `id` and the ended agencies it carries, through every merge or closure (not its
+    /// children): whose desks and links are its own that day.
+    pub fn with_carried(&self, id: i64) -> Vec<i64> {
+        let mut out = vec![id];
+        let mut i = 0;
+        while i < out.len() && i <= self.parent.len() {
+            out.extend_from_slice(self.carried_by(out[i]));
+            i += 1;
+        }
+        out
+    }
+
+    /// The agencies of that day at the top of the tree.
+    pub fn roots(&self) -> &[i64] {
+        &self.roots
     }
 }
 
@@ -138,26 +168,27 @@ impl Places {
     }
 }
 
-/// Every agency, in code order, and the tree they form: read once per request through
-/// [`crate::app::Context::agencies`].
+/// Every agency, in code order, as it stood on one day, and the tree of that day: read
+/// once per request through [`crate::app::Context::agencies`] (today) or
+/// [`crate::app::Context::agencies_on`].
 pub struct Agencies {
+    /// Every agency ever, with its name and parent of that day (of its last day for one
+    /// that had ended, of its first for one not yet begun).
     pub all: Vec<agency::Model>,
     pub tree: Tree,
+    /// The day the names and the tree are of.
+    pub day: NaiveDate,
     by_code: HashMap<String, usize>,
     by_id: HashMap<i64, usize>,
 }
 
 impl Agencies {
-    pub async fn load(conn: &impl ConnectionTrait) -> Result<Self> {
-        let all = agency::Entity::find()
-            .order_by_asc(agency::Column::Code)
-            .all(conn)
-            .await?;
-        Ok(Self::of(all))
+    /// The agencies and the tree of `day`.
+    pub async fn load(conn: &impl ConnectionTrait, day: NaiveDate) -> Result<Self> {
+        Ok(History::load(conn).await?.on(day))
     }
 
-    pub fn of(all: Vec<agency::Model>) -> Self {
-        let tree = Tree::from_edges(all.iter().map(|a| (a.id, a.parent_id)));
+    pub(crate) fn with_tree(all: Vec<agency::Model>, tree: Tree, day: NaiveDate) -> Self {
         let by_code = all
             .iter()
             .enumerate()
@@ -167,9 +198,36 @@ impl Agencies {
         Self {
             all,
             tree,
+            day,
             by_code,
             by_id,
         }
+    }
+
+    /// The parent of `a` on the day.
+    pub fn get_parent(&self, a: &agency::Model) -> Option<&agency::Model> {
+        a.parent_id.and_then(|p| self.get(p))
+    }
+
+    /// Whether agency `id` existed on the day.
+    pub fn exists(&self, id: i64) -> bool {
+        self.get(id).is_some_and(|a| exists_on(a, self.day))
+    }
+
+    /// The codes of the agencies of other days (ended by then, or not yet begun) whose
+    /// ratings the subtree of `id` counts on the day, in code order (a report's
+    /// `restated_from`).
+    pub fn restated_from(&self, id: i64) -> Vec<String> {
+        let mut codes: Vec<String> = self
+            .tree
+            .subtree(id)
+            .into_iter()
+            .filter_map(|u| self.get(u))
+            .filter(|a| !exists_on(a, self.day))
+            .map(|a| a.code.clone())
+            .collect();
+        codes.sort();
+        codes
     }
 
     pub fn get(&self, id: i64) -> Option<&agency::Model> {
@@ -224,19 +282,6 @@ pub async fn agency_name(conn: &impl ConnectionTrait, id: i64) -> Result<String>
         .await?
         .map(|a| a.name)
         .unwrap_or_default())
-}
-
-/// The agency with `code` if the caller's scope covers it: 404 when there is none, 403
-/// when it lies outside the scope.
-pub async fn agency_in_scope(
-    conn: &impl ConnectionTrait,
-    by: &Principal,
-    code: &str,
-) -> Result<(agency::Model, Tree)> {
-    let found = agency_by_code(conn, code).await?;
-    let tree = Tree::load(conn).await?;
-    by.require_scope(&tree, found.id)?;
-    Ok((found, tree))
 }
 
 /// A new name for an agency or a desk.

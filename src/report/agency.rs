@@ -49,6 +49,10 @@ pub struct AgencyReport {
     pub distribution: BTreeMap<String, u64>,
     pub elements: BTreeMap<String, Figures>,
     pub children: Vec<ChildFigures>,
+    /// The day whose tree the figures are read on (API.md, "Reorganisation").
+    pub as_of: NaiveDate,
+    /// The agencies that had ended by `as_of` whose ratings these figures include.
+    pub restated_from: Vec<String>,
 }
 
 /// The period a report covers: `given` with its open ends filled (1 January of this year,
@@ -81,14 +85,17 @@ pub fn period(given: Period, today: NaiveDate) -> Result<(NaiveDate, NaiveDate)>
 
 /// The report of agency `code`. Roles: administrators; managers, viewers and integrators
 /// within their scope.
-pub async fn report(cx: &Context<'_>, code: &AgencyCode, given: Period) -> Result<AgencyReport> {
-    let Context { db, by, config, .. } = *cx;
-    let tz = config.timezone;
+pub async fn report(
+    cx: &Context<'_>,
+    code: &AgencyCode,
+    given: Period,
+    as_of: Option<NaiveDate>,
+) -> Result<AgencyReport> {
+    let Context { db, by, .. } = *cx;
     by.require_role(&[Role::Admin, Role::Manager, Role::Viewer, Role::Integrator])?;
-    let (root, agencies) = cx.in_scope(code).await?;
+    let (from, to) = period(given, cx.today())?;
+    let (root, agencies) = cx.restated(code, as_of).await?;
     let tree = &agencies.tree;
-    let today = crate::now().with_timezone(&tz).date_naive();
-    let (from, to) = period(given, today)?;
     let subtree = tree.subtree(root.id);
     let tallies = tallies(&db.read, from, to, Some(&subtree)).await?;
     let summary = score::summarize(&sum_of(&tallies, &subtree));
@@ -113,15 +120,22 @@ pub async fn report(cx: &Context<'_>, code: &AgencyCode, given: Period) -> Resul
         })
         .collect();
     children.sort_by(|a, b| a.agency.cmp(&b.agency));
-    Ok(build(root, from, to, summary, children))
+    let restated_from = agencies.restated_from(root.id);
+    Ok(build(
+        root,
+        (from, to),
+        summary,
+        children,
+        (agencies.day, restated_from),
+    ))
 }
 
 fn build(
     root: agency::Model,
-    from: NaiveDate,
-    to: NaiveDate,
+    (from, to): (NaiveDate, NaiveDate),
     s: Summary,
     children: Vec<ChildFigures>,
+    (as_of, restated_from): (NaiveDate, Vec<String>),
 ) -> AgencyReport {
     AgencyReport {
         agency: root.code,
@@ -141,6 +155,8 @@ fn build(
         distribution: s.distribution,
         elements: s.elements,
         children,
+        as_of,
+        restated_from,
     }
 }
 

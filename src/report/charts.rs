@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 
+use chrono::{Datelike, NaiveDate};
+
 use super::agency::period;
 use super::annual::{self, AnnualReport, Subject};
 use super::export::element_label;
@@ -82,11 +84,14 @@ async fn overall_by_month(db: &Db, year: i32, ids: &[i64]) -> Result<[Tally; 12]
         .unwrap_or_default())
 }
 
-/// The monthly share of `code`'s subtree with its interval, against its parent's.
+/// The monthly share of `code`'s subtree with its interval, against its parent's, on the
+/// tree of the year's last day (restated: a successor's line includes its predecessors'),
+/// with each merger or closure it restates marked at its day.
 pub async fn trend(cx: &Context<'_>, code: &AgencyCode, year: Year) -> Result<Chart> {
     let Context { db, by, .. } = *cx;
     reader_roles(by)?;
-    let (root, agencies) = cx.in_scope(code).await?;
+    let (_, last) = year.days();
+    let (root, agencies) = cx.restated(code, Some(last)).await?;
     let tree = &agencies.tree;
     let year = year.get();
     let own = overall_by_month(db, year, &tree.subtree(root.id)).await?;
@@ -105,12 +110,50 @@ pub async fn trend(cx: &Context<'_>, code: &AgencyCode, year: Year) -> Result<Ch
         }
         None => None,
     };
+    let marks = reorganisation_marks(&agencies, root.id, year);
     Ok(Chart::Trend {
         title: format!("Tỷ lệ hài lòng theo tháng năm {year}: {}", root.name),
         agency: root.name,
         months,
         parent,
+        marks,
     })
+}
+
+/// Where in `year` the agencies that `root`'s subtree restates ended: "Sáp nhập" for a
+/// merger, "Giải thể" for a closure, at the first day without them (in months, 0.5 the
+/// first of January).
+fn reorganisation_marks(
+    agencies: &crate::org::Agencies,
+    root: i64,
+    year: i32,
+) -> Vec<(f64, String)> {
+    let mut marks: Vec<(NaiveDate, &str)> = agencies
+        .tree
+        .subtree(root)
+        .into_iter()
+        .filter_map(|id| agencies.get(id))
+        .filter(|a| crate::org::ended_before(a, agencies.day))
+        .filter_map(|a| {
+            let day = crate::org::history::end_effective(a)?;
+            let kind = if a.successor_id.is_some() {
+                "Sáp nhập"
+            } else {
+                "Giải thể"
+            };
+            (day.year() == year).then_some((day, kind))
+        })
+        .collect();
+    marks.sort();
+    marks.dedup();
+    marks
+        .into_iter()
+        .map(|(day, kind)| {
+            let days = f64::from(crate::rollup::read::last_of_month(day).day());
+            let x = f64::from(day.month()) - 0.5 + f64::from(day.day() - 1) / days;
+            (x, format!("{kind} {}", day.format("%d/%m/%Y")))
+        })
+        .collect()
 }
 
 /// Answers 1–5 per question over a period.

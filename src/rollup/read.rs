@@ -28,7 +28,7 @@ pub enum Piece {
     Days(NaiveDate, NaiveDate),
 }
 
-fn last_of_month(d: NaiveDate) -> NaiveDate {
+pub fn last_of_month(d: NaiveDate) -> NaiveDate {
     let first_next = if d.month() == 12 {
         NaiveDate::from_ymd_opt(d.year() + 1, 1, 1)
     } else {

@@ -40,6 +40,9 @@ pub struct ReportQuery {
     pub to: Option<String>,
     /// `json` (default).
     pub format: Option<String>,
+    /// The day whose agency tree the figures are read on, `YYYY-MM-DD` (default: today, or
+    /// the agency's last day if it has ended).
+    pub as_of: Option<String>,
 }
 
 /// The query of the annual endpoints.
@@ -135,7 +138,14 @@ pub async fn agency_report(
     let format = ReportFormat::parse(q.format.as_deref())?;
     let given = parse_period(q.from.as_deref(), q.to.as_deref())?;
     let code = crate::org::code_of(&code)?;
-    let report = agency::report(&caller.context(), &code, given).await?;
+    let as_of = q
+        .as_of
+        .as_deref()
+        .map(|d| {
+            crate::domain::period::parse_date(d).map_err(|e| crate::Error::invalid("as_of", e))
+        })
+        .transpose()?;
+    let report = agency::report(&caller.context(), &code, given, as_of).await?;
     let name = file_name(&[
         "bao-cao",
         &report.agency,

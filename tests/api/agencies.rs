@@ -38,8 +38,10 @@ async fn admin_builds_the_agency_tree() {
     assert_eq!(
         list.json(),
         json!([
-            {"code": "KH", "name": "Ủy ban nhân dân tỉnh Khánh Hòa", "parent": null, "level": "tỉnh"},
-            {"code": "KH.STP", "name": "Sở Tư pháp", "parent": "KH", "level": null},
+            {"code": "KH", "name": "Ủy ban nhân dân tỉnh Khánh Hòa", "parent": null, "level": "tỉnh",
+             "valid_from": null, "valid_to": null},
+            {"code": "KH.STP", "name": "Sở Tư pháp", "parent": "KH", "level": null,
+             "valid_from": null, "valid_to": null},
         ])
     );
 

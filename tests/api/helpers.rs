@@ -18,6 +18,8 @@ use tower::ServiceExt;
 /// Every table, for checking that a rejected request changed nothing.
 pub const TABLES: &[&str] = &[
     "agencies",
+    "agency_versions",
+    "reorganisations",
     "desks",
     "services",
     "questionnaires",
@@ -249,6 +251,26 @@ impl TestApp {
 
     pub async fn get(&self, path: &str, key: &str) -> TestResponse {
         self.call(Method::GET, path, Some(key), None).await
+    }
+
+    /// POSTs `body` as `content_type` (CSV, or bytes that are not JSON).
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        key: &str,
+        content_type: &str,
+        body: impl Into<Body>,
+    ) -> TestResponse {
+        self.send(
+            Request::builder()
+                .method(Method::POST)
+                .uri(path)
+                .header(header::AUTHORIZATION, format!("Bearer {key}"))
+                .header(header::CONTENT_TYPE, content_type)
+                .body(body.into())
+                .unwrap(),
+        )
+        .await
     }
 
     pub async fn post(&self, path: &str, key: &str, body: Value) -> TestResponse {

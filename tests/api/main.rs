@@ -24,6 +24,7 @@ mod limits;
 mod operations;
 mod ops;
 mod pages;
+mod reorganise;
 mod reports;
 mod responses;
 mod trust;

@@ -12,16 +12,8 @@ const HEADER: &str =
     "agency,desk,submitted_at,channel,overall,access,procedure,staff,result,feedback,comment";
 
 async fn send_raw(app: &TestApp, key: &str, content_type: &str, body: Vec<u8>) -> TestResponse {
-    app.send(
-        Request::builder()
-            .method(Method::POST)
-            .uri("/api/v1/responses/import")
-            .header(header::AUTHORIZATION, format!("Bearer {key}"))
-            .header(header::CONTENT_TYPE, content_type)
-            .body(Body::from(body))
-            .unwrap(),
-    )
-    .await
+    app.post_raw("/api/v1/responses/import", key, content_type, body)
+        .await
 }
 
 async fn import_csv(app: &TestApp, key: &str, csv: &str) -> TestResponse {

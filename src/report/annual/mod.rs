@@ -125,10 +125,10 @@ impl Subject {
     pub async fn load(cx: &Context<'_>, year: Year, parent: Option<&AgencyCode>) -> Result<Self> {
         let by = cx.by;
         by.require_role(&[Role::Admin, Role::Manager, Role::Viewer, Role::Integrator])?;
-        let agencies = cx.agencies().await?;
+        let today = cx.agencies().await?;
         let parent = match parent {
             Some(code) => Some(
-                agencies
+                today
                     .by_code(code.as_str())
                     .map_err(|e| e.with_field("parent"))?
                     .clone(),
@@ -136,11 +136,25 @@ impl Subject {
             None => None,
         };
         match &parent {
-            Some(p) => by.require_scope(&agencies.tree, p.id)?,
+            Some(p) => by.require_scope(&today.tree, p.id)?,
             // The top level spans the province: administrators only.
             None => by.require_role(&[Role::Admin])?,
         }
+        let agencies = cx
+            .agencies_on(Self::as_of(year.get(), parent.as_ref()))
+            .await?;
+        let parent = parent.and_then(|p| agencies.get(p.id).cloned());
         Ok(Self::of(year.get(), parent, agencies))
+    }
+
+    /// The day whose tree a ranking of `year` ranks: 31 December, or the last day of a
+    /// parent that ended during the year (API.md, "Reorganisation").
+    pub fn as_of(year: i32, parent: Option<&agency::Model>) -> NaiveDate {
+        let last = NaiveDate::from_ymd_opt(year, 12, 31).unwrap_or(NaiveDate::MAX);
+        match parent {
+            Some(p) => crate::org::history::clamp(p, last),
+            None => last,
+        }
     }
 
     /// The ranking of `parent`'s children (the top level when `None`), unchecked: for
@@ -148,12 +162,7 @@ impl Subject {
     pub(super) fn of(year: i32, parent: Option<agency::Model>, agencies: Arc<Agencies>) -> Self {
         let ranked: Vec<i64> = match &parent {
             Some(p) => agencies.tree.children(p.id).to_vec(),
-            None => agencies
-                .all
-                .iter()
-                .filter(|a| a.parent_id.is_none())
-                .map(|a| a.id)
-                .collect(),
+            None => agencies.tree.roots().to_vec(),
         };
         Self {
             year,
@@ -348,8 +357,13 @@ pub async fn standing(cx: &Context<'_>, year: Year, code: &AgencyCode) -> Result
     let tz = config.timezone;
     let default_min = config.min_responses;
     by.require_role(&[Role::Admin, Role::Manager, Role::Viewer, Role::Integrator])?;
-    let (own, agencies) = cx.in_scope(code).await?;
-    let parent = own.parent_id.and_then(|p| agencies.get(p)).cloned();
+    let (own, today) = cx.in_scope(code).await?;
+    let parent = own.parent_id.and_then(|p| today.get(p));
+    let agencies = cx.agencies_on(Subject::as_of(year.get(), parent)).await?;
+    let parent = agencies
+        .get(own.id)
+        .and_then(|o| agencies.get_parent(o))
+        .cloned();
     let subject = Subject::of(year.get(), parent, agencies);
     let report = ranking_of(db, tz, default_min, &subject).await?;
     let row = report.rows.iter().find(|row| row.agency == own.code);

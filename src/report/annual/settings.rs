@@ -29,17 +29,8 @@ pub struct YearSettingsInput {
     pub good: Option<f64>,
     pub completed: Option<f64>,
     /// `null` returns to the deployment's default (`HAILONG_MIN_RESPONSES`).
-    #[serde(default, with = "serde_with_null")]
+    #[serde(default, with = "crate::domain::json::present")]
     pub min_responses: Option<Option<u64>>,
-}
-
-/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
-mod serde_with_null {
-    use serde::{Deserialize, Deserializer};
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<u64>>, D::Error> {
-        Option::<u64>::deserialize(d).map(Some)
-    }
 }
 
 /// The settings of `year`: its stored thresholds and minimum, or the defaults.

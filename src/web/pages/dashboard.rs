@@ -125,7 +125,7 @@ async fn dashboard_page(
         from: Some(first),
         to: Some(today),
     };
-    let r = report(&cx, &code, period).await?;
+    let r = report(&cx, &code, period, None).await?;
 
     // Rank and band among the siblings, without the siblings' figures.
     let standing = annual::standing(&cx, year, &code).await?;
