@@ -51,7 +51,10 @@ pub async fn list_desks(cx: &Context<'_>, agency_code: &AgencyCode) -> Result<Ve
         .all(&db.read)
         .await?
         .into_iter()
-        .map(|d| DeskDto::of(d, &found))
+        .map(|d| {
+            let owner = agencies.get(d.agency_id).unwrap_or(&found);
+            DeskDto::of(d, owner)
+        })
         .collect())
 }
 pub async fn create_desk(

@@ -209,6 +209,20 @@ impl Agencies {
         a.parent_id.and_then(|p| self.get(p))
     }
 
+    /// The agencies of the day, parents before children, depth first, with their depth.
+    pub fn depth_first(&self) -> Vec<(i64, usize)> {
+        let mut order = Vec::with_capacity(self.all.len());
+        let mut stack: Vec<(i64, usize)> =
+            self.tree.roots().iter().rev().map(|&r| (r, 0)).collect();
+        while let Some((id, depth)) = stack.pop() {
+            order.push((id, depth));
+            for child in self.tree.children(id).iter().rev() {
+                stack.push((*child, depth + 1));
+            }
+        }
+        order
+    }
+
     /// Whether agency `id` existed on the day.
     pub fn exists(&self, id: i64) -> bool {
         self.get(id).is_some_and(|a| exists_on(a, self.day))

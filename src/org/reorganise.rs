@@ -333,6 +333,94 @@ fn required(i: usize, key: &str, what: &str) -> Error {
 
 /// Checks and applies a reorganisation (administrators only): all or nothing.
 pub async fn reorganise(cx: &Context<'_>, input: NewReorganisation) -> Result<Reorganisation> {
+    let (txn, plan, done) = check_and_write(cx, input).await?;
+    drop(plan);
+    audit::commit(
+        txn,
+        &cx.by.actor,
+        "reorganisation",
+        &format!("reorganisation:{}", done.id),
+        json!(done),
+    )
+    .await?;
+    Ok(done)
+}
+
+/// What a reorganisation would change, agency by agency, without changing anything: it is
+/// checked and written as [`reorganise`] would, read back, and rolled back.
+pub async fn preview(cx: &Context<'_>, input: NewReorganisation) -> Result<Preview> {
+    let (txn, plan, done) = check_and_write(cx, input).await?;
+    let before_day = done.effective.pred_opt().unwrap_or(done.effective);
+    let after = History::load(&txn).await?.on(done.effective);
+    txn.rollback().await?;
+    let before = History::load(&cx.db.read).await?.on(before_day);
+    let describe = |agencies: &super::Agencies, id: i64| -> Option<String> {
+        let a = agencies.get(id)?;
+        if !agencies.exists(id) {
+            return None;
+        }
+        let parent = agencies
+            .get_parent(a)
+            .map_or("cấp cao nhất".to_string(), |p| p.name.clone());
+        Some(format!("{} — trực thuộc {parent}", a.name))
+    };
+    let mut lines: Vec<PreviewLine> = plan
+        .touched
+        .iter()
+        .filter_map(|&id| {
+            let a = after.get(id)?;
+            let now = describe(&after, id).unwrap_or_else(|| {
+                let carrier = after
+                    .all
+                    .iter()
+                    .find(|c| after.tree.carried_by(c.id).contains(&id))
+                    .map(|c| c.name.clone());
+                match carrier {
+                    Some(name) if a.successor_id.is_some() => {
+                        format!("Sáp nhập vào {name}; số liệu trước đây tính cho {name}")
+                    }
+                    Some(name) => format!("Giải thể; số liệu trước đây tính cho {name}"),
+                    None => "Giải thể".to_string(),
+                }
+            });
+            Some(PreviewLine {
+                code: a.code.clone(),
+                before: describe(&before, id),
+                after: now,
+            })
+        })
+        .collect();
+    lines.sort_by(|a, b| a.code.cmp(&b.code));
+    Ok(Preview {
+        effective: done.effective,
+        reason: done.reason,
+        lines,
+    })
+}
+
+/// One agency in a [`preview`]: how it stands the day before and from the effective day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreviewLine {
+    pub code: String,
+    /// `None`: it did not exist the day before.
+    pub before: Option<String>,
+    pub after: String,
+}
+
+/// What a reorganisation would change ([`preview`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Preview {
+    pub effective: NaiveDate,
+    pub reason: String,
+    pub lines: Vec<PreviewLine>,
+}
+
+/// Checks `input` and writes it inside a transaction left open for the caller to commit
+/// (with its audit row) or roll back.
+async fn check_and_write(
+    cx: &Context<'_>,
+    input: NewReorganisation,
+) -> Result<(DatabaseTransaction, Plan, Reorganisation)> {
     let Context { db, by, .. } = *cx;
     by.require_role(&[Role::Admin])?;
     let effective = crate::domain::period::parse_date(&input.effective)
@@ -383,15 +471,7 @@ pub async fn reorganise(cx: &Context<'_>, input: NewReorganisation) -> Result<Re
         reason,
         changes,
     };
-    audit::commit(
-        txn,
-        &by.actor,
-        "reorganisation",
-        &format!("reorganisation:{}", done.id),
-        json!(done),
-    )
-    .await?;
-    Ok(done)
+    Ok((txn, plan, done))
 }
 
 /// Checks change `i` against the plan, writes it, and returns it as stored (codes and

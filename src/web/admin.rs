@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use entity::{agency, desk};
+use entity::desk;
 use sea_orm::{EntityTrait, QueryOrder};
 
 use super::AppState;
@@ -17,7 +17,7 @@ use super::form::render;
 use super::pages::{Chrome, Staff, StaffForm, error_page, see_other};
 use crate::collect::links;
 use crate::domain::Role;
-use crate::org::{self, NewAgency, NewDesk, Rename, Tree};
+use crate::org::{self, NewAgency, NewDesk, Rename};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -38,7 +38,9 @@ struct AgencyView {
     name: String,
     /// Spaces showing the depth in the tree.
     indent: String,
-    desks: Vec<(String, String)>,
+    /// The desks it runs (its own, and those of the agencies merged into it): the desk's
+    /// agency, code and name.
+    desks: Vec<(String, String, String)>,
 }
 
 #[derive(Template)]
@@ -55,47 +57,39 @@ async fn page(State(state): State<AppState>, staff: Staff) -> Response {
     }
 }
 
+/// Spaces showing a depth in the tree.
+pub(super) fn indent(depth: usize) -> String {
+    "\u{a0}\u{a0}\u{a0}".repeat(depth)
+}
+
 async fn view(state: &AppState, staff: &Staff) -> Result<AdminPage> {
-    staff.signed_in.principal.require_role(&[Role::Admin])?;
-    let all = agency::Entity::find()
-        .order_by_asc(agency::Column::Code)
-        .all(&state.db.read)
-        .await?;
+    let by = &staff.signed_in.principal;
+    by.require_role(&[Role::Admin])?;
+    // Today's tree: an agency that merged or closed is shown in its successor's history.
+    let agencies = state.context(by).agencies().await?;
     let desks = desk::Entity::find()
         .order_by_asc(desk::Column::Code)
         .all(&state.db.read)
         .await?;
-    let tree = Tree::from_edges(all.iter().map(|a| (a.id, a.parent_id)));
-    let by_id: std::collections::HashMap<i64, &agency::Model> =
-        all.iter().map(|a| (a.id, a)).collect();
-    // Parents before children, depth first.
-    let mut order: Vec<(i64, usize)> = Vec::new();
-    let mut stack: Vec<(i64, usize)> = all
-        .iter()
-        .filter(|a| a.parent_id.is_none())
-        .rev()
-        .map(|a| (a.id, 0))
-        .collect();
-    while let Some((id, depth)) = stack.pop() {
-        order.push((id, depth));
-        for child in tree.children(id).iter().rev() {
-            stack.push((*child, depth + 1));
-        }
-    }
     Ok(AdminPage {
         chrome: Chrome::of(&staff.signed_in),
-        agencies: order
+        agencies: agencies
+            .depth_first()
             .into_iter()
             .filter_map(|(id, depth)| {
-                let a = by_id.get(&id)?;
+                let a = agencies.get(id)?;
+                let own = agencies.tree.with_carried(id);
                 Some(AgencyView {
                     code: a.code.clone(),
                     name: a.name.clone(),
-                    indent: "\u{a0}\u{a0}\u{a0}".repeat(depth),
+                    indent: indent(depth),
                     desks: desks
                         .iter()
-                        .filter(|d| d.agency_id == id)
-                        .map(|d| (d.code.clone(), d.name.clone()))
+                        .filter(|d| own.contains(&d.agency_id))
+                        .map(|d| {
+                            let owner = agencies.get(d.agency_id).map(|o| o.code.clone());
+                            (owner.unwrap_or_default(), d.code.clone(), d.name.clone())
+                        })
                         .collect(),
                 })
             })

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod admin;
 pub mod admin_access;
+pub mod admin_reorganise;
 pub mod agencies;
 mod auth;
 pub mod charts;
@@ -116,6 +117,7 @@ pub fn router(state: AppState) -> Router {
             .merge(pages::router())
             .merge(admin::router())
             .merge(admin_access::router())
+            .merge(admin_reorganise::router())
             .merge(form::router()),
         state,
     )

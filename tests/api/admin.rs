@@ -163,3 +163,85 @@ async fn administrators_manage_agencies_desks_and_cards_from_pages() {
     assert_eq!(res.status, StatusCode::FORBIDDEN);
     assert_eq!(app.fingerprint().await, before);
 }
+
+#[tokio::test]
+async fn administrators_reorganise_from_pages_with_a_preview_first() {
+    let app = setup(None).await;
+    let (cookie, csrf) = sign_in(&app, "lan").await;
+    let page = request(&app, Method::GET, "/admin/reorganisations", &cookie, None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text.contains("<label for=\"effective\""));
+    assert!(page.text.contains("value=\"A\""));
+    let post = |path: &'static str, body: String| {
+        let cookie = cookie.clone();
+        let app = &app;
+        async move { request(app, Method::POST, path, &cookie, Some(body)).await }
+    };
+    let merge = format!(
+        "csrf={csrf}&kind=merge&effective=2026-01-01&reason=Ngh%E1%BB%8B+quy%E1%BA%BFt+1\
+         &from=A&from=B&into=&new_code=AB&new_name=S%E1%BB%9F+H%E1%BB%A3p+nh%E1%BA%A5t&parent=KH&agency="
+    );
+
+    // The preview changes nothing and shows each agency before and after.
+    let before = app.fingerprint().await;
+    let preview = post("/admin/reorganisations/preview", merge.clone()).await;
+    assert_eq!(preview.status, StatusCode::OK, "{}", preview.text);
+    assert!(preview.text.contains("Sở Hợp nhất — trực thuộc"));
+    assert!(preview.text.contains("Sáp nhập vào Sở Hợp nhất"));
+    assert!(preview.text.contains("name=\"from\" value=\"B\""));
+    assert_eq!(app.fingerprint().await, before, "a preview writes nothing");
+
+    // A bad form comes back with its input kept and the reason in Vietnamese.
+    let bad = format!(
+        "csrf={csrf}&kind=merge&effective=2026-01-01&reason=L%C3%BD+do&into=&new_code=AB&new_name=X&parent=KH"
+    );
+    let res = post("/admin/reorganisations/preview", bad).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.text);
+    assert!(res.text.contains("Còn thiếu thông tin"));
+    assert!(res.text.contains("value=\"Lý do\""));
+    let res = post(
+        "/admin/reorganisations/preview",
+        format!("csrf={csrf}&kind=close&effective=2026-01-01&agency=KH"),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text.contains("còn đơn vị trực thuộc"));
+
+    // Without the token nothing happens; with it, the change is made.
+    let res = post("/admin/reorganisations", merge.replace(&csrf, "x")).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.fingerprint().await, before);
+    let res = post("/admin/reorganisations", merge).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
+    assert_eq!(res.headers[header::LOCATION], "/admin/agencies/AB/history");
+    let history = request(
+        &app,
+        Method::GET,
+        "/admin/agencies/AB/history",
+        &cookie,
+        None,
+    )
+    .await;
+    assert_eq!(history.status, StatusCode::OK);
+    assert!(history.text.contains("Các cơ quan đã sáp nhập vào"));
+    assert!(history.text.contains("/admin/agencies/A/history"));
+    let list = request(&app, Method::GET, "/admin/reorganisations", &cookie, None).await;
+    assert!(list.text.contains("Sáp nhập A, B vào AB"));
+    // The merged department's desk is now run by its successor, under its own address.
+    let admin = request(&app, Method::GET, "/admin/agencies", &cookie, None).await;
+    assert!(admin.text.contains("/admin/agencies/A/desks/MC1/card"));
+
+    // The successor's dashboard says whose ratings it now counts.
+    let dashboard = request(&app, Method::GET, "/dashboard?agency=AB", &cookie, None).await;
+    assert_eq!(dashboard.status, StatusCode::OK);
+    assert!(
+        dashboard
+            .text
+            .contains("gồm cả phiếu của 2 đơn vị đã sáp nhập")
+    );
+
+    // A manager has no such page.
+    let (manager, _) = sign_in(&app, "minh").await;
+    let res = request(&app, Method::GET, "/admin/reorganisations", &manager, None).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+}

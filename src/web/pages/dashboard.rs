@@ -54,6 +54,9 @@ struct DashboardPage {
     name: String,
     year: i32,
     period: String,
+    /// The ended agencies whose ratings the figures include, by name (API.md,
+    /// "Reorganisation").
+    restated: Vec<String>,
     parent: Option<(String, String)>,
     figures: Vec<(String, String, String)>,
     links: Vec<(String, String)>,
@@ -74,7 +77,7 @@ fn home(tree_roots: &[entity::agency::Model], by: &SignedIn) -> Option<i64> {
     by.user.agency_id.or_else(|| {
         tree_roots
             .iter()
-            .find(|a| a.parent_id.is_none())
+            .find(|a| a.parent_id.is_none() && a.valid_to.is_none())
             .map(|a| a.id)
     })
 }
@@ -365,6 +368,12 @@ async fn dashboard_page(
             first.format("%d/%m/%Y"),
             today.format("%d/%m/%Y")
         ),
+        restated: r
+            .restated_from
+            .iter()
+            .filter_map(|c| agencies.by_code(c).ok())
+            .map(|a| a.name.clone())
+            .collect(),
         parent,
         figures,
         links,

@@ -185,6 +185,8 @@ pub struct StaffForm {
     pub state: AppState,
     pub staff: Staff,
     fields: HashMap<String, String>,
+    /// Every field in the order sent (a field may repeat: ticked boxes).
+    pairs: Vec<(String, String)>,
 }
 
 impl FromRequest<AppState> for StaffForm {
@@ -197,6 +199,7 @@ impl FromRequest<AppState> for StaffForm {
             .await
             .map_err(IntoResponse::into_response)?;
         let fields = form_fields(&form);
+        let pairs = url::form_urlencoded::parse(&form.0).into_owned().collect();
         let sent = fields.get("csrf").map(String::as_str).unwrap_or("");
         if !constant_time_eq(sent, &staff.signed_in.csrf) {
             return Err(forbidden_page());
@@ -205,6 +208,7 @@ impl FromRequest<AppState> for StaffForm {
             state: state.clone(),
             staff,
             fields,
+            pairs,
         })
     }
 }
@@ -223,6 +227,15 @@ impl StaffForm {
     /// A field's value, empty when the form lacks it.
     pub fn field(&self, key: &str) -> String {
         self.fields.get(key).cloned().unwrap_or_default()
+    }
+
+    /// Every non-empty value of a field that may repeat, in the order sent.
+    pub fn all(&self, key: &str) -> Vec<String> {
+        self.pairs
+            .iter()
+            .filter(|(k, v)| k == key && !v.is_empty())
+            .map(|(_, v)| v.clone())
+            .collect()
     }
 
     /// A field's value, `None` when it is missing or empty.
