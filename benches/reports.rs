@@ -18,62 +18,15 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use hailong::app::Context;
 use hailong::config::{Config, DEFAULT_TIMEZONE};
-use hailong::db::Db;
+
 use hailong::domain::{Period, Year};
 use hailong::govern::Principal;
 use hailong::report::agency;
 use hailong::report::annual;
 
-const YEAR: i32 = 2025;
-const AGENCIES: usize = 500;
-
-fn sizes() -> Vec<u64> {
-    std::env::var("BENCH_SIZES")
-        .unwrap_or_else(|_| "1000000".into())
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
-        .collect()
-}
-
-fn label(n: u64) -> String {
-    if n.is_multiple_of(1_000_000) {
-        format!("{}M", n / 1_000_000)
-    } else {
-        n.to_string()
-    }
-}
-
-/// The database of `n` ratings, generated when missing.
-async fn fixture(n: u64) -> Db {
-    let dir = std::env::var("BENCH_DIR").unwrap_or_else(|_| "target/bench-data".into());
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = format!("{dir}/r{}.db", label(n).to_lowercase());
-    let url = format!("sqlite://{path}");
-    let fresh = !std::path::Path::new(&path).exists();
-    let db = Db::connect(&url).await.unwrap();
-    hailong::prepare(&db, |_| {}).await.unwrap();
-    if fresh {
-        eprintln!("generating {n} ratings into {path} …");
-        let config = Config::new(url.clone(), "127.0.0.1:8080".parse().unwrap(), None);
-        hailong::demo::load(&db, &config).await.unwrap();
-        hailong::demo::grow(&db, &config, AGENCIES).await.unwrap();
-        let spec = hailong::generate::Spec {
-            year: YEAR,
-            count: n,
-            seed: 2026,
-            until: None,
-            comments: false,
-        };
-        hailong::generate::ratings(&db, DEFAULT_TIMEZONE, &spec, |done| {
-            if done.is_multiple_of(1_000_000) {
-                eprintln!("  {done}");
-            }
-        })
-        .await
-        .unwrap();
-    }
-    db
-}
+#[path = "fixture.rs"]
+mod fixture;
+use fixture::{AGENCIES, YEAR, fixture, label, sizes};
 
 fn query(from: &str, to: &str) -> Period {
     Period::parse(Some(from), Some(to)).unwrap()

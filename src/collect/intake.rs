@@ -89,6 +89,13 @@ impl Intake {
         self.keys.get(&self.db.write).await
     }
 
+    /// The agency that carries `agency`'s ratings today (itself, unless it has merged or
+    /// closed).
+    pub async fn carrier(&self, agency: i64) -> Result<i64> {
+        let (day, _) = local_day(self.timezone, crate::now());
+        self.carriers.carrier(&self.db.read, agency, day).await
+    }
+
     /// Stores a valid rating made through `link`. `Ok(Err(_))` says why it was refused;
     /// `Err(_)` means it was not stored (and may be tried again).
     pub async fn rate(

@@ -327,14 +327,16 @@ fn form_page<'a>(
     }
 }
 
-/// The agency's and desk's names for the page heading.
+/// The agency's and desk's names for the page heading: the agency the rating will count
+/// for (a merged agency's successor, for an old printed card).
 async fn place(
     state: &AppState,
     link: &entity::rating_link::Model,
 ) -> Result<(String, Option<String>), Error> {
+    let agency = state.intake.carrier(link.agency_id).await?;
     let names = state
         .places
-        .get(&state.db.read, link.agency_id, link.desk_id)
+        .get(&state.db.read, agency, link.desk_id)
         .await?;
     Ok((names.agency, names.desk))
 }

@@ -344,6 +344,27 @@ async fn reports_restate_history_across_the_reform() {
         trend.text.contains("Sáp nhập 01/07/2025"),
         "the merger is marked"
     );
+    // Its monthly figures are the naive recount of the restated units, month by month.
+    let by = hailong::govern::Principal::cli();
+    let cx = hailong::app::Context::new(&app.db, &by, &app.state.config);
+    let chart = hailong::report::charts::trend(
+        &cx,
+        &hailong::org::code_of("X12").unwrap(),
+        hailong::domain::Year::stored(2025),
+    )
+    .await
+    .unwrap();
+    let hailong::chart::Chart::Trend { months, marks, .. } = chart else {
+        panic!("a trend")
+    };
+    assert_eq!(marks.len(), 1);
+    for (m, got) in months.iter().enumerate() {
+        let from = format!("2025-{:02}-01", m + 1);
+        let to = format!("2025-{:02}-31", m + 1);
+        let (_, pct) = naive(&all, &["X1", "X2", "X12"], &from, &to);
+        let round = |p: f64| (p * 1e6).round();
+        assert_eq!(got.map(|(p, _)| round(p)), pct.map(round), "month {}", m + 1);
+    }
 }
 
 #[tokio::test]
@@ -409,6 +430,9 @@ async fn a_link_of_a_merged_agency_rates_its_successor() {
         .unwrap();
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].agency_id, x12.id);
+    // The form of the old card names the agency the rating counts for.
+    let form = app.get(&format!("/r/{token}"), &app.admin).await;
+    assert!(form.text.contains("Xã Hòa Thắng"), "{}", form.text);
     let desks = app.get("/api/v1/agencies/X12/desks", &app.admin).await;
     assert_eq!(desks.status, StatusCode::OK);
 }
