@@ -62,4 +62,3 @@ pub async fn fixture(n: u64) -> Db {
     }
     db
 }
-

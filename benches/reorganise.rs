@@ -44,10 +44,7 @@ async fn reform_csv(cx: &Context<'_>) -> String {
         .collect();
     units.sort();
     units.truncate(AGENCIES);
-    let pairs: Vec<(&String, &String)> = units
-        .chunks_exact(2)
-        .map(|p| (&p[0], &p[1]))
-        .collect();
+    let pairs: Vec<(&String, &String)> = units.chunks_exact(2).map(|p| (&p[0], &p[1])).collect();
     let mut csv = String::from("kind,agency,from,into,name,parent\n");
     for (into, from) in &pairs {
         csv.push_str(&format!("merge,,{from},{into},,\n"));
@@ -139,9 +136,21 @@ fn bench(c: &mut Criterion) {
             hailong::org::code_of(&first).unwrap()
         });
         let cases = [
-            ("restated_province_year", &kh, period("2025-01-01", "2025-12-31")),
-            ("restated_province_partial", &kh, period("2025-03-15", "2025-10-20")),
-            ("restated_successor_year", &successor, period("2025-01-01", "2025-12-31")),
+            (
+                "restated_province_year",
+                &kh,
+                period("2025-01-01", "2025-12-31"),
+            ),
+            (
+                "restated_province_partial",
+                &kh,
+                period("2025-03-15", "2025-10-20"),
+            ),
+            (
+                "restated_successor_year",
+                &successor,
+                period("2025-01-01", "2025-12-31"),
+            ),
         ];
         for (name, code, q) in cases {
             group.bench_function(BenchmarkId::new(name, &size), |b| {
