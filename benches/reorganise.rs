@@ -31,9 +31,10 @@ use hailong::report::{agency, annual};
 mod fixture;
 use fixture::{AGENCIES, YEAR, fixture, label, path_of, sizes};
 
-/// The reform as CSV, over the province's units of 30 June 2025 in code order.
+/// The reform as CSV, over the province's units of 1 July 2025 in code order.
 async fn reform_csv(cx: &Context<'_>) -> String {
-    let agencies = cx.agencies_on("2025-06-30".parse().unwrap()).await.unwrap();
+    // The units of the effective day (those a reform of the fixture ended are not among them).
+    let agencies = cx.agencies_on("2025-07-01".parse().unwrap()).await.unwrap();
     let kh = agencies.by_code("KH").unwrap().id;
     let mut units: Vec<String> = agencies
         .tree

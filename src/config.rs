@@ -30,7 +30,12 @@ pub struct Config {
     pub max_connections: usize,
     /// Sign-in attempts per address per 15 minutes (`HAILONG_LOGIN_LIMIT`).
     pub login_limit: u32,
+    /// Working days an agency has to answer a case (`HAILONG_FOLLOW_UP_DAYS`).
+    pub follow_up_days: u32,
 }
+
+/// The default of `HAILONG_FOLLOW_UP_DAYS`.
+pub const DEFAULT_FOLLOW_UP_DAYS: u32 = 5;
 
 /// The default of `HAILONG_MAX_CONNECTIONS`.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
@@ -53,6 +58,7 @@ impl Config {
             min_responses: crate::score::DEFAULT_MIN_RESPONSES,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             login_limit: DEFAULT_LOGIN_LIMIT,
+            follow_up_days: DEFAULT_FOLLOW_UP_DAYS,
         }
     }
 
@@ -76,6 +82,12 @@ impl Config {
         }
         if let Some(n) = positive_env("HAILONG_MAX_CONNECTIONS")? {
             config.max_connections = n;
+        }
+        if let Some(n) = positive_env("HAILONG_FOLLOW_UP_DAYS")? {
+            config.follow_up_days = u32::try_from(n)
+                .ok()
+                .filter(|n| *n <= 60)
+                .ok_or("HAILONG_FOLLOW_UP_DAYS: at most 60 working days")?;
         }
         if let Some(n) = positive_env("HAILONG_LOGIN_LIMIT")? {
             config.login_limit =
@@ -137,6 +149,7 @@ impl fmt::Debug for Config {
             .field("rate_limit", &self.rate_limit)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("min_responses", &self.min_responses)
+            .field("follow_up_days", &self.follow_up_days)
             .finish()
     }
 }

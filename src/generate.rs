@@ -257,6 +257,7 @@ pub async fn ratings(
                 client_hash: None,
                 device_hash: None,
                 form_age: None,
+                want_reply: false,
             });
             if batch.len() == BATCH {
                 stored += flush(db, tz, &mut batch).await?;

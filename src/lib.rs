@@ -23,6 +23,7 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod follow;
 pub mod generate;
 pub mod govern;
 pub mod ops;

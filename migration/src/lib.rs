@@ -10,6 +10,7 @@ mod m20261202_000004_idempotency_keys;
 mod m20261203_000005_held_ratings;
 mod m20261204_000006_listing_index;
 mod m20261205_000007_reorganisation;
+mod m20261206_000008_follow_up;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000005_held_ratings::Migration),
             Box::new(m20261204_000006_listing_index::Migration),
             Box::new(m20261205_000007_reorganisation::Migration),
+            Box::new(m20261206_000008_follow_up::Migration),
         ]
     }
 }

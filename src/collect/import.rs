@@ -485,6 +485,7 @@ async fn submission(
         client_hash: None,
         device_hash: None,
         form_age: None,
+        want_reply: false,
     })
 }
 

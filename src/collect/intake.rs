@@ -55,6 +55,8 @@ pub struct Extras {
     pub assisted: bool,
     /// The form's signed render time, as sent (`None`: not a form, or no stamp).
     pub stamp: Option<String>,
+    /// "Please answer me" (taken only with a comment).
+    pub want_reply: bool,
 }
 
 /// The intake of ratings: the writer and the keys of one server process.
@@ -69,9 +71,9 @@ pub struct Intake {
 
 impl Intake {
     /// Starts the response writer on the current runtime.
-    pub fn start(db: Db, timezone: Tz, limit: Option<RateLimit>) -> Self {
+    pub fn start(db: Db, timezone: Tz, limit: Option<RateLimit>, follow_up_days: u32) -> Self {
         Self {
-            writer: Writer::start(db.clone(), timezone, limit),
+            writer: Writer::start(db.clone(), timezone, limit, follow_up_days),
             keys: Keys::default(),
             carriers: crate::org::Carriers::default(),
             db,
@@ -115,6 +117,7 @@ impl Intake {
             .carrier(&self.db.read, sub.agency_id, day)
             .await?;
         sub.assisted = extras.assisted;
+        sub.want_reply = extras.want_reply && sub.answers.comment.is_some();
         sub.client_hash = Some(keys.client_hash(day, rater.address));
         if let Client::Device(cookie) = &rater.client {
             sub.device_hash = Some(keys.device_hash(day, cookie));

@@ -294,6 +294,8 @@ async fn decide(cx: &Context<'_>, decision: Decision, ids: &[i64], bulk: bool) -
                     .exec_without_returning(&txn)
                     .await?;
             }
+            // Their cases close and leave the follow-up figures.
+            crate::follow::cases::close_excluded(&txn, &moved_ids).await?;
             (
                 "response.exclude",
                 json!({"ids": moved_ids, "reason": reason}),

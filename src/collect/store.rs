@@ -93,6 +93,8 @@ pub struct Submission {
     /// When the form was shown, for the `fast` rule (`None`: not a form, or a form without
     /// its stamp); judged against the rules in force when the rating is stored.
     pub form_age: Option<FormAge>,
+    /// The citizen asked for an answer ("please answer me", with a comment).
+    pub want_reply: bool,
 }
 
 /// How long after it was shown a form was sent, as far as the server can tell.
@@ -136,6 +138,7 @@ impl Submission {
             client_hash: None,
             device_hash: None,
             form_age: None,
+            want_reply: false,
         }
     }
 
@@ -153,6 +156,8 @@ pub struct Stored {
     pub submitted_at: DateTime<Utc>,
     /// Why it is held out of the figures (empty: counted).
     pub held: Vec<Reason>,
+    /// The case it opened, for the citizen to follow (API.md, "Closing the loop").
+    pub case: Option<crate::follow::cases::OpenedCase>,
 }
 
 /// Why a valid rating was not stored.
@@ -333,6 +338,7 @@ pub async fn store_batch(
             id: last_id,
             submitted_at: sub.submitted_at,
             held,
+            case: None,
         }));
         responses.push(response::ActiveModel {
             hash: Set(last_hash.clone()),
@@ -397,7 +403,12 @@ pub struct Writer {
 impl Writer {
     /// Starts the writer task on the current runtime; it judges ratings through links
     /// with its own [`Ledger`] under `limit`.
-    pub fn start(db: Db, tz: Tz, limit: Option<super::limit::RateLimit>) -> Self {
+    pub fn start(
+        db: Db,
+        tz: Tz,
+        limit: Option<super::limit::RateLimit>,
+        follow_up_days: u32,
+    ) -> Self {
         let (tx, mut rx) = mpsc::channel::<(Submission, Reply)>(4 * MAX_BATCH);
         tokio::spawn(async move {
             let mut ledger = Ledger::new(limit, tz);
@@ -409,7 +420,7 @@ impl Writer {
                         Err(_) => break,
                     }
                 }
-                write_jobs(&db, tz, &mut ledger, jobs).await;
+                write_jobs(&db, (tz, follow_up_days), &mut ledger, jobs).await;
             }
         });
         Self { tx }
@@ -427,9 +438,14 @@ impl Writer {
 /// batch fails, each job is tried again alone, so that one job that cannot be stored (or a
 /// fault that has cleared) never costs the others their rating; a job that still fails is
 /// answered with [`not_stored`].
-async fn write_jobs(db: &Db, tz: Tz, ledger: &mut Ledger, jobs: Vec<(Submission, Reply)>) {
+async fn write_jobs(
+    db: &Db,
+    settings: (Tz, u32),
+    ledger: &mut Ledger,
+    jobs: Vec<(Submission, Reply)>,
+) {
     let subs: Vec<Submission> = jobs.iter().map(|(s, _)| s.clone()).collect();
-    let result = commit_batch(db, tz, ledger, &subs).await;
+    let result = commit_batch(db, settings, ledger, &subs).await;
     db.health.record(&result);
     match result {
         Ok(results) => {
@@ -446,7 +462,7 @@ async fn write_jobs(db: &Db, tz: Tz, ledger: &mut Ledger, jobs: Vec<(Submission,
         Err(e) => {
             tracing::error!(error = %e, batch = jobs.len(), "storing a batch failed; storing its ratings one by one");
             for (sub, reply) in jobs {
-                let result = commit_batch(db, tz, ledger, std::slice::from_ref(&sub)).await;
+                let result = commit_batch(db, settings, ledger, std::slice::from_ref(&sub)).await;
                 db.health.record(&result);
                 let answer = match result {
                     Ok(mut results) => match results.pop() {
@@ -466,13 +482,17 @@ async fn write_jobs(db: &Db, tz: Tz, ledger: &mut Ledger, jobs: Vec<(Submission,
 /// ledger, which counted ratings that were not stored, starts afresh.
 async fn commit_batch(
     db: &Db,
-    tz: Tz,
+    (tz, follow_up_days): (Tz, u32),
     ledger: &mut Ledger,
     subs: &[Submission],
 ) -> Result<Vec<Result<Stored, Refused>>, DbErr> {
     let stored = async {
         let txn = db.begin_write().await?;
-        match store_batch(&txn, tz, subs, Some(&mut *ledger)).await {
+        let stored = match store_batch(&txn, tz, subs, Some(&mut *ledger)).await {
+            Ok(results) => follow_up(&txn, tz, follow_up_days, subs, results).await,
+            Err(e) => Err(e),
+        };
+        match stored {
             Ok(results) => {
                 txn.commit().await?;
                 Ok(results)
@@ -488,6 +508,52 @@ async fn commit_batch(
         ledger.reset();
     }
     stored
+}
+
+/// In the storing transaction: opens the cases of the ratings that call for one (and tells
+/// each its case), and queues `rating.held` for the held ones.
+async fn follow_up(
+    txn: &DatabaseTransaction,
+    tz: Tz,
+    follow_up_days: u32,
+    subs: &[Submission],
+    mut results: Vec<Result<Stored, Refused>>,
+) -> Result<Vec<Result<Stored, Refused>>, DbErr> {
+    use crate::follow::{cases, webhooks};
+    let mut new = Vec::new();
+    let mut opening = Vec::new();
+    for (i, (sub, result)) in subs.iter().zip(&results).enumerate() {
+        let Ok(stored) = result else { continue };
+        let overall = sub
+            .answers
+            .values
+            .iter()
+            .find(|(k, _)| k == crate::score::OVERALL)
+            .map(|(_, v)| *v);
+        if cases::opens(overall, sub.want_reply, sub.answers.comment.is_some()) {
+            new.push(cases::NewCase {
+                response_id: stored.id,
+                agency_id: sub.agency_id,
+                desk_id: sub.desk_id,
+                overall: overall.unwrap_or(0),
+                want_reply: sub.want_reply,
+                at: stored.submitted_at,
+            });
+            opening.push(i);
+        }
+        if !stored.held.is_empty() {
+            let reasons: Vec<&str> = stored.held.iter().map(|r| r.as_str()).collect();
+            let data = serde_json::json!({"response": stored.id, "reasons": reasons});
+            webhooks::enqueue(txn, webhooks::Event::RatingHeld, sub.agency_id, &data).await?;
+        }
+    }
+    let opened = cases::open(txn, tz, follow_up_days, &new).await?;
+    for (i, case) in opening.into_iter().zip(opened) {
+        if let Some(Ok(stored)) = results.get_mut(i) {
+            stored.case = Some(case);
+        }
+    }
+    Ok(results)
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 mod code;
 pub mod csv_rows;
 pub mod json;
+pub mod lunar;
 mod name;
 pub mod period;
 mod role;

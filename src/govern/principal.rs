@@ -30,6 +30,16 @@ impl Principal {
         }
     }
 
+    /// A citizen holding a case's code: the least role, scoped to no agency, so that no
+    /// check of role or scope ever passes for it (the code is the only key it holds).
+    pub fn citizen() -> Self {
+        Self {
+            actor: "citizen".into(),
+            role: Role::Viewer,
+            agency_id: Some(0),
+        }
+    }
+
     /// 403 unless the caller has one of `roles`.
     pub fn require_role(&self, roles: &[Role]) -> Result<()> {
         if roles.contains(&self.role) {

@@ -38,6 +38,11 @@ macro_rules! with_tables {
             session,
             audit_log,
             annual_report,
+            case,
+            calendar_year,
+            dossier,
+            webhook,
+            webhook_delivery,
             year_setting,
             setting,
             idempotency_key

@@ -40,6 +40,8 @@ fn is_page(path: &str) -> bool {
     path == "/"
         || [
             "/r/",
+            "/f/",
+            "/cases",
             "/login",
             "/logout",
             "/dashboard",

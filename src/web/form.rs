@@ -42,6 +42,8 @@ pub struct Texts {
     pub thanks: &'static str,
     pub thanks_body: &'static str,
     pub assisted: &'static str,
+    /// "Please answer me" (with a comment).
+    pub want_reply: &'static str,
     pub unknown: (&'static str, &'static str),
     pub expired: (&'static str, &'static str),
     pub revoked: (&'static str, &'static str),
@@ -63,6 +65,7 @@ pub const VI: Texts = Texts {
     thanks: "Cảm ơn Ông/Bà!",
     thanks_body: "Đánh giá của Ông/Bà đã được ghi nhận và giúp cơ quan phục vụ tốt hơn.",
     assisted: "Có người giúp tôi điền phiếu này (cán bộ, người thân…)",
+    want_reply: "Tôi muốn cơ quan trả lời ý kiến trên (Ông/Bà sẽ nhận một địa chỉ để xem trả lời; không cần họ tên hay số điện thoại)",
     revoked: (
         "Mã QR này đã ngừng sử dụng",
         "Quầy đã đổi mã QR mới. Vui lòng quét mã đang dán tại quầy.",
@@ -102,6 +105,7 @@ pub const EN: Texts = Texts {
     thanks: "Thank you!",
     thanks_body: "Your rating has been recorded and helps the agency serve you better.",
     assisted: "Someone helped me fill in this form (staff, a relative…)",
+    want_reply: "Please answer my comment (you get an address to read the answer; no name or phone number needed)",
     revoked: (
         "This QR code is no longer in use",
         "The desk has a new QR code. Please scan the one now shown at the desk.",
@@ -136,6 +140,8 @@ fn texts(lang: Option<&str>) -> &'static Texts {
 pub struct PageQuery {
     lang: Option<String>,
     kiosk: Option<String>,
+    /// The case the rating opened (on the thanks page).
+    case: Option<String>,
 }
 
 pub struct ChoiceView {
@@ -374,7 +380,15 @@ async fn show(
 }
 
 /// Form fields that are not answers.
-const CONTROL_FIELDS: [&str; 6] = ["lang", "kiosk", "website", "comment", "assisted", "t"];
+const CONTROL_FIELDS: [&str; 7] = [
+    "lang",
+    "kiosk",
+    "website",
+    "comment",
+    "assisted",
+    "t",
+    "want_reply",
+];
 
 async fn submit(
     State(state): State<AppState>,
@@ -420,6 +434,8 @@ async fn submit(
     let extras = Extras {
         assisted: field("assisted") == Some("1"),
         stamp: field("t").map(str::to_string),
+        // The tick counts only with a comment; without one it is simply ignored.
+        want_reply: field("want_reply") == Some("1"),
     };
     let checked = match answers::check(&q, &raw, Some(comment)) {
         Ok(checked) => checked,
@@ -455,7 +471,14 @@ async fn submit(
         .rate(&who, &link, channel, checked, extras)
         .await
     {
-        Ok(Ok(_)) => Ok(Redirect::to(&thanks_url).into_response()),
+        Ok(Ok(stored)) => {
+            // A rating that opened a case: the thanks page shows where to follow it.
+            let to = match stored.case {
+                Some(case) => format!("{thanks_url}&case={}", case.code),
+                None => thanks_url,
+            };
+            Ok(Redirect::to(&to).into_response())
+        }
         Ok(Err(Refused::Used)) => Ok(unusable_page(t, Unusable::Used)),
         Ok(Err(Refused::Limited(wait))) => {
             let mut res = page(StatusCode::TOO_MANY_REQUESTS, t, t.limited);
@@ -519,6 +542,11 @@ async fn thanks(
     let kiosk = query.kiosk.as_deref() == Some("1");
     // The kiosk returns to a blank form by itself, without JavaScript.
     let refresh = kiosk.then(|| format!("/r/{token}?kiosk=1&lang={}", t.lang));
+    if let Some(code) = query.case.as_deref()
+        && let Some(page) = super::follow::thanks_case(&state, t, code, refresh.clone()).await?
+    {
+        return Ok(render(StatusCode::OK, &page));
+    }
     Ok(render(
         StatusCode::OK,
         &MessagePage {

@@ -13,6 +13,8 @@ pub mod cookies;
 pub mod edge;
 pub mod error;
 pub mod extract;
+pub mod follow;
+pub mod follow_api;
 pub mod form;
 pub mod links;
 pub mod ops;
@@ -75,6 +77,7 @@ impl AppState {
                 db.clone(),
                 config.timezone,
                 config.rate_limit,
+                config.follow_up_days,
             ),
             login: Arc::new(crate::govern::login::LoginGuard::new(config.login_limit)),
             exports: Arc::new(tokio::sync::Semaphore::new(EXPORTS_AT_ONCE)),
@@ -118,7 +121,9 @@ pub fn router(state: AppState) -> Router {
             .merge(admin::router())
             .merge(admin_access::router())
             .merge(admin_reorganise::router())
-            .merge(form::router()),
+            .merge(form::router())
+            .merge(follow::router())
+            .merge(follow_api::router()),
         state,
     )
 }

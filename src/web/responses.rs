@@ -47,6 +47,9 @@ pub struct NewResponse {
     /// Someone helped the citizen rate.
     #[serde(default)]
     pub assisted: bool,
+    /// "Please answer me": opens a case for the agency to answer (only with a comment).
+    #[serde(default)]
+    pub want_reply: bool,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -88,6 +91,13 @@ pub async fn submit(
         .collect();
     let checked = answers::check(&q, &raw, body.comment.as_deref())
         .map_err(|problems| problems[0].api_error())?;
+    if body.want_reply && checked.comment.is_none() {
+        return Err(Error::unprocessable(
+            "comment_required",
+            "want_reply asks the agency to answer a comment: send one",
+        )
+        .with_field("want_reply"));
+    }
     let channel = if link.kiosk {
         Channel::Kiosk
     } else {
@@ -96,6 +106,7 @@ pub async fn submit(
     let extras = Extras {
         assisted: body.assisted,
         stamp: None,
+        want_reply: body.want_reply,
     };
     let stored = match state
         .intake

@@ -53,8 +53,12 @@ pub async fn serve(db: Db, config: Config) -> anyhow::Result<()> {
         config.public_url
     );
     let max_connections = config.max_connections;
+    // Webhook deliveries and overdue cases, in the background of every server: the
+    // deliveries are rows in the database, claimed one at a time.
+    let background = tokio::spawn(crate::follow::webhooks::run(db.clone(), config.timezone));
     let state = AppState::new(db.clone(), config);
     run(listener, router(state), max_connections, shutdown_signal()).await;
+    background.abort();
     tracing::info!("stopped; closing the database");
     db.close().await;
     Ok(())

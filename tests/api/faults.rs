@@ -266,6 +266,7 @@ async fn one_failing_job_never_fails_the_others_in_its_batch() {
         client_hash: None,
         device_hash: None,
         form_age: None,
+        want_reply: false,
     };
     let mut tasks = Vec::new();
     for i in 0..60 {

@@ -18,6 +18,11 @@ use tower::ServiceExt;
 /// Every table, for checking that a rejected request changed nothing.
 pub const TABLES: &[&str] = &[
     "agencies",
+    "cases",
+    "calendar_years",
+    "dossiers",
+    "webhooks",
+    "webhook_deliveries",
     "agency_versions",
     "reorganisations",
     "desks",

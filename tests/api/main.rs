@@ -16,6 +16,7 @@ mod collect;
 mod desks;
 mod faults;
 mod floods;
+mod follow;
 mod form;
 mod fuzz;
 mod hardening;

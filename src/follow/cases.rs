@@ -1,0 +1,608 @@
+//! Cases (API.md, "Closing the loop"): a rating through a link whose overall answer is 2
+//! or less, or whose citizen ticked "please answer me" with a comment, opens a case for
+//! its agency, due a number of working days later. The citizen reads it, and rates the
+//! reply, at `/f/{code}` (the code is the only key: no personal data is asked for); the
+//! agency answers it once. A case closes when the reply is rated, ten days after the
+//! reply, or when its rating is excluded (it then leaves the figures).
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono_tz::Tz;
+use entity::case;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    Set,
+};
+use serde::{Deserialize, Serialize};
+
+use super::calendar::Calendar;
+use super::webhooks::{self, Event};
+use crate::app::Context;
+use crate::domain::{AgencyCode, Invalid, Role, text};
+use crate::error::{Error, Result};
+use crate::govern::{audit, secrets};
+
+/// The longest reply, in characters.
+pub const MAX_REPLY: usize = 2000;
+/// Days after the reply when an unrated case closes by itself.
+pub const CLOSES_AFTER_REPLY_DAYS: i64 = 10;
+
+/// Whether a rating opens a case: an overall answer of 2 or less (*Không hài lòng* or
+/// worse; 1 on the three-level kiosk), or "please answer me" with a comment.
+pub fn opens(overall: Option<i16>, want_reply: bool, has_comment: bool) -> bool {
+    overall.is_some_and(|v| v <= 2) || (want_reply && has_comment)
+}
+
+/// A rating just stored that opens a case.
+#[derive(Debug, Clone)]
+pub struct NewCase {
+    pub response_id: i64,
+    pub agency_id: i64,
+    pub desk_id: Option<i64>,
+    pub overall: i16,
+    pub want_reply: bool,
+    pub at: DateTime<Utc>,
+}
+
+/// What the citizen is told of the case their rating opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenedCase {
+    pub code: String,
+    pub due: NaiveDate,
+}
+
+fn db_err(e: Error) -> DbErr {
+    DbErr::Custom(e.to_string())
+}
+
+/// Opens the cases of ratings stored in `txn` (the writer's transaction, so a rating and
+/// its case are stored together) and queues their `case.opened` webhooks.
+pub async fn open(
+    txn: &DatabaseTransaction,
+    tz: Tz,
+    follow_up_days: u32,
+    new: &[NewCase],
+) -> Result<Vec<OpenedCase>, DbErr> {
+    if new.is_empty() {
+        return Ok(Vec::new());
+    }
+    let days: Vec<NaiveDate> = new
+        .iter()
+        .map(|c| c.at.with_timezone(&tz).date_naive())
+        .collect();
+    let first = days.iter().map(Datelike::year).min().unwrap_or(2000);
+    let last = days.iter().map(Datelike::year).max().unwrap_or(2000);
+    let calendar = Calendar::load(txn, first, last + 1).await.map_err(db_err)?;
+    let mut opened = Vec::with_capacity(new.len());
+    let mut rows = Vec::with_capacity(new.len());
+    for (c, day) in new.iter().zip(days) {
+        let code = secrets::random_token(18).map_err(|e| DbErr::Custom(e.to_string()))?;
+        let due = calendar.add_working_days(day, follow_up_days);
+        rows.push(case::ActiveModel {
+            code: Set(code.clone()),
+            response_id: Set(c.response_id),
+            agency_id: Set(c.agency_id),
+            desk_id: Set(c.desk_id),
+            overall: Set(c.overall),
+            want_reply: Set(c.want_reply),
+            opened_at: Set(c.at),
+            opened_on: Set(day),
+            due: Set(due),
+            ..Default::default()
+        });
+        opened.push(OpenedCase { code, due });
+    }
+    for chunk in rows.chunks(1000) {
+        case::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(txn)
+            .await?;
+    }
+    let stored = case::Entity::find()
+        .filter(case::Column::ResponseId.is_in(new.iter().map(|c| c.response_id)))
+        .all(txn)
+        .await?;
+    for c in &stored {
+        webhooks::enqueue(
+            txn,
+            Event::CaseOpened,
+            c.agency_id,
+            &event_data(txn, c).await?,
+        )
+        .await?;
+    }
+    Ok(opened)
+}
+
+/// A case's state on `today` (local) at `now`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Open,
+    Overdue,
+    Answered,
+    Closed,
+}
+
+impl Status {
+    pub fn of(c: &case::Model, today: NaiveDate, now: DateTime<Utc>) -> Self {
+        let expired = c
+            .replied_at
+            .is_some_and(|at| now - at >= chrono::Duration::days(CLOSES_AFTER_REPLY_DAYS));
+        if c.closed_at.is_some() || expired {
+            Status::Closed
+        } else if c.reply.is_some() {
+            Status::Answered
+        } else if today > c.due {
+            Status::Overdue
+        } else {
+            Status::Open
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "open" => Some(Self::Open),
+            "overdue" => Some(Self::Overdue),
+            "answered" => Some(Self::Answered),
+            "closed" => Some(Self::Closed),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Overdue => "overdue",
+            Self::Answered => "answered",
+            Self::Closed => "closed",
+        }
+    }
+}
+
+/// A case as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CaseDto {
+    pub id: i64,
+    pub code: String,
+    pub agency: String,
+    pub desk: Option<String>,
+    pub response: i64,
+    pub opened_at: DateTime<Utc>,
+    pub due: NaiveDate,
+    pub status: Status,
+    pub reply: Option<String>,
+    pub replied_at: Option<DateTime<Utc>>,
+    pub replied_by: Option<String>,
+    pub reply_rating: Option<String>,
+    /// The rating's overall answer and comment, for the inbox.
+    pub overall: i16,
+    pub comment: Option<String>,
+}
+
+/// The JSON `data` of a case's webhook events.
+async fn event_data(
+    conn: &impl ConnectionTrait,
+    c: &case::Model,
+) -> Result<serde_json::Value, DbErr> {
+    let agency = entity::agency::Entity::find_by_id(c.agency_id)
+        .one(conn)
+        .await?
+        .map(|a| a.code);
+    Ok(serde_json::json!({
+        "case": c.id,
+        "agency": agency,
+        "response": c.response_id,
+        "overall": c.overall,
+        "due": c.due,
+        "opened_at": c.opened_at,
+        "replied_at": c.replied_at,
+    }))
+}
+
+/// What a listing of cases asks for.
+#[derive(Debug, Clone, Default)]
+pub struct CaseQuery {
+    pub agency: Option<AgencyCode>,
+    pub status: Option<Status>,
+    pub desk: Option<String>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+}
+
+/// The most cases one listing returns.
+pub const MAX_LISTED: usize = 10_000;
+
+/// The cases of an agency's subtree (administrators; managers and viewers within their
+/// scope), overdue first, then by due date.
+pub async fn list(cx: &Context<'_>, q: &CaseQuery) -> Result<Vec<CaseDto>> {
+    let Context { db, by, .. } = *cx;
+    by.require_role(&[Role::Admin, Role::Manager, Role::Viewer])?;
+    let ids = cx.subtree_or_own(q.agency.as_ref()).await?;
+    let agencies = cx.agencies().await?;
+    let mut query = case::Entity::find();
+    if let Some(ids) = &ids {
+        query = query.filter(case::Column::AgencyId.is_in(ids.iter().copied()));
+    }
+    if let Some(from) = q.from {
+        query = query.filter(case::Column::OpenedOn.gte(from));
+    }
+    if let Some(to) = q.to {
+        query = query.filter(case::Column::OpenedOn.lte(to));
+    }
+    let rows = query
+        .order_by_asc(case::Column::Due)
+        .order_by_asc(case::Column::Id)
+        .all(&db.read)
+        .await?;
+    let desks = desk_names(&db.read).await?;
+    let comments = comments_of(&db.read, rows.iter().map(|c| c.response_id)).await?;
+    let today = cx.today();
+    let now = crate::now();
+    let mut out: Vec<CaseDto> = rows
+        .into_iter()
+        .filter(|c| q.status.is_none_or(|s| Status::of(c, today, now) == s))
+        .filter(|c| {
+            q.desk.as_deref().is_none_or(|d| {
+                c.desk_id
+                    .and_then(|id| desks.get(&id))
+                    .is_some_and(|(code, _)| code == d)
+            })
+        })
+        .take(MAX_LISTED)
+        .map(|c| {
+            let comment = comments.get(&c.response_id).cloned().flatten();
+            dto(c, today, now, &agencies, &desks, comment)
+        })
+        .collect();
+    // Overdue first, then open, answered, closed; by due date within each.
+    out.sort_by_key(|c| {
+        let rank = match c.status {
+            Status::Overdue => 0,
+            Status::Open => 1,
+            Status::Answered => 2,
+            Status::Closed => 3,
+        };
+        (rank, c.due, c.id)
+    });
+    Ok(out)
+}
+
+type Desks = std::collections::HashMap<i64, (String, String)>;
+
+async fn desk_names(conn: &impl ConnectionTrait) -> Result<Desks> {
+    Ok(entity::desk::Entity::find()
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|d| (d.id, (d.code, d.name)))
+        .collect())
+}
+
+async fn comments_of(
+    conn: &impl ConnectionTrait,
+    ids: impl Iterator<Item = i64>,
+) -> Result<std::collections::HashMap<i64, Option<String>>> {
+    let ids: Vec<i64> = ids.collect();
+    let mut out = std::collections::HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(5000) {
+        let rows: Vec<(i64, Option<String>)> = entity::response::Entity::find()
+            .select_only()
+            .column(entity::response::Column::Id)
+            .column(entity::response::Column::Comment)
+            .filter(entity::response::Column::Id.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+use sea_orm::QuerySelect;
+
+fn dto(
+    c: case::Model,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+    agencies: &crate::org::Agencies,
+    desks: &Desks,
+    comment: Option<String>,
+) -> CaseDto {
+    CaseDto {
+        status: Status::of(&c, today, now),
+        agency: agencies
+            .get(c.agency_id)
+            .map(|a| a.code.clone())
+            .unwrap_or_default(),
+        desk: c
+            .desk_id
+            .and_then(|d| desks.get(&d))
+            .map(|(code, _)| code.clone()),
+        id: c.id,
+        code: c.code,
+        response: c.response_id,
+        opened_at: c.opened_at,
+        due: c.due,
+        reply: c.reply,
+        replied_at: c.replied_at,
+        replied_by: c.replied_by,
+        reply_rating: c.reply_rating,
+        overall: c.overall,
+        comment,
+    }
+}
+
+/// The body of `POST /api/v1/cases/{id}/reply`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyInput {
+    pub text: String,
+}
+
+/// Answers case `id` (administrators; managers within their scope), once.
+pub async fn reply(cx: &Context<'_>, id: i64, input: ReplyInput) -> Result<CaseDto> {
+    let Context { db, by, .. } = *cx;
+    by.require_role(&[Role::Admin, Role::Manager])?;
+    let text = text::clean(&input.text, MAX_REPLY)
+        .map_err(|e| Error::invalid("text", e))?
+        .ok_or_else(|| {
+            Error::invalid("text", Invalid::new("empty_reply", "the reply has no text"))
+        })?;
+    let agencies = cx.agencies().await?;
+    let found = case::Entity::find_by_id(id)
+        .one(&db.read)
+        .await?
+        .ok_or_else(no_case)?;
+    by.require_scope(&agencies.tree, found.agency_id)?;
+    let today = cx.today();
+    let now = crate::now();
+    let txn = db.begin_write().await?;
+    // Only a case without a reply and not closed takes one: a second reply is refused
+    // even when two arrive together.
+    let updated = case::Entity::update_many()
+        .col_expr(case::Column::Reply, Expr::value(text.clone()))
+        .col_expr(case::Column::RepliedAt, Expr::value(now))
+        .col_expr(case::Column::RepliedOn, Expr::value(today))
+        .col_expr(case::Column::RepliedBy, Expr::value(by.actor.clone()))
+        .filter(case::Column::Id.eq(id))
+        .filter(case::Column::Reply.is_null())
+        .filter(case::Column::ClosedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Err(if found.reply.is_some() {
+            Error::conflict("already_answered", "this case has been answered already")
+        } else {
+            Error::conflict("case_closed", "this case is closed")
+        });
+    }
+    let stored = case::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or_else(no_case)?;
+    webhooks::enqueue(
+        &txn,
+        Event::CaseAnswered,
+        stored.agency_id,
+        &event_data(&txn, &stored).await?,
+    )
+    .await?;
+    audit::commit(
+        txn,
+        &by.actor,
+        "case.reply",
+        &format!("case:{id}"),
+        serde_json::json!({"chars": text.chars().count()}),
+    )
+    .await?;
+    let desks = desk_names(&db.read).await?;
+    let comment = comments_of(&db.read, std::iter::once(stored.response_id))
+        .await?
+        .remove(&stored.response_id)
+        .flatten();
+    Ok(dto(stored, today, now, &agencies, &desks, comment))
+}
+
+fn no_case() -> Error {
+    Error::not_found("case_not_found", "there is no such case")
+}
+
+/// What the citizen sees at `/f/{code}`.
+#[derive(Debug, Clone)]
+pub struct CitizenView {
+    pub agency: String,
+    pub desk: Option<String>,
+    pub overall: i16,
+    pub comment: Option<String>,
+    pub opened_on: NaiveDate,
+    pub due: NaiveDate,
+    pub status: Status,
+    pub reply: Option<String>,
+    pub replied_on: Option<NaiveDate>,
+    pub reply_rating: Option<String>,
+}
+
+/// A code that cannot be a case's is not looked up.
+fn plausible(code: &str) -> bool {
+    (16..=64).contains(&code.len())
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+async fn by_code(conn: &impl ConnectionTrait, code: &str) -> Result<case::Model> {
+    if !plausible(code) {
+        return Err(no_case());
+    }
+    case::Entity::find()
+        .filter(case::Column::Code.eq(code))
+        .one(conn)
+        .await?
+        .ok_or_else(no_case)
+}
+
+/// The case with `code`, for its citizen (no sign-in: the code is the key).
+pub async fn for_citizen(cx: &Context<'_>, code: &str) -> Result<CitizenView> {
+    let c = by_code(&cx.db.read, code).await?;
+    let agencies = cx.agencies().await?;
+    let desks = desk_names(&cx.db.read).await?;
+    let comment = comments_of(&cx.db.read, std::iter::once(c.response_id))
+        .await?
+        .remove(&c.response_id)
+        .flatten();
+    Ok(CitizenView {
+        agency: agencies
+            .get(c.agency_id)
+            .map(|a| a.name.clone())
+            .unwrap_or_default(),
+        desk: c
+            .desk_id
+            .and_then(|d| desks.get(&d))
+            .map(|(_, n)| n.clone()),
+        status: Status::of(&c, cx.today(), crate::now()),
+        overall: c.overall,
+        comment,
+        opened_on: c.opened_on,
+        due: c.due,
+        reply: c.reply,
+        replied_on: c.replied_on,
+        reply_rating: c.reply_rating,
+    })
+}
+
+/// The citizen's rating of the reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyRating {
+    Satisfied,
+    Dissatisfied,
+}
+
+impl ReplyRating {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "satisfied" => Some(Self::Satisfied),
+            "dissatisfied" => Some(Self::Dissatisfied),
+            _ => None,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Satisfied => "satisfied",
+            Self::Dissatisfied => "dissatisfied",
+        }
+    }
+}
+
+/// Records the citizen's one rating of the reply; the case closes. Before a reply, or a
+/// second time: 409.
+pub async fn rate_reply(cx: &Context<'_>, code: &str, rating: ReplyRating) -> Result<()> {
+    let found = by_code(&cx.db.read, code).await?;
+    if found.reply.is_none() {
+        return Err(Error::conflict(
+            "not_answered",
+            "the agency has not answered yet",
+        ));
+    }
+    let now = crate::now();
+    let txn = cx.db.begin_write().await?;
+    let updated = case::Entity::update_many()
+        .col_expr(case::Column::ReplyRating, Expr::value(rating.as_str()))
+        .col_expr(case::Column::ReplyRatedAt, Expr::value(now))
+        .col_expr(case::Column::ClosedAt, Expr::value(now))
+        .col_expr(case::Column::ClosedReason, Expr::value("rated"))
+        .filter(case::Column::Id.eq(found.id))
+        .filter(case::Column::ReplyRating.is_null())
+        .filter(case::Column::Reply.is_not_null())
+        .exec(&txn)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Err(Error::conflict(
+            "already_rated",
+            "the reply has been rated already",
+        ));
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Closes the cases of excluded responses (inside the exclusion's transaction): they leave
+/// the figures.
+pub async fn close_excluded(txn: &DatabaseTransaction, responses: &[i64]) -> Result<(), DbErr> {
+    for chunk in responses.chunks(5000) {
+        case::Entity::update_many()
+            .col_expr(case::Column::ClosedAt, Expr::value(crate::now()))
+            .col_expr(case::Column::ClosedReason, Expr::value("excluded"))
+            .filter(case::Column::ResponseId.is_in(chunk.iter().copied()))
+            .filter(case::Column::ClosedAt.is_null())
+            .exec(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Queues `case.overdue` once for every open case past its due day: run periodically by
+/// the server. Returns how many were queued.
+pub async fn send_overdue(db: &crate::db::Db, tz: Tz) -> Result<u64> {
+    let today = crate::now().with_timezone(&tz).date_naive();
+    let txn = db.begin_write().await?;
+    let late = case::Entity::find()
+        .filter(case::Column::Due.lt(today))
+        .filter(case::Column::Reply.is_null())
+        .filter(case::Column::ClosedAt.is_null())
+        .filter(case::Column::OverdueSentAt.is_null())
+        .limit(1000)
+        .all(&txn)
+        .await?;
+    for c in &late {
+        case::Entity::update_many()
+            .col_expr(case::Column::OverdueSentAt, Expr::value(crate::now()))
+            .filter(case::Column::Id.eq(c.id))
+            .exec(&txn)
+            .await?;
+        webhooks::enqueue(
+            &txn,
+            Event::CaseOverdue,
+            c.agency_id,
+            &event_data(&txn, c).await?,
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(late.len() as u64)
+}
+
+/// A case's figures, for reports: the rows of cases opened in a period.
+pub async fn opened_in(
+    conn: &impl ConnectionTrait,
+    agencies: &[i64],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<case::Model>> {
+    let mut out = Vec::new();
+    for chunk in agencies.chunks(5000) {
+        out.extend(
+            case::Entity::find()
+                .filter(case::Column::AgencyId.is_in(chunk.iter().copied()))
+                .filter(case::Column::OpenedOn.between(from, to))
+                .all(conn)
+                .await?,
+        );
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unhappy_ratings_and_asked_replies_open_cases() {
+        assert!(opens(Some(1), false, false));
+        assert!(opens(Some(2), false, false));
+        assert!(!opens(Some(3), false, false));
+        assert!(!opens(Some(5), true, false), "the tick needs a comment");
+        assert!(opens(Some(5), true, true));
+        assert!(!opens(None, false, true));
+    }
+}

@@ -1,0 +1,165 @@
+//! Decision 766's follow-up and dossier figures for a report (API.md, "Closing the loop"),
+//! over the cases opened in the period and the dossiers resolved in it.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::case;
+use serde::{Deserialize, Serialize};
+
+use super::cases::Status;
+
+/// The follow-up of the cases opened in a period.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct FollowUp {
+    pub cases: u64,
+    pub answered: u64,
+    /// Answered by the due day.
+    pub answered_on_time: u64,
+    /// Answered on time ÷ cases × 100 (feedback handled on time).
+    pub on_time_pct: Option<f64>,
+    /// Not answered, past the due day.
+    pub overdue_open: u64,
+    pub reply_rated: u64,
+    pub reply_dissatisfied: u64,
+    /// (cases − those rated dissatisfied, answered late or still overdue) ÷ cases × 100
+    /// (satisfaction with how feedback was handled); a case counts once.
+    pub handling_satisfaction_pct: Option<f64>,
+}
+
+/// The figures of `cases` (those closed by an exclusion are left out), on `today` at `now`.
+pub fn follow_up(cases: &[case::Model], today: NaiveDate, now: DateTime<Utc>) -> Option<FollowUp> {
+    let counted: Vec<&case::Model> = cases
+        .iter()
+        .filter(|c| c.closed_reason.as_deref() != Some("excluded"))
+        .collect();
+    if counted.is_empty() {
+        return None;
+    }
+    let n = counted.len() as u64;
+    let on_time = |c: &case::Model| c.replied_on.is_some_and(|d| d <= c.due);
+    let late = |c: &case::Model| c.replied_on.is_some_and(|d| d > c.due);
+    let overdue = |c: &case::Model| Status::of(c, today, now) == Status::Overdue;
+    let dissatisfied = |c: &case::Model| c.reply_rating.as_deref() == Some("dissatisfied");
+    let count = |f: &dyn Fn(&case::Model) -> bool| counted.iter().filter(|c| f(c)).count() as u64;
+    let answered = count(&|c| c.reply.is_some());
+    let answered_on_time = count(&on_time);
+    let overdue_open = count(&overdue);
+    let unhappy = count(&|c| dissatisfied(c) || late(c) || overdue(c));
+    let pct = |k: u64| Some(100.0 * k as f64 / n as f64);
+    Some(FollowUp {
+        cases: n,
+        answered,
+        answered_on_time,
+        on_time_pct: pct(answered_on_time),
+        overdue_open,
+        reply_rated: count(&|c| c.reply_rating.is_some()),
+        reply_dissatisfied: count(&dissatisfied),
+        handling_satisfaction_pct: pct(n - unhappy),
+    })
+}
+
+/// The dossier figures: responses ÷ dossiers, and (dossiers − ratings not satisfied or that
+/// opened a case, each counted once) ÷ dossiers × 100, both `None` without dossiers.
+pub fn dossier_figures(
+    dossiers: Option<u64>,
+    responses: u64,
+    not_satisfied: u64,
+    satisfied_with_case: u64,
+) -> (Option<f64>, Option<f64>) {
+    match dossiers.filter(|d| *d > 0) {
+        Some(d) => {
+            let unhappy = (not_satisfied + satisfied_with_case).min(d);
+            (
+                Some(responses as f64 / d as f64),
+                Some(100.0 * (d - unhappy) as f64 / d as f64),
+            )
+        }
+        None => (None, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn case(
+        due: &str,
+        replied: Option<&str>,
+        rating: Option<&str>,
+        closed: Option<&str>,
+    ) -> case::Model {
+        let at = d("2026-03-02").and_hms_opt(3, 0, 0).unwrap().and_utc();
+        case::Model {
+            id: 0,
+            code: String::new(),
+            response_id: 0,
+            agency_id: 1,
+            desk_id: None,
+            overall: 1,
+            want_reply: false,
+            opened_at: at,
+            opened_on: d("2026-03-02"),
+            due: d(due),
+            reply: replied.map(|_| "ok".to_string()),
+            replied_at: replied.map(|r| d(r).and_hms_opt(3, 0, 0).unwrap().and_utc()),
+            replied_on: replied.map(d),
+            replied_by: None,
+            reply_rating: rating.map(String::from),
+            reply_rated_at: None,
+            closed_at: closed.map(|_| at),
+            closed_reason: closed.map(String::from),
+            overdue_sent_at: None,
+        }
+    }
+
+    #[test]
+    fn follow_up_matches_a_hand_count() {
+        let today = d("2026-03-20");
+        let now = today.and_hms_opt(3, 0, 0).unwrap().and_utc();
+        let cases = [
+            case(
+                "2026-03-09",
+                Some("2026-03-05"),
+                Some("satisfied"),
+                Some("rated"),
+            ), // on time, happy
+            case(
+                "2026-03-09",
+                Some("2026-03-09"),
+                Some("dissatisfied"),
+                Some("rated"),
+            ), // on time, unhappy
+            case("2026-03-09", Some("2026-03-12"), None, None), // late
+            case("2026-03-09", None, None, None),               // overdue
+            case("2026-03-30", None, None, None),               // open, not due
+            case("2026-03-09", None, None, Some("excluded")),   // left out
+        ];
+        let f = follow_up(&cases, today, now).unwrap();
+        assert_eq!((f.cases, f.answered, f.answered_on_time), (5, 3, 2));
+        assert_eq!(
+            (f.overdue_open, f.reply_rated, f.reply_dissatisfied),
+            (1, 2, 1)
+        );
+        assert_eq!(f.on_time_pct, Some(40.0));
+        // 5 − (unhappy + late + overdue) = 2: the first and the one not yet due.
+        assert_eq!(f.handling_satisfaction_pct, Some(40.0));
+        assert!(follow_up(&cases[5..], today, now).is_none());
+    }
+
+    #[test]
+    fn dossier_figures_count_silence_as_satisfied() {
+        assert_eq!(dossier_figures(None, 10, 2, 1), (None, None));
+        assert_eq!(dossier_figures(Some(0), 10, 2, 1), (None, None));
+        assert_eq!(
+            dossier_figures(Some(100), 20, 4, 1),
+            (Some(0.2), Some(95.0))
+        );
+        assert_eq!(
+            dossier_figures(Some(3), 20, 10, 0),
+            (Some(20.0 / 3.0), Some(0.0))
+        );
+    }
+}
