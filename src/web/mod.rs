@@ -16,6 +16,7 @@ pub mod extract;
 pub mod follow;
 pub mod follow_api;
 pub mod form;
+pub mod inbox;
 pub mod links;
 pub mod ops;
 pub mod pages;
@@ -123,7 +124,8 @@ pub fn router(state: AppState) -> Router {
             .merge(admin_reorganise::router())
             .merge(form::router())
             .merge(follow::router())
-            .merge(follow_api::router()),
+            .merge(follow_api::router())
+            .merge(inbox::router()),
         state,
     )
 }

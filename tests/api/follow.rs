@@ -704,3 +704,51 @@ async fn webhooks_are_signed_retried_and_survive_a_restart() {
     assert_eq!(res.status, StatusCode::NOT_FOUND);
     db.close().await;
 }
+
+#[tokio::test]
+async fn a_manager_answers_from_the_inbox_page() {
+    use crate::pages::{request, setup, sign_in};
+    let app = setup(None).await;
+    let token = token(&app).await;
+    rate(
+        &app,
+        &token,
+        json!({"answers": {"overall": 1}, "comment": "Thái độ <b>kém</b>"}),
+    )
+    .await;
+    let (cookie, csrf) = sign_in(&app, "minh").await;
+    let dashboard = request(&app, Method::GET, "/dashboard?agency=A", &cookie, None).await;
+    assert!(dashboard.text.contains("Phản ánh cần trả lời"));
+    assert!(dashboard.text.contains("/cases?agency=A"));
+    let page = request(&app, Method::GET, "/cases?agency=A", &cookie, None).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    assert!(
+        page.text.contains("Thái độ &#60;b&#62;kém&#60;/b&#62;"),
+        "escaped"
+    );
+    assert!(page.text.contains("Chờ trả lời"));
+    let id = cases(&app, "?agency=A").await[0]["id"].as_i64().unwrap();
+    // Another agency's inbox is not the manager's.
+    let res = request(&app, Method::GET, "/cases?agency=B", &cookie, None).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    // Without the token nothing happens; with it, the answer is stored.
+    let path = format!("/cases/{id}/reply");
+    let before = app.fingerprint().await;
+    let res = request(
+        &app,
+        Method::POST,
+        &path,
+        &cookie,
+        Some("agency=A&text=Xin+l%E1%BB%97i".into()),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.fingerprint().await, before);
+    let body = format!("csrf={csrf}&agency=A&text=Xin+l%E1%BB%97i+%C3%94ng%2FB%C3%A0");
+    let res = request(&app, Method::POST, &path, &cookie, Some(body)).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
+    assert_eq!(res.headers[header::LOCATION], "/cases?agency=A");
+    assert_eq!(cases(&app, "?agency=A").await[0]["status"], "answered");
+    let page = request(&app, Method::GET, "/cases?agency=A", &cookie, None).await;
+    assert!(page.text.contains("Xin lỗi Ông/Bà"));
+}

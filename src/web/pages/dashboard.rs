@@ -180,6 +180,34 @@ async fn dashboard_page(
         vn_count(r.assisted),
         "người dân được giúp điền phiếu".to_string(),
     ));
+    // Decision 766: feedback answered on time, and satisfaction with how it was handled.
+    if let Some(f) = &r.follow_up {
+        let waiting = f.cases - f.answered;
+        figures.push((
+            "Phản ánh cần trả lời".to_string(),
+            vn_count(waiting),
+            format!(
+                "{} quá hạn · {} phản ánh trong kỳ",
+                vn_count(f.overdue_open),
+                vn_count(f.cases)
+            ),
+        ));
+        figures.push((
+            "Trả lời đúng hạn".to_string(),
+            f.on_time_pct.map_or("–".into(), |p| format!("{} %", vn(p))),
+            format!(
+                "hài lòng với cách giải quyết: {}",
+                pct_text(f.handling_satisfaction_pct)
+            ),
+        ));
+    }
+    if let Some(d) = r.dossiers {
+        figures.push((
+            "Hài lòng theo hồ sơ".to_string(),
+            pct_text(r.dossier_satisfaction_pct),
+            format!("{} hồ sơ đã giải quyết (QĐ 766)", vn_count(d)),
+        ));
+    }
 
     // Children, sortable by any column without JavaScript.
     let sort = q.sort.as_deref().unwrap_or("pct");
@@ -324,6 +352,12 @@ async fn dashboard_page(
         links.push((
             format!("Phiếu chờ xem xét ({})", vn_count(r.held)),
             "/admin/review".to_string(),
+        ));
+    }
+    if matches!(by.role, Role::Admin | Role::Manager | Role::Viewer) {
+        links.push((
+            "Phản ánh cần trả lời".to_string(),
+            format!("/cases?agency={}", agency.code),
         ));
     }
     if Role::READ_RESPONSES.contains(&by.role) {
