@@ -3,7 +3,11 @@
 //!
 //! ```text
 //! cargo bench --bench load -- [--clients 64] [--seconds 10] [--mode api|form|both] [--rules on|off]
+//!                                [--low-share 0.2]
 //! ```
+//!
+//! `--low-share 0.2` makes one API rating in five a 1 (*Rất không hài lòng*), which opens a
+//! case in the storing transaction (API.md, "Closing the loop").
 //!
 //! `--rules off` sets every integrity rule to 0 first; with them on (the default rules),
 //! one link taking thousands of ratings a second holds nearly all of them as a burst, the
@@ -43,6 +47,8 @@ struct Options {
     seconds: u64,
     modes: Vec<&'static str>,
     rules: bool,
+    /// One rating in this many is a 1 (which opens a case); 0: none.
+    low_every: u64,
 }
 
 fn options() -> Options {
@@ -67,6 +73,10 @@ fn options() -> Options {
             .unwrap_or(10),
         modes,
         rules: value("--rules").as_deref() != Some("off"),
+        low_every: value("--low-share")
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|s| *s > 0.0)
+            .map_or(0, |s| (1.0 / s).round() as u64),
     }
 }
 
@@ -118,12 +128,19 @@ async fn run(options: Options) {
         }
     );
     for mode in &options.modes {
-        phase(&base, &token, mode, options.clients, Duration::from_secs(1)).await;
+        phase(
+            &base,
+            &token,
+            mode,
+            (options.clients, options.low_every),
+            Duration::from_secs(1),
+        )
+        .await;
         let report = phase(
             &base,
             &token,
             mode,
-            options.clients,
+            (options.clients, options.low_every),
             Duration::from_secs(options.seconds),
         )
         .await;
@@ -219,15 +236,25 @@ async fn send(
     }
 }
 
-async fn phase(base: &str, token: &str, mode: &str, clients: usize, length: Duration) -> Report {
+async fn phase(
+    base: &str,
+    token: &str,
+    mode: &str,
+    (clients, low_every): (usize, u64),
+    length: Duration,
+) -> Report {
     let started = Instant::now();
     let deadline = started + length;
-    let api_body: &'static str = Box::leak(
-        format!(
-            r#"{{"token":"{token}","answers":{{"overall":5,"access":4,"procedure":4,"staff":5,"result":4}}}}"#
+    let body_of = |overall: u8| -> &'static str {
+        Box::leak(
+            format!(
+                r#"{{"token":"{token}","answers":{{"overall":{overall},"access":4,"procedure":4,"staff":5,"result":4}}}}"#
+            )
+            .into_boxed_str(),
         )
-        .into_boxed_str(),
-    );
+    };
+    let api_body = body_of(5);
+    let low_body = body_of(1);
     let mut tasks = Vec::with_capacity(clients);
     for _ in 0..clients {
         let base = base.to_string();
@@ -241,10 +268,17 @@ async fn phase(base: &str, token: &str, mode: &str, clients: usize, length: Dura
             let api_url = format!("{base}/api/v1/responses");
             let mut latencies = Vec::new();
             let mut errors = 0;
+            let mut sent: u64 = 0;
             while Instant::now() < deadline {
                 let t = Instant::now();
+                sent += 1;
+                let body = if low_every > 0 && sent.is_multiple_of(low_every) {
+                    low_body
+                } else {
+                    api_body
+                };
                 let ok = if api {
-                    send(&client, Method::POST, &api_url, "application/json", api_body).await
+                    send(&client, Method::POST, &api_url, "application/json", body).await
                         == StatusCode::CREATED
                 } else {
                     send(&client, Method::GET, &form_url, "text/html", "").await == StatusCode::OK

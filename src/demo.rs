@@ -254,6 +254,7 @@ pub async fn year_of_ratings(db: &Db, config: &Config) -> anyhow::Result<()> {
         .await?;
         eprintln!("\rdemo: {stored} ratings for {year}");
     }
+    answer_old_cases(db, today).await?;
     let by = Principal {
         actor: "demo".into(),
         ..Principal::cli()
@@ -267,6 +268,29 @@ pub async fn year_of_ratings(db: &Db, config: &Config) -> anyhow::Result<()> {
         "demo: the {last} ranking is frozen: {}/public/annual/{last}?parent={}",
         config.public_url, PROVINCE.0
     );
+    Ok(())
+}
+
+/// Answers the demo's cases older than a week, two days after they opened, so that the
+/// inbox holds the recent ones and the follow-up figures have something to show.
+async fn answer_old_cases(db: &Db, today: chrono::NaiveDate) -> anyhow::Result<()> {
+    use entity::case;
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let week_ago = today - chrono::Days::new(7);
+    let answered = case::Entity::update_many()
+        .col_expr(
+            case::Column::Reply,
+            Expr::value("Cơ quan đã tiếp thu ý kiến, nhắc nhở bộ phận một cửa và bổ sung người tiếp nhận vào giờ cao điểm. Xin cảm ơn Ông/Bà."),
+        )
+        .col_expr(case::Column::RepliedAt, Expr::col(case::Column::OpenedAt))
+        .col_expr(case::Column::RepliedOn, Expr::col(case::Column::OpenedOn))
+        .col_expr(case::Column::RepliedBy, Expr::value("demo"))
+        .filter(case::Column::OpenedOn.lt(week_ago))
+        .filter(case::Column::Reply.is_null())
+        .exec(&db.write)
+        .await?;
+    eprintln!("demo: {} older cases answered", answered.rows_affected);
     Ok(())
 }
 

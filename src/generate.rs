@@ -104,7 +104,8 @@ pub struct Spec {
     pub seed: u64,
     /// The last day to rate (today, for the current year).
     pub until: Option<NaiveDate>,
-    /// Whether some ratings (about 4 %) carry a comment.
+    /// Whether some ratings (about 4 %) carry a comment, and low ratings open their cases
+    /// (as through a QR code), for the demo's inbox.
     pub comments: bool,
 }
 
@@ -260,22 +261,26 @@ pub async fn ratings(
                 want_reply: false,
             });
             if batch.len() == BATCH {
-                stored += flush(db, tz, &mut batch).await?;
+                stored += flush(db, tz, &mut batch, spec.comments).await?;
                 progress(stored);
             }
         }
     }
-    stored += flush(db, tz, &mut batch).await?;
+    stored += flush(db, tz, &mut batch, spec.comments).await?;
     progress(stored);
     Ok(stored)
 }
 
-async fn flush(db: &Db, tz: Tz, batch: &mut Vec<Submission>) -> Result<u64, DbErr> {
+async fn flush(db: &Db, tz: Tz, batch: &mut Vec<Submission>, cases: bool) -> Result<u64, DbErr> {
     if batch.is_empty() {
         return Ok(0);
     }
     let txn = db.begin_write().await?;
-    store_batch(&txn, tz, batch, None).await?;
+    let results = store_batch(&txn, tz, batch, None).await?;
+    if cases {
+        let days = crate::config::DEFAULT_FOLLOW_UP_DAYS;
+        crate::collect::store::follow_up(&txn, tz, days, batch, results).await?;
+    }
     txn.commit().await?;
     let n = batch.len() as u64;
     batch.clear();

@@ -512,7 +512,7 @@ async fn commit_batch(
 
 /// In the storing transaction: opens the cases of the ratings that call for one (and tells
 /// each its case), and queues `rating.held` for the held ones.
-async fn follow_up(
+pub(crate) async fn follow_up(
     txn: &DatabaseTransaction,
     tz: Tz,
     follow_up_days: u32,
@@ -522,6 +522,7 @@ async fn follow_up(
     use crate::follow::{cases, webhooks};
     let mut new = Vec::new();
     let mut opening = Vec::new();
+    let mut held = Vec::new();
     for (i, (sub, result)) in subs.iter().zip(&results).enumerate() {
         let Ok(stored) = result else { continue };
         let overall = sub
@@ -544,8 +545,12 @@ async fn follow_up(
         if !stored.held.is_empty() {
             let reasons: Vec<&str> = stored.held.iter().map(|r| r.as_str()).collect();
             let data = serde_json::json!({"response": stored.id, "reasons": reasons});
-            webhooks::enqueue(txn, webhooks::Event::RatingHeld, sub.agency_id, &data).await?;
+            held.push((sub.agency_id, data));
         }
+    }
+    if !held.is_empty() {
+        let hooks = webhooks::subscribed(txn, webhooks::Event::RatingHeld).await?;
+        webhooks::enqueue_to(txn, &hooks, webhooks::Event::RatingHeld, &held).await?;
     }
     let opened = cases::open(txn, tz, follow_up_days, &new).await?;
     for (i, case) in opening.into_iter().zip(opened) {

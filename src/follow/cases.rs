@@ -97,18 +97,18 @@ pub async fn open(
             .exec_without_returning(txn)
             .await?;
     }
-    let stored = case::Entity::find()
-        .filter(case::Column::ResponseId.is_in(new.iter().map(|c| c.response_id)))
-        .all(txn)
-        .await?;
-    for c in &stored {
-        webhooks::enqueue(
-            txn,
-            Event::CaseOpened,
-            c.agency_id,
-            &event_data(txn, c).await?,
-        )
-        .await?;
+    // Events only for webhooks that asked: no more reads otherwise.
+    let hooks = webhooks::subscribed(txn, Event::CaseOpened).await?;
+    if !hooks.is_empty() {
+        let stored = case::Entity::find()
+            .filter(case::Column::ResponseId.is_in(new.iter().map(|c| c.response_id)))
+            .all(txn)
+            .await?;
+        let mut items = Vec::with_capacity(stored.len());
+        for c in &stored {
+            items.push((c.agency_id, event_data(txn, c).await?));
+        }
+        webhooks::enqueue_to(txn, &hooks, Event::CaseOpened, &items).await?;
     }
     Ok(opened)
 }
@@ -229,6 +229,11 @@ pub async fn list(cx: &Context<'_>, q: &CaseQuery) -> Result<Vec<CaseDto>> {
     if let Some(to) = q.to {
         query = query.filter(case::Column::OpenedOn.lte(to));
     }
+    let today = cx.today();
+    let now = crate::now();
+    if let Some(status) = q.status {
+        query = query.filter(status_condition(status, today, now));
+    }
     let rows = query
         .order_by_asc(case::Column::Due)
         .order_by_asc(case::Column::Id)
@@ -236,8 +241,6 @@ pub async fn list(cx: &Context<'_>, q: &CaseQuery) -> Result<Vec<CaseDto>> {
         .await?;
     let desks = desk_names(&db.read).await?;
     let comments = comments_of(&db.read, rows.iter().map(|c| c.response_id)).await?;
-    let today = cx.today();
-    let now = crate::now();
     let mut out: Vec<CaseDto> = rows
         .into_iter()
         .filter(|c| q.status.is_none_or(|s| Status::of(c, today, now) == s))
@@ -265,6 +268,27 @@ pub async fn list(cx: &Context<'_>, q: &CaseQuery) -> Result<Vec<CaseDto>> {
         (rank, c.due, c.id)
     });
     Ok(out)
+}
+
+/// [`Status::of`] as a condition the database checks, so that an inbox filtered by status
+/// reads only those cases (the rows are checked again with [`Status::of`]).
+fn status_condition(status: Status, today: NaiveDate, now: DateTime<Utc>) -> Condition {
+    use case::Column as C;
+    let expired = now - chrono::Duration::days(CLOSES_AFTER_REPLY_DAYS);
+    let unanswered = Condition::all()
+        .add(C::Reply.is_null())
+        .add(C::ClosedAt.is_null());
+    match status {
+        Status::Overdue => unanswered.add(C::Due.lt(today)),
+        Status::Open => unanswered.add(C::Due.gte(today)),
+        Status::Answered => Condition::all()
+            .add(C::Reply.is_not_null())
+            .add(C::ClosedAt.is_null())
+            .add(C::RepliedAt.gt(expired)),
+        Status::Closed => Condition::any()
+            .add(C::ClosedAt.is_not_null())
+            .add(C::RepliedAt.lte(expired)),
+    }
 }
 
 type Desks = std::collections::HashMap<i64, (String, String)>;
@@ -298,7 +322,7 @@ async fn comments_of(
     Ok(out)
 }
 
-use sea_orm::QuerySelect;
+use sea_orm::{Condition, QuerySelect};
 
 fn dto(
     c: case::Model,

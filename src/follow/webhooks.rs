@@ -71,6 +71,21 @@ pub const RETRIES: [Duration; 8] = [
 /// How long the sender waits for a receiver's answer.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The live webhooks that subscribe to `event` (one read: callers skip building events
+/// nobody asked for).
+pub async fn subscribed(
+    conn: &impl ConnectionTrait,
+    event: Event,
+) -> Result<Vec<webhook::Model>, DbErr> {
+    Ok(webhook::Entity::find()
+        .filter(webhook::Column::DeletedAt.is_null())
+        .all(conn)
+        .await?
+        .into_iter()
+        .filter(|h| h.events.split(',').any(|e| e == event.as_str()))
+        .collect())
+}
+
 /// Queues `event` for every live webhook that subscribes to it and covers `agency`.
 pub async fn enqueue(
     conn: &impl ConnectionTrait,
@@ -78,15 +93,18 @@ pub async fn enqueue(
     agency: i64,
     data: &serde_json::Value,
 ) -> Result<(), DbErr> {
-    let hooks = webhook::Entity::find()
-        .filter(webhook::Column::DeletedAt.is_null())
-        .all(conn)
-        .await?;
-    let hooks: Vec<webhook::Model> = hooks
-        .into_iter()
-        .filter(|h| h.events.split(',').any(|e| e == event.as_str()))
-        .collect();
-    if hooks.is_empty() {
+    let hooks = subscribed(conn, event).await?;
+    enqueue_to(conn, &hooks, event, &[(agency, data.clone())]).await
+}
+
+/// Queues `event` for each `(agency, data)` to those of `hooks` that cover the agency.
+pub async fn enqueue_to(
+    conn: &impl ConnectionTrait,
+    hooks: &[webhook::Model],
+    event: Event,
+    items: &[(i64, serde_json::Value)],
+) -> Result<(), DbErr> {
+    if hooks.is_empty() || items.is_empty() {
         return Ok(());
     }
     let tree = if hooks.iter().any(|h| h.agency_id.is_some()) {
@@ -102,14 +120,15 @@ pub async fn enqueue(
         None
     };
     let now = crate::now();
-    for h in hooks {
-        let covers = match (h.agency_id, &tree) {
-            (Some(root), Some(tree)) => tree.is_within(agency, root),
+    let targets: Vec<(&i64, &serde_json::Value, &webhook::Model)> = items
+        .iter()
+        .flat_map(|(agency, data)| hooks.iter().map(move |h| (agency, data, h)))
+        .filter(|(agency, _, h)| match (h.agency_id, &tree) {
+            (Some(root), Some(tree)) => tree.is_within(**agency, root),
             _ => true,
-        };
-        if !covers {
-            continue;
-        }
+        })
+        .collect();
+    for (_, data, h) in targets {
         let delivery = secrets::random_hex(16);
         let body = serde_json::json!({
             "event": event.as_str(),
