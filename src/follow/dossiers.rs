@@ -188,6 +188,35 @@ pub async fn import_csv(cx: &Context<'_>, bytes: &[u8]) -> Result<u64> {
     Ok(rows.len() as u64)
 }
 
+/// Dossiers resolved by each of `agencies` that reported any over `from..=to`.
+pub async fn resolved_by_agency(
+    conn: &impl ConnectionTrait,
+    agencies: &[i64],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<std::collections::HashMap<i64, u64>> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in agencies.chunks(5000) {
+        let rows: Vec<(i64, Option<i64>)> = dossier::Entity::find()
+            .select_only()
+            .column(dossier::Column::AgencyId)
+            .column_as(
+                SimpleExpr::from(Expr::col(dossier::Column::Resolved).sum()).cast_as("BIGINT"),
+                "s",
+            )
+            .filter(dossier::Column::AgencyId.is_in(chunk.iter().copied()))
+            .filter(dossier::Column::Day.between(from, to))
+            .group_by(dossier::Column::AgencyId)
+            .into_tuple()
+            .all(conn)
+            .await?;
+        for (id, sum) in rows {
+            out.insert(id, u64::try_from(sum.unwrap_or(0)).unwrap_or(0));
+        }
+    }
+    Ok(out)
+}
+
 /// Dossiers resolved by `agencies` over `from..=to`, and whether any day was reported.
 pub async fn resolved(
     conn: &impl ConnectionTrait,

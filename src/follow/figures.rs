@@ -57,6 +57,47 @@ pub fn follow_up(cases: &[case::Model], today: NaiveDate, now: DateTime<Utc>) ->
     })
 }
 
+/// Decision 766's figures of one report or one ranking row (API.md, "Closing the loop").
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LoopFigures {
+    /// The cases opened in the period; `null` without any.
+    pub follow_up: Option<FollowUp>,
+    /// Dossiers resolved in the period (`null`: none reported).
+    pub dossiers: Option<u64>,
+    /// Responses ÷ dossiers.
+    pub response_rate: Option<f64>,
+    /// (Dossiers − ratings not satisfied or that opened a case) ÷ dossiers × 100.
+    pub dossier_satisfaction_pct: Option<f64>,
+}
+
+/// The figures of the cases opened in a period and the dossiers resolved in it, for
+/// `responses` counted ratings of which `satisfied` were satisfied.
+pub fn loop_figures(
+    cases: &[&case::Model],
+    dossiers: Option<u64>,
+    (responses, satisfied): (u64, u64),
+    today: NaiveDate,
+    now: DateTime<Utc>,
+) -> LoopFigures {
+    let owned: Vec<case::Model> = cases.iter().map(|c| (*c).clone()).collect();
+    let satisfied_with_case = cases
+        .iter()
+        .filter(|c| c.overall >= 4 && c.closed_reason.as_deref() != Some("excluded"))
+        .count() as u64;
+    let (response_rate, dossier_satisfaction_pct) = dossier_figures(
+        dossiers,
+        responses,
+        responses.saturating_sub(satisfied),
+        satisfied_with_case,
+    );
+    LoopFigures {
+        follow_up: follow_up(&owned, today, now),
+        dossiers,
+        response_rate,
+        dossier_satisfaction_pct,
+    }
+}
+
 /// The dossier figures: responses ÷ dossiers, and (dossiers − ratings not satisfied or that
 /// opened a case, each counted once) ÷ dossiers × 100, both `None` without dossiers.
 pub fn dossier_figures(

@@ -11,7 +11,7 @@ use super::{MAX_YEARS, sum_of, tallies};
 use crate::app::Context;
 use crate::domain::{AgencyCode, Invalid, Period, Role};
 use crate::error::{Error, Result};
-use crate::follow::{self, figures::FollowUp};
+use crate::follow::{self, figures::LoopFigures};
 use crate::score::{self, Figures, METHOD, Summary};
 
 /// One child's line.
@@ -54,15 +54,10 @@ pub struct AgencyReport {
     pub as_of: NaiveDate,
     /// The agencies that had ended by `as_of` whose ratings these figures include.
     pub restated_from: Vec<String>,
-    /// The cases opened in the period (API.md, "Closing the loop"); `null` without any.
-    pub follow_up: Option<FollowUp>,
-    /// Dossiers resolved in the period, from the case-handling system (`null`: none
-    /// reported).
-    pub dossiers: Option<u64>,
-    /// Responses ÷ dossiers.
-    pub response_rate: Option<f64>,
-    /// (Dossiers − ratings not satisfied or that opened a case) ÷ dossiers × 100.
-    pub dossier_satisfaction_pct: Option<f64>,
+    /// Decision 766's figures: the follow-up of the cases opened in the period and the
+    /// dossiers resolved in it (API.md, "Closing the loop").
+    #[serde(flatten)]
+    pub loop_figures: LoopFigures,
 }
 
 /// The period a report covers: `given` with its open ends filled (1 January of this year,
@@ -139,16 +134,9 @@ pub async fn report(
         children,
         (agencies.day, restated_from),
     );
-    (
-        report.follow_up,
-        report.dossiers,
-        report.response_rate,
-        report.dossier_satisfaction_pct,
-    ) = loop_figures;
+    report.loop_figures = loop_figures;
     Ok(report)
 }
-
-type LoopFigures = (Option<FollowUp>, Option<u64>, Option<f64>, Option<f64>);
 
 /// The follow-up of the cases opened in the period and the dossier figures, over `ids`.
 async fn loop_figures(
@@ -159,20 +147,15 @@ async fn loop_figures(
 ) -> Result<LoopFigures> {
     let conn = &cx.db.read;
     let cases = follow::cases::opened_in(conn, ids, from, to).await?;
-    let follow_up = follow::figures::follow_up(&cases, cx.today(), crate::now());
     let dossiers = follow::dossiers::resolved(conn, ids, from, to).await?;
-    let satisfied_with_case = cases
-        .iter()
-        .filter(|c| c.overall >= 4 && c.closed_reason.as_deref() != Some("excluded"))
-        .count() as u64;
-    let not_satisfied = summary.responses.saturating_sub(summary.overall.satisfied);
-    let (rate, pct) = follow::figures::dossier_figures(
+    let cases: Vec<&entity::case::Model> = cases.iter().collect();
+    Ok(follow::figures::loop_figures(
+        &cases,
         dossiers,
-        summary.responses,
-        not_satisfied,
-        satisfied_with_case,
-    );
-    Ok((follow_up, dossiers, rate, pct))
+        (summary.responses, summary.overall.satisfied),
+        cx.today(),
+        crate::now(),
+    ))
 }
 
 fn build(
@@ -202,10 +185,7 @@ fn build(
         children,
         as_of,
         restated_from,
-        follow_up: None,
-        dossiers: None,
-        response_rate: None,
-        dossier_satisfaction_pct: None,
+        loop_figures: LoopFigures::default(),
     }
 }
 

@@ -199,6 +199,20 @@ async fn the_whole_loop_from_a_low_rating_to_the_figures() {
         .await
         .json();
     assert!(b["follow_up"].is_null());
+    // And in the annual ranking's rows.
+    let tz = chrono_tz::Asia::Ho_Chi_Minh;
+    let year = chrono::Datelike::year(&chrono::Utc::now().with_timezone(&tz));
+    let ranking = app
+        .get(
+            &format!("/api/v1/reports/annual/{year}?parent=KH"),
+            &app.admin,
+        )
+        .await
+        .json();
+    let rows = ranking["rows"].as_array().unwrap();
+    let row = |code: &str| rows.iter().find(|r| r["agency"] == code).unwrap().clone();
+    assert_eq!(row("A")["follow_up"]["on_time_pct"], 100.0);
+    assert!(row("B")["follow_up"].is_null());
 
     // Unknown codes get a friendly page.
     let res = get_page(&app, "/f/AAAAAAAAAAAAAAAAAAAAAAAA").await;

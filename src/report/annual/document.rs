@@ -105,6 +105,7 @@ impl From<FrozenRow> for Row {
             index: row.index,
             band: row.band,
             units: row.units,
+            loop_figures: Default::default(),
         }
     }
 }

@@ -49,6 +49,10 @@ pub struct Row {
     pub band: Band,
     /// The codes of the units counted: the agency and its descendants.
     pub units: Vec<String>,
+    /// Decision 766's figures of the units over the year (read live, also for a frozen
+    /// ranking, and no part of its digest).
+    #[serde(flatten, default)]
+    pub loop_figures: crate::follow::figures::LoopFigures,
 }
 
 /// How many agencies fall in a band, and the change against the previous year's frozen
@@ -268,6 +272,7 @@ pub fn rows(
                 index: s.index,
                 band: r.band,
                 agency: r.candidate.code,
+                loop_figures: Default::default(),
             }
         })
         .collect()
@@ -392,12 +397,15 @@ async fn ranking_of(db: &Db, tz: Tz, default_min: u64, subject: &Subject) -> Res
     if let Some(stored) = frozen(&db.read, subject.year, subject.scope()).await? {
         let doc = document::parse(&stored)?;
         let late = freeze::late_responses(&db.read, subject, tz, &doc).await?;
-        return Ok(served(doc, &stored, Some(late), previous.as_deref()));
+        let mut report = served(doc, &stored, Some(late), previous.as_deref());
+        add_loop_figures(&db.read, subject, tz, &mut report.rows).await?;
+        return Ok(report);
     }
     let settings = settings(&db.read, subject.year, default_min).await?;
     let units = subject.units();
     let tallies = live_tallies(&db.read, subject, &units).await?;
-    let rows = rows(&units, &subject.names(), &tallies, &settings);
+    let mut rows = rows(&units, &subject.names(), &tallies, &settings);
+    add_loop_figures(&db.read, subject, tz, &mut rows).await?;
     Ok(AnnualReport {
         year: subject.year,
         method: METHOD,
@@ -411,6 +419,48 @@ async fn ranking_of(db: &Db, tz: Tz, default_min: u64, subject: &Subject) -> Res
         band_counts: band_counts(&rows, previous.as_deref()),
         rows,
     })
+}
+
+/// Decision 766's figures of each row's units over the year: one read of the cases and
+/// one of the dossiers for all rows.
+async fn add_loop_figures(
+    conn: &impl ConnectionTrait,
+    subject: &Subject,
+    tz: Tz,
+    rows: &mut [Row],
+) -> Result<()> {
+    let (first, last) = subject.days();
+    let ids = subject.ids_of(rows.iter().flat_map(|r| r.units.iter().cloned()));
+    let cases = crate::follow::cases::opened_in(conn, &ids, first, last).await?;
+    let dossiers = crate::follow::dossiers::resolved_by_agency(conn, &ids, first, last).await?;
+    let mut by_agency: HashMap<i64, Vec<&entity::case::Model>> = HashMap::new();
+    for c in &cases {
+        by_agency.entry(c.agency_id).or_default().push(c);
+    }
+    let today = crate::now().with_timezone(&tz).date_naive();
+    let now = crate::now();
+    for row in rows.iter_mut() {
+        let units = subject.ids_of(row.units.iter().cloned());
+        let mine: Vec<&entity::case::Model> = units
+            .iter()
+            .filter_map(|id| by_agency.get(id))
+            .flatten()
+            .copied()
+            .collect();
+        let resolved = units
+            .iter()
+            .filter_map(|id| dossiers.get(id))
+            .copied()
+            .reduce(|a, b| a + b);
+        row.loop_figures = crate::follow::figures::loop_figures(
+            &mine,
+            resolved,
+            (row.responses, row.satisfied),
+            today,
+            now,
+        );
+    }
+    Ok(())
 }
 
 pub(super) fn served(
@@ -554,6 +604,7 @@ mod tests {
             index: None,
             band,
             units: vec![],
+            loop_figures: Default::default(),
         };
         let now = [
             row(Band::Outstanding),

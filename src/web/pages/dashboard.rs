@@ -181,7 +181,7 @@ async fn dashboard_page(
         "người dân được giúp điền phiếu".to_string(),
     ));
     // Decision 766: feedback answered on time, and satisfaction with how it was handled.
-    if let Some(f) = &r.follow_up {
+    if let Some(f) = &r.loop_figures.follow_up {
         let waiting = f.cases - f.answered;
         figures.push((
             "Phản ánh cần trả lời".to_string(),
@@ -201,10 +201,10 @@ async fn dashboard_page(
             ),
         ));
     }
-    if let Some(d) = r.dossiers {
+    if let Some(d) = r.loop_figures.dossiers {
         figures.push((
             "Hài lòng theo hồ sơ".to_string(),
-            pct_text(r.dossier_satisfaction_pct),
+            pct_text(r.loop_figures.dossier_satisfaction_pct),
             format!("{} hồ sơ đã giải quyết (QĐ 766)", vn_count(d)),
         ));
     }
