@@ -131,6 +131,19 @@ fn share_cells(pct: Option<f64>, ci95: Option<[f64; 2]>, mean: Option<f64>) -> V
 
 /// The agency report: a `total` row for the agency over its subtree, then a `child` row per
 /// direct child (children carry the figures the JSON gives them; other cells are empty).
+/// What a restated report says of itself in its title: the day of its tree and the ended
+/// agencies it includes (API.md, "Reorganisation"); empty when it restates nothing.
+fn restated_note(r: &AgencyReport) -> String {
+    if r.restated_from.is_empty() {
+        return String::new();
+    }
+    format!(
+        "; tính theo cơ cấu ngày {}, gồm cả số liệu của {}",
+        r.as_of.format("%d/%m/%Y"),
+        r.restated_from.join(", ")
+    )
+}
+
 pub fn agency_table(r: &AgencyReport) -> Table {
     let mut columns = vec![
         col("row", "Dòng"),
@@ -205,10 +218,11 @@ pub fn agency_table(r: &AgencyReport) -> Table {
     }
     Table {
         title: format!(
-            "Mức độ hài lòng: {} ({} – {})",
+            "Mức độ hài lòng: {} ({} – {}){}",
             r.name,
             r.from.format("%d/%m/%Y"),
-            r.to.format("%d/%m/%Y")
+            r.to.format("%d/%m/%Y"),
+            restated_note(r),
         ),
         sheet: "Báo cáo".into(),
         columns,

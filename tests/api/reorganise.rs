@@ -288,6 +288,19 @@ async fn reports_restate_history_across_the_reform() {
         assert_eq!(x12["restated_from"], json!(["X1", "X2"]));
     }
 
+    // The spreadsheet says what it restated, in its title.
+    let xlsx = app
+        .call(
+            axum::http::Method::GET,
+            "/api/v1/reports/agencies/X12?from=2025-01-01&to=2025-12-31&format=xlsx",
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    assert_eq!(xlsx.status, StatusCode::OK);
+    let text = crate::helpers::xlsx_text(&xlsx.bytes);
+    assert!(text.contains("gồm cả số liệu của X1, X2"), "{text}");
+
     // An agency that has ended is read on its last day: its own figures and its tree then.
     let x1 = report("/api/v1/reports/agencies/X1?from=2025-01-01&to=2025-12-31".into()).await;
     assert_eq!(x1["as_of"], "2025-06-30");
