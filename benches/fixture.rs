@@ -5,9 +5,28 @@
 
 use hailong::config::{Config, DEFAULT_TIMEZONE};
 use hailong::db::Db;
+use hailong::domain::Period;
+use hailong::govern::Principal;
 
 pub const YEAR: i32 = 2025;
 pub const AGENCIES: usize = 500;
+
+/// The runtime, the caller (the command line's administrator) and the settings the benches
+/// read reports with (30 responses to rank).
+pub fn setup() -> (tokio::runtime::Runtime, Principal, Config) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut config = Config::new(String::new(), "127.0.0.1:8080".parse().unwrap(), None);
+    config.min_responses = 30;
+    (rt, Principal::cli(), config)
+}
+
+/// A period from `from` to `to` (YYYY-MM-DD).
+pub fn period(from: &str, to: &str) -> Period {
+    Period::parse(Some(from), Some(to)).unwrap()
+}
 
 /// The sizes to run, from `BENCH_SIZES` (default 1 M).
 pub fn sizes() -> Vec<u64> {

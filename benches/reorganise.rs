@@ -22,14 +22,14 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use hailong::app::Context;
 use hailong::config::Config;
 use hailong::db::Db;
-use hailong::domain::{Period, Year};
+use hailong::domain::Year;
 use hailong::govern::Principal;
 use hailong::org::reorganise;
 use hailong::report::{agency, annual};
 
 #[path = "fixture.rs"]
 mod fixture;
-use fixture::{AGENCIES, YEAR, fixture, label, path_of, sizes};
+use fixture::{AGENCIES, YEAR, fixture, label, path_of, period, setup, sizes};
 
 /// The reform as CSV, over the province's units of 1 July 2025 in code order.
 async fn reform_csv(cx: &Context<'_>) -> String {
@@ -86,21 +86,14 @@ async fn reformed(n: u64, config: &Config, by: &Principal) -> Db {
         );
         db.close().await;
     }
-    Db::connect(&format!("sqlite://{path}")).await.unwrap()
-}
-
-fn period(from: &str, to: &str) -> Period {
-    Period::parse(Some(from), Some(to)).unwrap()
+    // A copy made by an earlier build gets this build's migrations.
+    let db = Db::connect(&format!("sqlite://{path}")).await.unwrap();
+    hailong::prepare(&db, |_| {}).await.unwrap();
+    db
 }
 
 fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let by = Principal::cli();
-    let mut config = Config::new(String::new(), "127.0.0.1:8080".parse().unwrap(), None);
-    config.min_responses = 30;
+    let (rt, by, config) = setup();
     for n in sizes() {
         let size = label(n);
         let mut group = c.benchmark_group("reorganise");

@@ -17,29 +17,18 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use hailong::app::Context;
-use hailong::config::{Config, DEFAULT_TIMEZONE};
+use hailong::config::DEFAULT_TIMEZONE;
 
-use hailong::domain::{Period, Year};
-use hailong::govern::Principal;
+use hailong::domain::Year;
 use hailong::report::agency;
 use hailong::report::annual;
 
 #[path = "fixture.rs"]
 mod fixture;
-use fixture::{AGENCIES, YEAR, fixture, label, sizes};
-
-fn query(from: &str, to: &str) -> Period {
-    Period::parse(Some(from), Some(to)).unwrap()
-}
+use fixture::{AGENCIES, YEAR, fixture, label, period, setup, sizes};
 
 fn reports(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let by = Principal::cli();
-    let mut config = Config::new(String::new(), "127.0.0.1:8080".parse().unwrap(), None);
-    config.min_responses = 30;
+    let (rt, by, config) = setup();
     for n in sizes() {
         let db = rt.block_on(fixture(n));
         let cx = Context::new(&db, &by, &config);
@@ -52,22 +41,22 @@ fn reports(c: &mut Criterion) {
             (
                 "agency_province_year",
                 "KH",
-                query("2025-01-01", "2025-12-31"),
+                period("2025-01-01", "2025-12-31"),
             ),
             (
                 "agency_commune_year",
                 "KH.STP",
-                query("2025-01-01", "2025-12-31"),
+                period("2025-01-01", "2025-12-31"),
             ),
             (
                 "agency_commune_partial",
                 "KH.STP",
-                query("2025-03-15", "2025-10-20"),
+                period("2025-03-15", "2025-10-20"),
             ),
             (
                 "agency_province_partial",
                 "KH",
-                query("2025-03-15", "2025-10-20"),
+                period("2025-03-15", "2025-10-20"),
             ),
         ];
         let kh = hailong::org::code_of("KH").unwrap();
