@@ -8,7 +8,7 @@
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Tz;
 use entity::case;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder,
     Set,
@@ -199,7 +199,8 @@ async fn event_data(
     }))
 }
 
-/// What a listing of cases asks for.
+/// What a listing of cases asks for: the filters, then the page (`offset` cases skipped,
+/// at most `limit` returned; no limit is [`MAX_LISTED`]).
 #[derive(Debug, Clone, Default)]
 pub struct CaseQuery {
     pub agency: Option<AgencyCode>,
@@ -207,71 +208,144 @@ pub struct CaseQuery {
     pub desk: Option<String>,
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
+    pub limit: Option<usize>,
+    pub offset: usize,
 }
 
 /// The most cases one listing returns.
 pub const MAX_LISTED: usize = 10_000;
 
+/// The order of an inbox: overdue first, then open, answered and closed.
+pub const INBOX_ORDER: [Status; 4] = [
+    Status::Overdue,
+    Status::Open,
+    Status::Answered,
+    Status::Closed,
+];
+
+/// How many cases of a listing's filters are in each status (whatever its `status`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct StatusCounts {
+    pub overdue: u64,
+    pub open: u64,
+    pub answered: u64,
+    pub closed: u64,
+}
+
+impl StatusCounts {
+    pub fn of(&self, s: Status) -> u64 {
+        match s {
+            Status::Overdue => self.overdue,
+            Status::Open => self.open,
+            Status::Answered => self.answered,
+            Status::Closed => self.closed,
+        }
+    }
+
+    /// The cases the listing's `status` selects (all without one).
+    pub fn selected(&self, status: Option<Status>) -> u64 {
+        status.map_or(
+            self.overdue + self.open + self.answered + self.closed,
+            |s| self.of(s),
+        )
+    }
+}
+
+/// One page of a listing of cases, and how many each status holds.
+#[derive(Debug, Clone)]
+pub struct CasePage {
+    pub cases: Vec<CaseDto>,
+    pub counts: StatusCounts,
+}
+
 /// The cases of an agency's subtree (administrators; managers and viewers within their
-/// scope), overdue first, then by due date.
-pub async fn list(cx: &Context<'_>, q: &CaseQuery) -> Result<Vec<CaseDto>> {
+/// scope), overdue first, then open, answered and closed, by due date within each. The
+/// database filters, counts and pages them, status by status, so that a page of an inbox
+/// of many thousand cases reads only that page's rows.
+pub async fn list(cx: &Context<'_>, q: &CaseQuery) -> Result<CasePage> {
     let Context { db, by, .. } = *cx;
     by.require_role(&[Role::Admin, Role::Manager, Role::Viewer])?;
     let ids = cx.subtree_or_own(q.agency.as_ref()).await?;
     let agencies = cx.agencies().await?;
-    let mut query = case::Entity::find();
+    let desks = desk_names(&db.read).await?;
+    let mut filters = Condition::all();
     if let Some(ids) = &ids {
-        query = query.filter(case::Column::AgencyId.is_in(ids.iter().copied()));
+        filters = filters.add(case::Column::AgencyId.is_in(ids.iter().copied()));
     }
     if let Some(from) = q.from {
-        query = query.filter(case::Column::OpenedOn.gte(from));
+        filters = filters.add(case::Column::OpenedOn.gte(from));
     }
     if let Some(to) = q.to {
-        query = query.filter(case::Column::OpenedOn.lte(to));
+        filters = filters.add(case::Column::OpenedOn.lte(to));
+    }
+    if let Some(code) = &q.desk {
+        let of_desk = desks
+            .iter()
+            .filter(|(_, (c, _))| c == code)
+            .map(|(id, _)| *id);
+        filters = filters.add(case::Column::DeskId.is_in(of_desk));
     }
     let today = cx.today();
     let now = crate::now();
-    if let Some(status) = q.status {
-        query = query.filter(status_condition(status, today, now));
+    // One pass over the filtered cases counts all four: COUNT(CASE WHEN … THEN 1 END).
+    let mut counting = case::Entity::find().select_only().filter(filters.clone());
+    for (i, s) in INBOX_ORDER.into_iter().enumerate() {
+        counting = counting.column_as(
+            Expr::expr(Func::count(Expr::case(status_condition(s, today, now), 1))),
+            format!("n{i}"),
+        );
     }
-    let rows = query
-        .order_by_asc(case::Column::Due)
-        .order_by_asc(case::Column::Id)
-        .all(&db.read)
-        .await?;
-    let desks = desk_names(&db.read).await?;
+    let (overdue, open, answered, closed): (i64, i64, i64, i64) = counting
+        .into_tuple()
+        .one(&db.read)
+        .await?
+        .unwrap_or_default();
+    let count = |n: i64| u64::try_from(n).unwrap_or(0);
+    let counts = StatusCounts {
+        overdue: count(overdue),
+        open: count(open),
+        answered: count(answered),
+        closed: count(closed),
+    };
+    let mut remaining = q.limit.unwrap_or(MAX_LISTED).min(MAX_LISTED) as u64;
+    let mut skip = q.offset as u64;
+    let mut rows = Vec::new();
+    for s in INBOX_ORDER {
+        if q.status.is_some_and(|wanted| wanted != s) || remaining == 0 {
+            continue;
+        }
+        let n = counts.of(s);
+        if skip >= n {
+            skip -= n;
+            continue;
+        }
+        let page = case::Entity::find()
+            .filter(filters.clone())
+            .filter(status_condition(s, today, now))
+            .order_by_asc(case::Column::Due)
+            .order_by_asc(case::Column::Id)
+            .offset(skip)
+            .limit(remaining)
+            .all(&db.read)
+            .await?;
+        skip = 0;
+        remaining = remaining.saturating_sub(page.len() as u64);
+        rows.extend(page);
+    }
     let comments = comments_of(&db.read, rows.iter().map(|c| c.response_id)).await?;
-    let mut out: Vec<CaseDto> = rows
+    let cases = rows
         .into_iter()
-        .filter(|c| q.status.is_none_or(|s| Status::of(c, today, now) == s))
-        .filter(|c| {
-            q.desk.as_deref().is_none_or(|d| {
-                c.desk_id
-                    .and_then(|id| desks.get(&id))
-                    .is_some_and(|(code, _)| code == d)
-            })
-        })
-        .take(MAX_LISTED)
         .map(|c| {
             let comment = comments.get(&c.response_id).cloned().flatten();
             dto(c, today, now, &agencies, &desks, comment)
         })
         .collect();
-    // Overdue first, then open, answered, closed; by due date within each.
-    out.sort_by_key(|c| {
-        let rank = match c.status {
-            Status::Overdue => 0,
-            Status::Open => 1,
-            Status::Answered => 2,
-            Status::Closed => 3,
-        };
-        (rank, c.due, c.id)
-    });
-    Ok(out)
+    Ok(CasePage { cases, counts })
 }
 
-/// [`Status::of`] as a condition the database checks, so that an inbox filtered by status
-/// reads only those cases (the rows are checked again with [`Status::of`]).
+/// [`Status::of`] as a condition the database checks (the same rule; `tests/api/follow.rs`
+/// lists cases of every status both ways), so that an inbox is filtered, counted and paged
+/// by the database.
 fn status_condition(status: Status, today: NaiveDate, now: DateTime<Utc>) -> Condition {
     use case::Column as C;
     let expired = now - chrono::Duration::days(CLOSES_AFTER_REPLY_DAYS);

@@ -8,6 +8,7 @@ use rust_xlsxwriter::{Format, Workbook, XlsxError};
 use super::agency::AgencyReport;
 use super::annual::AnnualReport;
 use crate::error::{Error, Result};
+use crate::follow::figures::LoopFigures;
 use crate::score::{ELEMENTS, Figures, shown};
 
 /// A report's output format (`format=`).
@@ -129,6 +130,48 @@ fn share_cells(pct: Option<f64>, ci95: Option<[f64; 2]>, mean: Option<f64>) -> V
     vec![Cell::Share(pct), lo, hi, Cell::Num(mean)]
 }
 
+/// The columns of Decision 766's follow-up and dossier figures (API.md, "Closing the loop").
+fn loop_columns() -> Vec<Column> {
+    vec![
+        col("cases", "Số phản ánh cần trả lời"),
+        col("answered", "Số phản ánh đã trả lời"),
+        col("answered_on_time", "Số phản ánh trả lời đúng hạn"),
+        col("on_time_pct", "Tỷ lệ trả lời đúng hạn (%)"),
+        col("overdue_open", "Số phản ánh quá hạn chưa trả lời"),
+        col("reply_rated", "Số câu trả lời được đánh giá"),
+        col("reply_dissatisfied", "Số câu trả lời không hài lòng"),
+        col(
+            "handling_satisfaction_pct",
+            "Tỷ lệ hài lòng về giải quyết phản ánh (%)",
+        ),
+        col("dossiers", "Số hồ sơ đã giải quyết"),
+        col("response_rate", "Số phiếu trên mỗi hồ sơ"),
+        col(
+            "dossier_satisfaction_pct",
+            "Tỷ lệ hài lòng về giải quyết thủ tục (%)",
+        ),
+    ]
+}
+
+/// The cells of [`loop_columns`]: empty where the figure is `null` in JSON.
+fn loop_cells(f: &LoopFigures) -> Vec<Cell> {
+    let count = |n: Option<u64>| n.map_or(Cell::Text(String::new()), Cell::Int);
+    let up = f.follow_up.as_ref();
+    vec![
+        count(up.map(|u| u.cases)),
+        count(up.map(|u| u.answered)),
+        count(up.map(|u| u.answered_on_time)),
+        Cell::Share(up.and_then(|u| u.on_time_pct)),
+        count(up.map(|u| u.overdue_open)),
+        count(up.map(|u| u.reply_rated)),
+        count(up.map(|u| u.reply_dissatisfied)),
+        Cell::Share(up.and_then(|u| u.handling_satisfaction_pct)),
+        count(f.dossiers),
+        Cell::Num(f.response_rate),
+        Cell::Share(f.dossier_satisfaction_pct),
+    ]
+}
+
 /// The agency report: a `total` row for the agency over its subtree, then a `child` row per
 /// direct child (children carry the figures the JSON gives them; other cells are empty).
 /// What a restated report says of itself in its title: the day of its tree and the ended
@@ -199,6 +242,12 @@ pub fn agency_table(r: &AgencyReport) -> Table {
     columns.push(col("assisted", "Số phiếu có người hỗ trợ"));
     total.push(Cell::Int(r.held));
     total.push(Cell::Int(r.assisted));
+    columns.push(col("as_of", "Cơ cấu tổ chức tính theo ngày"));
+    columns.push(col("restated_from", "Gồm cả số liệu của"));
+    total.push(Cell::Text(r.as_of.to_string()));
+    total.push(Cell::Text(r.restated_from.join(" ")));
+    columns.extend(loop_columns());
+    total.extend(loop_cells(&r.loop_figures));
     let width = columns.len();
     let mut rows = vec![total];
     for c in &r.children {
@@ -246,6 +295,7 @@ pub fn annual_table(r: &AnnualReport) -> Table {
     columns.push(col("band_name", "Xếp loại"));
     // Added in round 2, last so that the earlier columns keep their places.
     columns.push(col("held", "Số phiếu chờ xem xét"));
+    columns.extend(loop_columns());
     let rows = r
         .rows
         .iter()
@@ -264,6 +314,7 @@ pub fn annual_table(r: &AnnualReport) -> Table {
             cells.push(Cell::Text(row.band.as_str().into()));
             cells.push(Cell::Text(row.band.name_vi().into()));
             cells.push(Cell::Int(row.held));
+            cells.extend(loop_cells(&row.loop_figures));
             cells
         })
         .collect();

@@ -49,11 +49,47 @@ pub struct CasesQuery {
     pub from: Option<String>,
     /// Opened up to this day.
     pub to: Option<String>,
+    /// At most this many cases (1–10,000; default 10,000).
+    pub limit: Option<String>,
+    /// Skip this many cases first (default 0).
+    pub offset: Option<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CaseList {
     pub cases: Vec<CaseDto>,
+    /// How many cases the filters select, of which `cases` is the page from `offset`.
+    pub total: u64,
+    /// How many cases of the filters (whatever the status) are in each status.
+    pub counts: cases::StatusCounts,
+}
+
+/// A paging number of a query: absent or empty is `None`; else an integer in `range`.
+fn paging_of(
+    raw: Option<&str>,
+    field: &str,
+    range: std::ops::RangeInclusive<usize>,
+) -> Result<Option<usize>> {
+    raw.filter(|r| !r.is_empty())
+        .map(|r| {
+            r.parse::<usize>()
+                .ok()
+                .filter(|n| range.contains(n))
+                .ok_or_else(|| {
+                    crate::Error::invalid(
+                        field,
+                        crate::domain::Invalid::new(
+                            "invalid_paging",
+                            format!(
+                                "{field} is a whole number from {} to {}",
+                                range.start(),
+                                range.end()
+                            ),
+                        ),
+                    )
+                })
+        })
+        .transpose()
 }
 
 fn date_of(raw: Option<&str>, field: &str) -> Result<Option<chrono::NaiveDate>> {
@@ -87,9 +123,14 @@ pub async fn list_cases(
         desk: q.desk.filter(|d| !d.is_empty()),
         from: date_of(q.from.as_deref(), "from")?,
         to: date_of(q.to.as_deref(), "to")?,
+        limit: paging_of(q.limit.as_deref(), "limit", 1..=cases::MAX_LISTED)?,
+        offset: paging_of(q.offset.as_deref(), "offset", 0..=usize::MAX)?.unwrap_or(0),
     };
+    let page = cases::list(&caller.context(), &query).await?;
     Ok(Json(CaseList {
-        cases: cases::list(&caller.context(), &query).await?,
+        total: page.counts.selected(query.status),
+        counts: page.counts,
+        cases: page.cases,
     }))
 }
 

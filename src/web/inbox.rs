@@ -16,7 +16,7 @@ use super::form::render;
 use super::pages::{Chrome, Staff, StaffForm, error_page, see_other};
 use crate::domain::Role;
 use crate::domain::period::parse_date;
-use crate::follow::cases::{self, CaseDto, CaseQuery, ReplyInput, Status};
+use crate::follow::cases::{self, CaseDto, CasePage, CaseQuery, ReplyInput, Status, StatusCounts};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -31,7 +31,11 @@ pub struct InboxQuery {
     desk: Option<String>,
     from: Option<String>,
     to: Option<String>,
+    page: Option<String>,
 }
+
+/// Cases on one page of the inbox.
+const PER_PAGE: usize = 50;
 
 struct Row {
     id: i64,
@@ -54,8 +58,12 @@ struct InboxPage {
     name: String,
     q: InboxQuery,
     rows: Vec<Row>,
-    counts: (usize, usize, usize, usize),
+    counts: StatusCounts,
     back: String,
+    /// "Cases 51–100 of 312" and the links to the pages around this one.
+    shown: String,
+    previous: Option<String>,
+    next: Option<String>,
 }
 
 const LEVELS: [&str; 5] = [
@@ -107,26 +115,55 @@ async fn page(state: &AppState, staff: &Staff, q: InboxQuery) -> crate::Result<I
             .map(|r| parse_date(r).map_err(|e| crate::Error::invalid(field, e)))
             .transpose()
     };
+    let number = q
+        .page
+        .as_deref()
+        .and_then(|p| p.parse::<usize>().ok())
+        .filter(|p| (1..=cases::MAX_LISTED).contains(p))
+        .unwrap_or(1);
     let query = CaseQuery {
         agency: Some(agency),
         status: q.status.as_deref().and_then(Status::parse),
         desk: q.desk.clone().filter(|d| !d.is_empty()),
         from: date(&q.from, "from")?,
         to: date(&q.to, "to")?,
+        limit: Some(PER_PAGE),
+        offset: (number - 1) * PER_PAGE,
     };
-    let all: Vec<CaseDto> = cases::list(&cx, &query).await?;
+    let CasePage {
+        cases: found_cases,
+        counts,
+    } = cases::list(&cx, &query).await?;
+    let total = counts.selected(query.status) as usize;
+    let first = query.offset + 1;
+    let last = query.offset + found_cases.len();
+    let shown = if found_cases.is_empty() {
+        String::new()
+    } else {
+        format!("Phản ánh {first}–{last} trong tổng số {total}")
+    };
+    let link = |n: usize| {
+        let mut url = url::form_urlencoded::Serializer::new(String::new());
+        url.append_pair("agency", &found.code);
+        for (key, value) in [
+            ("status", &q.status),
+            ("desk", &q.desk),
+            ("from", &q.from),
+            ("to", &q.to),
+        ] {
+            if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
+                url.append_pair(key, v);
+            }
+        }
+        url.append_pair("page", &n.to_string());
+        format!("/cases?{}", url.finish())
+    };
+    let previous = (number > 1).then(|| link(number - 1));
+    let next = (last < total).then(|| link(number + 1));
     let may_reply = matches!(by.role, Role::Admin | Role::Manager);
-    let count = |s: Status| all.iter().filter(|c| c.status == s).count();
-    let counts = (
-        count(Status::Overdue),
-        count(Status::Open),
-        count(Status::Answered),
-        count(Status::Closed),
-    );
-    let rows = all
+    let rows = found_cases
         .into_iter()
-        .take(500)
-        .map(|c| Row {
+        .map(|c: CaseDto| Row {
             id: c.id,
             opened: c
                 .opened_at
@@ -155,6 +192,9 @@ async fn page(state: &AppState, staff: &Staff, q: InboxQuery) -> crate::Result<I
         q,
         rows,
         counts,
+        shown,
+        previous,
+        next,
     })
 }
 

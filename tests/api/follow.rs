@@ -9,7 +9,7 @@ use axum::http::{Method, StatusCode, header};
 use hailong::domain::Role;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestResponse};
+use crate::helpers::{TestApp, TestResponse, xlsx_text};
 
 async fn app() -> TestApp {
     let app = TestApp::spawn_with(|c| c.rate_limit = None).await;
@@ -157,6 +157,16 @@ async fn the_whole_loop_from_a_low_rating_to_the_figures() {
     let res = app.post(&reply, &manager, json!({"text": "Lần hai"})).await;
     app.assert_rejected("a second reply", &res, 409, "already_answered", &before)
         .await;
+    for path in ["/api/v1/cases/999999/reply", "/api/v1/cases/abc/reply"] {
+        let res = app.post(path, &manager, json!({"text": "Xin lỗi"})).await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND, "{path}: {}", res.text);
+        assert_eq!(app.fingerprint().await, before, "{path}");
+    }
+    let res = app
+        .post_raw(&reply, &manager, "text/plain", "Xin lỗi")
+        .await;
+    app.assert_rejected("not JSON", &res, 415, "unsupported_media_type", &before)
+        .await;
 
     // The citizen reads the reply and rates it, once.
     let page = get_page(&app, &format!("/f/{code}")).await;
@@ -199,6 +209,20 @@ async fn the_whole_loop_from_a_low_rating_to_the_figures() {
         .await
         .json();
     assert!(b["follow_up"].is_null());
+    // In the CSV and XLSX report too.
+    let csv = app
+        .get("/api/v1/reports/agencies/A?format=csv", &app.admin)
+        .await
+        .csv_records();
+    assert_eq!(csv[0]["cases"], "1");
+    assert_eq!(csv[0]["on_time_pct"], "100");
+    assert_eq!(csv[0]["handling_satisfaction_pct"], "100");
+    assert_eq!(csv[0]["dossiers"], "", "no dossiers: an empty cell");
+    let xlsx = app
+        .get("/api/v1/reports/agencies/A?format=xlsx", &app.admin)
+        .await;
+    let sheet = xlsx_text(&xlsx.bytes);
+    assert!(sheet.contains("Tỷ lệ trả lời đúng hạn (%)"), "{sheet}");
     // And in the annual ranking's rows.
     let tz = chrono_tz::Asia::Ho_Chi_Minh;
     let year = chrono::Datelike::year(&chrono::Utc::now().with_timezone(&tz));
@@ -213,6 +237,20 @@ async fn the_whole_loop_from_a_low_rating_to_the_figures() {
     let row = |code: &str| rows.iter().find(|r| r["agency"] == code).unwrap().clone();
     assert_eq!(row("A")["follow_up"]["on_time_pct"], 100.0);
     assert!(row("B")["follow_up"].is_null());
+    let csv = app
+        .get(
+            &format!("/api/v1/reports/annual/{year}?parent=KH&format=csv"),
+            &app.admin,
+        )
+        .await
+        .csv_records();
+    let a = csv.iter().find(|r| r["agency"] == "A").unwrap();
+    assert_eq!(
+        (a["cases"].as_str(), a["on_time_pct"].as_str()),
+        ("1", "100")
+    );
+    let b = csv.iter().find(|r| r["agency"] == "B").unwrap();
+    assert_eq!(b["cases"], "");
 
     // Unknown codes get a friendly page.
     let res = get_page(&app, "/f/AAAAAAAAAAAAAAAAAAAAAAAA").await;
@@ -337,6 +375,19 @@ async fn the_calendar_defaults_to_the_holidays_and_takes_a_year() {
     app.assert_rejected("a date of another year", &res, 422, "outside_year", &before)
         .await;
     assert_eq!(res.json()["error"]["field"], "days_off[0]");
+    let res = put(json!({"days_off": ["30/04/2026"], "working_days": []})).await;
+    app.assert_rejected("not a date", &res, 422, "invalid_date", &before)
+        .await;
+    let res = app
+        .call(
+            Method::PUT,
+            "/api/v1/calendar/20260",
+            Some(&app.admin),
+            Some(json!({"days_off": [], "working_days": []})),
+        )
+        .await;
+    assert!(res.status.is_client_error(), "{}", res.text);
+    assert_eq!(app.fingerprint().await, before);
     let res = put(json!({"days_off": ["2026-05-02"], "working_days": ["2026-05-02"]})).await;
     app.assert_rejected(
         "a day off and worked",
@@ -448,6 +499,27 @@ async fn dossier_counts_and_the_decision_766_ratio() {
     app.assert_rejected("a CSV with one bad row", &res, 422, "future_date", &before)
         .await;
     assert_eq!(res.json()["error"]["row"], 2);
+    let res = app
+        .post("/api/v1/dossiers", &app.admin, json!({"agency": "A"}))
+        .await;
+    app.assert_rejected(
+        "JSON where CSV is due",
+        &res,
+        415,
+        "unsupported_media_type",
+        &before,
+    )
+    .await;
+    let res = app
+        .post_raw(
+            "/api/v1/dossiers",
+            &app.admin,
+            "text/csv",
+            "agency,day,count\nA,x,1\n",
+        )
+        .await;
+    assert_eq!(res.status.as_u16(), 422, "{}", res.text);
+    assert_eq!(app.fingerprint().await, before, "a CSV with other columns");
     let csv = format!("agency,date,received,resolved\nB,{today},5,5\n");
     let res = app
         .post_raw("/api/v1/dossiers", &app.admin, "text/csv", csv)
@@ -481,6 +553,13 @@ async fn dossier_counts_and_the_decision_766_ratio() {
         .await
         .json();
     assert_eq!(kh["dossiers"], 25);
+    let csv = app
+        .get("/api/v1/reports/agencies/A?format=csv", &app.admin)
+        .await
+        .csv_records();
+    assert_eq!(csv[0]["dossiers"], "20");
+    assert_eq!(csv[0]["response_rate"], "0.2");
+    assert_eq!(csv[0]["dossier_satisfaction_pct"], "90");
     let none = app
         .get(
             "/api/v1/reports/agencies/A?from=2025-01-01&to=2025-12-31",
@@ -716,6 +795,17 @@ async fn webhooks_are_signed_retried_and_survive_a_restart() {
         .get(&format!("/api/v1/webhooks/{id}/deliveries"), &app.admin)
         .await;
     assert_eq!(res.status, StatusCode::NOT_FOUND);
+    let before = app.fingerprint().await;
+    let res = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/webhooks/{id}"),
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    app.assert_rejected("deleting it again", &res, 404, "webhook_not_found", &before)
+        .await;
     db.close().await;
 }
 
@@ -765,4 +855,294 @@ async fn a_manager_answers_from_the_inbox_page() {
     assert_eq!(cases(&app, "?agency=A").await[0]["status"], "answered");
     let page = request(&app, Method::GET, "/cases?agency=A", &cookie, None).await;
     assert!(page.text.contains("Xin lỗi Ông/Bà"));
+}
+
+/// The delivery row of the only webhook event, read from the database.
+async fn the_delivery(app: &TestApp) -> entity::webhook_delivery::Model {
+    use sea_orm::EntityTrait;
+    let all = entity::webhook_delivery::Entity::find()
+        .all(&app.db.read)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 1, "{all:?}");
+    all.into_iter().next().unwrap()
+}
+
+/// Waits up to `secs` seconds for the receiver to have `n` requests.
+async fn received(got: &Arc<Mutex<Vec<(axum::http::HeaderMap, String)>>>, n: usize, secs: u64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while got.lock().unwrap().len() < n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the receiver got {} requests, not {n}",
+            got.lock().unwrap().len()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// A real `hailong serve` is killed (SIGKILL) while an event waits for its retry; the next
+/// process delivers it: the queue is the database, not the process.
+#[tokio::test]
+async fn a_killed_server_loses_no_webhook_event() {
+    let app = app().await;
+    let token = token(&app).await;
+    let (url, got) = receiver(1).await;
+    let res = app
+        .post(
+            "/api/v1/webhooks",
+            &app.admin,
+            json!({"url": url, "events": ["case.opened"]}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+
+    let (mut first, addr) = crate::helpers::spawn_server(&app.test_db, &[]).await;
+    let body = json!({"token": token, "answers": {"overall": 1}}).to_string();
+    let reply = crate::helpers::http(
+        &addr,
+        &format!(
+            "POST /api/v1/responses HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            app.admin,
+            body.len()
+        ),
+    )
+    .await;
+    assert!(reply.starts_with("HTTP/1.1 201"), "{reply}");
+    // The server's own sender tries within seconds; the receiver fails that attempt.
+    received(&got, 1, 20).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while the_delivery(&app).await.attempts < 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the failure is recorded"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let pending = the_delivery(&app).await;
+    assert!(pending.delivered_at.is_none() && pending.next_attempt_at.is_some());
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    // The retry is due (as if its delay had passed) and nobody is running: nothing is sent.
+    time_passes(&app).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(got.lock().unwrap().len(), 1);
+
+    let (mut second, _) = crate::helpers::spawn_server(&app.test_db, &[]).await;
+    received(&got, 2, 20).await;
+    // Wait for the second server to record the delivery, then stop it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let done = loop {
+        let d = the_delivery(&app).await;
+        if d.delivered_at.is_some() || std::time::Instant::now() > deadline {
+            break d;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    second.kill().unwrap();
+    second.wait().unwrap();
+    assert!(done.delivered_at.is_some(), "{done:?}");
+    assert_eq!(done.attempts, 2, "{done:?}");
+    let got = got.lock().unwrap();
+    assert_eq!(got.len(), 2, "delivered once, then never again");
+    assert_eq!(
+        got[0].0["x-hailong-delivery"], got[1].0["x-hailong-delivery"],
+        "the same delivery, retried"
+    );
+    assert_eq!(got[1].0["x-hailong-event"], "case.opened");
+}
+
+/// Moves a case's due day into the past, as if days had gone by.
+async fn make_overdue(app: &TestApp, id: i64) {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    let tz = chrono_tz::Asia::Ho_Chi_Minh;
+    let today = chrono::Utc::now().with_timezone(&tz).date_naive();
+    entity::case::Entity::update_many()
+        .col_expr(
+            entity::case::Column::Due,
+            Expr::value(today - chrono::Duration::days(3)),
+        )
+        .filter(entity::case::Column::Id.eq(id))
+        .exec(&app.db.write)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_inbox_is_counted_and_paged_by_status() {
+    use crate::pages::{PASSWORD, request, sign_in};
+    let app = app().await;
+    hailong::govern::users::add(
+        &app.db,
+        &hailong::govern::Principal::cli(),
+        "minh",
+        PASSWORD,
+        Role::Manager,
+        Some("A"),
+    )
+    .await
+    .unwrap();
+    let token = token(&app).await;
+    for _ in 0..7 {
+        rate(&app, &token, json!({"answers": {"overall": 1}})).await;
+    }
+    let ids: Vec<i64> = cases(&app, "?agency=A")
+        .await
+        .iter()
+        .map(|c| c["id"].as_i64().unwrap())
+        .collect();
+    // Two overdue, two open, two answered, one closed (its reply rated by the citizen).
+    make_overdue(&app, ids[0]).await;
+    make_overdue(&app, ids[1]).await;
+    for &id in &ids[4..] {
+        let res = app
+            .post(
+                &format!("/api/v1/cases/{id}/reply"),
+                &app.admin,
+                json!({"text": "Đã xử lý"}),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    }
+    let last = cases(&app, "?agency=A")
+        .await
+        .into_iter()
+        .find(|c| c["id"] == ids[6])
+        .unwrap();
+    let res = post_form(
+        &app,
+        &format!("/f/{}", last["code"].as_str().unwrap()),
+        "reply_rating=satisfied",
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
+
+    let all = app.get("/api/v1/cases?agency=A", &app.admin).await.json();
+    assert_eq!(all["total"], 7);
+    assert_eq!(
+        all["counts"],
+        json!({"overdue": 2, "open": 2, "answered": 2, "closed": 1})
+    );
+    let statuses: Vec<&str> = all["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            "overdue", "overdue", "open", "open", "answered", "answered", "closed"
+        ]
+    );
+    // The database's status filter and the rule that names each case's status agree.
+    for (status, n) in [("overdue", 2), ("open", 2), ("answered", 2), ("closed", 1)] {
+        let listed = app
+            .get(
+                &format!("/api/v1/cases?agency=A&status={status}"),
+                &app.admin,
+            )
+            .await
+            .json();
+        assert_eq!(listed["total"], n, "{status}");
+        let cases = listed["cases"].as_array().unwrap();
+        assert_eq!(cases.len(), n, "{status}");
+        assert!(cases.iter().all(|c| c["status"] == status), "{status}");
+    }
+    // Pages of three, across the statuses, make the whole list in its order.
+    let mut paged = Vec::new();
+    for offset in [0, 3, 6, 9] {
+        let page = app
+            .get(
+                &format!("/api/v1/cases?agency=A&limit=3&offset={offset}"),
+                &app.admin,
+            )
+            .await
+            .json();
+        assert_eq!(page["total"], 7);
+        paged.extend(page["cases"].as_array().unwrap().clone());
+    }
+    assert_eq!(&paged, all["cases"].as_array().unwrap());
+    let page = app
+        .get(
+            "/api/v1/cases?agency=A&status=open&limit=1&offset=1",
+            &app.admin,
+        )
+        .await
+        .json();
+    assert_eq!(page["cases"][0]["id"], all["cases"][3]["id"]);
+    // The desk filter, in the database too.
+    let desk = app
+        .get("/api/v1/cases?agency=A&desk=MC1", &app.admin)
+        .await
+        .json();
+    assert_eq!(desk["total"], 7);
+    let none = app
+        .get("/api/v1/cases?agency=A&desk=NOPE", &app.admin)
+        .await
+        .json();
+    assert_eq!(
+        (
+            none["total"].as_u64(),
+            none["cases"].as_array().map(Vec::len)
+        ),
+        (Some(0), Some(0))
+    );
+    // Bad paging.
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=10001", "limit"),
+        ("limit=abc", "limit"),
+        ("offset=-1", "offset"),
+        ("offset=1.5", "offset"),
+    ] {
+        let res = app
+            .get(&format!("/api/v1/cases?agency=A&{query}"), &app.admin)
+            .await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{query}");
+        assert_eq!(res.error_code(), "invalid_paging", "{query}");
+        assert_eq!(res.json()["error"]["field"], field, "{query}");
+    }
+
+    // The page: 50 cases a page, with links to the next and the previous.
+    for _ in 0..45 {
+        rate(&app, &token, json!({"answers": {"overall": 2}})).await;
+    }
+    let (cookie, _) = sign_in(&app, "minh").await;
+    let first = request(&app, Method::GET, "/cases?agency=A", &cookie, None).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    assert!(
+        first.text.contains("Phản ánh 1–50 trong tổng số 52"),
+        "{}",
+        first.text
+    );
+    assert_eq!(first.text.matches("<section>").count(), 50);
+    assert!(
+        first.text.contains("href=\"/cases?agency=A&#38;page=2\""),
+        "{}",
+        first.text
+    );
+    assert!(!first.text.contains("rel=\"prev\""));
+    let second = request(&app, Method::GET, "/cases?agency=A&page=2", &cookie, None).await;
+    assert!(second.text.contains("Phản ánh 51–52 trong tổng số 52"));
+    assert_eq!(second.text.matches("<section>").count(), 2);
+    assert!(second.text.contains("rel=\"prev\"") && !second.text.contains("rel=\"next\""));
+    // The filters stay in the links; a page past the end says there is nothing.
+    let answered = request(
+        &app,
+        Method::GET,
+        "/cases?agency=A&status=answered&page=9",
+        &cookie,
+        None,
+    )
+    .await;
+    assert_eq!(answered.status, StatusCode::OK);
+    assert!(answered.text.contains("Không có phản ánh nào"));
+    assert!(
+        answered.text.contains("status=answered&#38;page=8"),
+        "{}",
+        answered.text
+    );
 }

@@ -151,6 +151,24 @@ impl TestResponse {
         serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
     }
 
+    /// A CSV body (after its byte-order mark) as one map of field to value per record.
+    pub fn csv_records(&self) -> Vec<std::collections::BTreeMap<String, String>> {
+        let mut reader =
+            csv::Reader::from_reader(self.text.trim_start_matches('\u{feff}').as_bytes());
+        let headers = reader.headers().unwrap().clone();
+        reader
+            .records()
+            .map(|r| {
+                let r = r.unwrap();
+                headers
+                    .iter()
+                    .zip(r.iter())
+                    .map(|(h, v)| (h.to_string(), v.to_string()))
+                    .collect()
+            })
+            .collect()
+    }
+
     /// The error code of an error response.
     pub fn error_code(&self) -> String {
         self.json()["error"]["code"]

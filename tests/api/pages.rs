@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::helpers::{TestApp, TestResponse};
 
-const PASSWORD: &str = "mật khẩu thử 123";
+pub const PASSWORD: &str = "mật khẩu thử 123";
 
 pub async fn setup(public_url: Option<&str>) -> TestApp {
     let url = public_url.map(str::to_string);

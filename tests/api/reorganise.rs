@@ -300,6 +300,16 @@ async fn reports_restate_history_across_the_reform() {
     assert_eq!(xlsx.status, StatusCode::OK);
     let text = crate::helpers::xlsx_text(&xlsx.bytes);
     assert!(text.contains("gồm cả số liệu của X1, X2"), "{text}");
+    // And the CSV, in its own columns.
+    let csv = app
+        .get(
+            "/api/v1/reports/agencies/X12?from=2025-01-01&to=2025-12-31&format=csv",
+            &app.admin,
+        )
+        .await
+        .csv_records();
+    assert_eq!(csv[0]["restated_from"], "X1 X2");
+    assert_eq!(csv[0]["as_of"], kh["as_of"].as_str().unwrap());
 
     // An agency that has ended is read on its last day: its own figures and its tree then.
     let x1 = report("/api/v1/reports/agencies/X1?from=2025-01-01&to=2025-12-31".into()).await;
