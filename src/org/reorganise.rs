@@ -395,7 +395,46 @@ pub async fn preview(cx: &Context<'_>, input: NewReorganisation) -> Result<Previ
         effective: done.effective,
         reason: done.reason,
         lines,
+        tree_before: drawn(&before, &plan.touched),
+        tree_after: drawn(&after, &plan.touched),
     })
+}
+
+/// One line of a drawn tree: an agency at its depth, and whether the reorganisation
+/// changes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TreeLine {
+    pub depth: usize,
+    pub code: String,
+    pub name: String,
+    pub touched: bool,
+}
+
+/// The part of a day's tree that a preview draws, depth first: the agencies the
+/// reorganisation changes, every agency above them, and their children.
+fn drawn(agencies: &super::Agencies, touched: &HashSet<i64>) -> Vec<TreeLine> {
+    let mut keep = HashSet::new();
+    for &id in touched.iter().filter(|&&id| agencies.exists(id)) {
+        keep.extend(agencies.tree.children(id).iter().copied());
+        let mut current = Some(id);
+        while let Some(c) = current.filter(|&c| keep.insert(c) || c == id) {
+            current = agencies.get(c).and_then(|a| a.parent_id);
+        }
+    }
+    agencies
+        .depth_first()
+        .into_iter()
+        .filter(|(id, _)| keep.contains(id))
+        .filter_map(|(id, depth)| {
+            let a = agencies.get(id)?;
+            Some(TreeLine {
+                depth,
+                code: a.code.clone(),
+                name: a.name.clone(),
+                touched: touched.contains(&id),
+            })
+        })
+        .collect()
 }
 
 /// One agency in a [`preview`]: how it stands the day before and from the effective day.
@@ -413,6 +452,9 @@ pub struct Preview {
     pub effective: NaiveDate,
     pub reason: String,
     pub lines: Vec<PreviewLine>,
+    /// The part of the tree that changes, the day before and from the effective day.
+    pub tree_before: Vec<TreeLine>,
+    pub tree_after: Vec<TreeLine>,
 }
 
 /// Checks `input` and writes it inside a transaction left open for the caller to commit
@@ -582,6 +624,10 @@ async fn apply(
             };
             for &f in &from_ids {
                 for child in plan.children(f) {
+                    // A child moves with its parent on the day: it too must have no later
+                    // change (its later parent could be the agency that ends here).
+                    let code = plan.nodes[&child].code.clone();
+                    plan.live(&code, i, "from")?;
                     set_version(txn, plan, child, None, Some(Some(into_id))).await?;
                 }
                 end(txn, plan, f, Some(into_id)).await?;

@@ -15,7 +15,9 @@ use super::error::Result;
 use super::form::render;
 use super::pages::{Chrome, Staff, StaffForm, error_page, see_other};
 use crate::domain::Role;
-use crate::org::reorganise::{self, AgencyHistory, Change, NewReorganisation, PreviewLine};
+use crate::org::reorganise::{
+    self, AgencyHistory, Change, NewReorganisation, PreviewLine, TreeLine,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -124,6 +126,8 @@ struct PreviewPage {
     effective: String,
     reason: String,
     lines: Vec<PreviewLine>,
+    /// The part of the tree that changes: the day before, and from the effective day.
+    trees: [(&'static str, Vec<TreeLine>); 2],
 }
 
 #[derive(Template)]
@@ -245,6 +249,10 @@ async fn preview(form: StaffForm) -> Response {
                 effective: p.effective.format("%d/%m/%Y").to_string(),
                 reason: p.reason,
                 lines: p.lines,
+                trees: [
+                    ("Ngày trước hiệu lực", p.tree_before),
+                    ("Từ ngày hiệu lực", p.tree_after),
+                ],
                 fields,
             },
         ),

@@ -189,6 +189,25 @@ async fn administrators_reorganise_from_pages_with_a_preview_first() {
     assert!(preview.text.contains("Sở Hợp nhất — trực thuộc"));
     assert!(preview.text.contains("Sáp nhập vào Sở Hợp nhất"));
     assert!(preview.text.contains("name=\"from\" value=\"B\""));
+    // The tree drawn the day before and from the day: A and B under KH, then AB.
+    let (before_tree, after_tree) = preview
+        .text
+        .split_once("<h2 style=\"margin-top:0\">Từ ngày hiệu lực</h2>")
+        .expect("two trees");
+    let before_tree = before_tree
+        .split_once("Ngày trước hiệu lực</h2>")
+        .expect("the tree before")
+        .1;
+    for drawn in ["<b>Cơ quan A</b>", "<b>Cơ quan B</b>", "Cơ quan KH <span"] {
+        assert!(before_tree.contains(drawn), "{drawn} in {before_tree}");
+    }
+    assert!(!before_tree.contains("Sở Hợp nhất"));
+    let after_tree = after_tree.split("</ul>").next().unwrap();
+    assert!(
+        after_tree.contains("<li style=\"padding-left:2ch\">└ <b>Sở Hợp nhất</b>"),
+        "{after_tree}"
+    );
+    assert!(!after_tree.contains("Cơ quan A"), "{after_tree}");
     assert_eq!(app.fingerprint().await, before, "a preview writes nothing");
 
     // A bad form comes back with its input kept and the reason in Vietnamese.

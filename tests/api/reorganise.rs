@@ -604,4 +604,22 @@ async fn bad_reorganisations_change_nothing() {
         .await;
     app.assert_rejected("a manager", &res, 403, "forbidden", &before)
         .await;
+
+    // A merge moves the children with their parent: a child changed later refuses it too.
+    let later = json!({"effective": "2026-06-01", "changes": [
+        {"kind": "rename", "agency": "X3", "name": "Xã X3 mới"}]});
+    let res = app.post("/api/v1/reorganisations", &app.admin, later).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    let before = app.fingerprint().await;
+    let res = app
+        .post(
+            "/api/v1/reorganisations",
+            &app.admin,
+            one(json!({"kind": "merge", "from": ["KH"], "into": "KH2",
+                       "name": "Tỉnh mới", "parent": null})),
+        )
+        .await;
+    app.assert_rejected("a child changed later", &res, 422, "out_of_order", &before)
+        .await;
+    assert_eq!(res.json()["error"]["field"], "changes[0].from");
 }
