@@ -154,29 +154,6 @@ fn describe(change: &Change) -> String {
     }
 }
 
-/// What went wrong, in Vietnamese, for the codes a reorganisation can give.
-fn vi_message(e: &crate::Error) -> String {
-    let text = match e.code {
-        "unknown_agency" => "Không có cơ quan với mã đã chọn.",
-        "agency_ended" => "Cơ quan đã chọn không còn tồn tại vào ngày hiệu lực.",
-        "merge_into_itself" => "Không thể sáp nhập một cơ quan vào chính nó.",
-        "cycle" => "Thay đổi này làm một cơ quan trực thuộc chính cấp dưới của nó.",
-        "children_left" => {
-            "Cơ quan còn đơn vị trực thuộc vào ngày đó: hãy chuyển hoặc sáp nhập các đơn vị đó trước."
-        }
-        "out_of_order" => {
-            "Cơ quan này đã có thay đổi với ngày hiệu lực muộn hơn: hãy nhập các thay đổi theo thứ tự ngày."
-        }
-        "required" => "Còn thiếu thông tin: chọn cơ quan, nhập mã và tên cho cơ quan mới.",
-        "invalid_date" => "Ngày hiệu lực không hợp lệ (dạng năm-tháng-ngày, ví dụ 2025-07-01).",
-        "text_too_long" => "Lý do dài quá 1.000 ký tự.",
-        "duplicate_agency" => "Một cơ quan được chọn hai lần.",
-        "no_changes" => "Chưa có thay đổi nào.",
-        _ => return e.message.clone(),
-    };
-    text.to_string()
-}
-
 async fn form_page(
     state: &AppState,
     staff: &Staff,
@@ -233,7 +210,14 @@ async fn again(form: &StaffForm, fields: Fields, e: crate::Error) -> Response {
     if e.kind != crate::error::Kind::Unprocessable {
         return error_page(e);
     }
-    match form_page(&form.state, &form.staff, fields, Some(vi_message(&e))).await {
+    match form_page(
+        &form.state,
+        &form.staff,
+        fields,
+        Some(super::pages::message_vi(&e)),
+    )
+    .await
+    {
         Ok(page) => render(StatusCode::UNPROCESSABLE_ENTITY, &page),
         Err(e) => error_page(e),
     }

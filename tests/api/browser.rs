@@ -326,14 +326,6 @@ async fn staff_pages_are_accessible_and_show_the_charts() {
             .unwrap();
     }
     let last = this_year - 1;
-    let res = app
-        .post(
-            &format!("/api/v1/reports/annual/{last}/freeze?parent=KH"),
-            &app.admin,
-            json!({}),
-        )
-        .await;
-    assert_eq!(res.status.as_u16(), 201, "{}", res.text);
     let base = config.public_url.clone();
     let card = app.link(json!({"agency": "KH.STP", "desk": "MC1"})).await;
     let kiosk = app
@@ -358,6 +350,21 @@ async fn staff_pages_are_accessible_and_show_the_charts() {
         client.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
         wait_for_path(&client, "/dashboard").await;
         client.set_window_size(1280, 3400).await.unwrap();
+        // Freezing last year: check, then confirm (a press without the tick is refused).
+        client
+            .goto(&format!("{base}/reports/annual/freeze?year={last}&parent=KH"))
+            .await
+            .unwrap();
+        problems.extend(axe(&client).await.into_iter().map(|v| format!("freeze-check: {v}")));
+        keep(&client, "freeze-check").await;
+        client.find(Locator::Css("form[action='/reports/annual/freeze'] button")).await.unwrap().click().await.unwrap();
+        let alert = client.find(Locator::Css("[role=alert]")).await.unwrap().text().await.unwrap();
+        assert!(alert.contains("Hãy đánh dấu"), "{alert}");
+        client.find(Locator::Id("confirm")).await.unwrap().click().await.unwrap();
+        client.find(Locator::Css("form[action='/reports/annual/freeze'] button")).await.unwrap().click().await.unwrap();
+        wait_for_path(&client, "/reports/annual").await;
+        let body = client.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
+        assert!(body.contains("Đã chốt"), "{body}");
         let pages = [
             ("dashboard", "/dashboard".to_string()),
             ("dashboard-department", "/dashboard?agency=KH.STP".to_string()),

@@ -475,18 +475,40 @@ async fn an_administrator_freezes_from_the_annual_page_and_the_public_sees_it() 
     )
     .await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.text.contains("action=\"/reports/annual/freeze\""));
+    assert!(
+        page.text
+            .contains("href=\"/reports/annual/freeze?year=2025&amp;parent=KH\"")
+    );
+    assert!(!page.text.contains("action=\"/reports/annual/freeze\""));
+    // Check first: the summary, what becomes public, and the confirmation.
+    let check = "/reports/annual/freeze?year=2025&parent=KH";
     let before = app.fingerprint().await;
+    let page = request(&app, Method::GET, check, &cookie, None).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    for text in [
+        "Kiểm tra trước khi chốt",
+        "Số phiếu tối thiểu để được xếp hạng",
+        "Phiếu của năm 2025 đang chờ xem xét: <b>0</b>",
+        "Phiếu giấy của năm 2025 đã nhập: <b>",
+        "/public/annual/2025?parent=KH",
+        "Cơ quan A",
+        "name=\"confirm\" value=\"yes\"",
+        "Chốt và công khai xếp hạng năm 2025",
+    ] {
+        assert!(page.text.contains(text), "{text} in {}", page.text);
+    }
+    assert_eq!(app.fingerprint().await, before, "the check writes nothing");
     let res = request(
         &app,
         Method::POST,
         "/reports/annual/freeze",
         &cookie,
-        Some("year=2025&parent=KH".into()),
+        Some("year=2025&parent=KH&confirm=yes".into()),
     )
     .await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
     assert_eq!(app.fingerprint().await, before);
+    // Without the tick: the check again, with the reason, and nothing frozen.
     let res = request(
         &app,
         Method::POST,
@@ -495,7 +517,49 @@ async fn an_administrator_freezes_from_the_annual_page_and_the_public_sees_it() 
         Some(format!("csrf={csrf}&year=2025&parent=KH")),
     )
     .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text.contains("Hãy đánh dấu ô xác nhận"));
+    assert!(res.text.contains("role=\"alert\""));
+    assert_eq!(app.fingerprint().await, before);
+    // A year that has not ended cannot be frozen: the check says so and offers no button.
+    let this_year = chrono::Datelike::year(&chrono::Utc::now());
+    let page = request(
+        &app,
+        Method::GET,
+        &format!("/reports/annual/freeze?year={this_year}&parent=KH"),
+        &cookie,
+        None,
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text.contains("chưa kết thúc"), "{}", page.text);
+    assert!(!page.text.contains("name=\"confirm\""));
+    let res = request(
+        &app,
+        Method::POST,
+        "/reports/annual/freeze",
+        &cookie,
+        Some(format!("csrf={csrf}&year=2025&parent=KH&confirm=yes")),
+    )
+    .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
+    let page = request(&app, Method::GET, check, &cookie, None).await;
+    assert!(page.text.contains("đã được chốt"));
+    assert!(!page.text.contains("name=\"confirm\""));
+    let res = request(
+        &app,
+        Method::POST,
+        "/reports/annual/freeze",
+        &cookie,
+        Some(format!("csrf={csrf}&year=2025&parent=KH&confirm=yes")),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::CONFLICT, "freezing twice");
+    assert!(res.text.contains("đã được chốt"));
+    // A manager may not even see the check.
+    let (manager, _) = sign_in(&app, "minh").await;
+    let res = request(&app, Method::GET, check, &manager, None).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
     let page = request(
         &app,
         Method::GET,

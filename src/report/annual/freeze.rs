@@ -33,6 +33,76 @@ use crate::error::{Error, Result};
 use crate::govern::audit;
 use crate::score::{self, METHOD, Tally};
 
+/// What an administrator reads before freezing ("check, then confirm"): the live ranking
+/// as it would be frozen, the paper forms typed in for the year so far, and why it cannot
+/// be frozen now, if it cannot.
+#[derive(Debug, Clone)]
+pub struct FreezeCheck {
+    pub report: AnnualReport,
+    /// Paper forms of the year in the ranking's units, and when the last was typed in.
+    pub paper_forms: u64,
+    pub last_paper_form: Option<DateTime<Utc>>,
+    /// Why freezing would be refused now (frozen already, year not ended, ratings held).
+    pub blocked: Option<Error>,
+}
+
+/// The check before freezing (administrators only); reads, never writes.
+pub async fn freeze_check(
+    cx: &Context<'_>,
+    year: Year,
+    parent: Option<&AgencyCode>,
+) -> Result<FreezeCheck> {
+    let Context { db, by, config, .. } = *cx;
+    by.require_role(&[Role::Admin])?;
+    let tz = config.timezone;
+    let subject = Subject::load(cx, year, parent).await?;
+    let report = super::ranking_of(db, tz, config.min_responses, &subject).await?;
+    let held: u64 = report.rows.iter().map(|r| r.held).sum();
+    let blocked = if report.frozen {
+        Some(already_frozen(subject.year))
+    } else if subject.year >= this_year(tz) {
+        Some(Error::conflict(
+            "year_not_ended",
+            format!("{} has not ended yet", subject.year),
+        ))
+    } else if held > 0 {
+        Some(Error::conflict(
+            "review_pending",
+            format!("{held} ratings of {} are held for review", subject.year),
+        ))
+    } else {
+        None
+    };
+    let units = subject.ids_of(subject.units().into_values().flatten());
+    let (start, end) = year_instants(tz, subject.year);
+    let c = |col: &str| Expr::col((Alias::new("r"), Alias::new(col)));
+    let mut q = Query::select();
+    q.expr_as(count_all(), Alias::new("n"))
+        .expr_as(
+            Expr::col(Alias::new("received_at")).max(),
+            Alias::new("last"),
+        )
+        .from_as(Alias::new("responses"), Alias::new("r"))
+        .and_where(c("agency_id").is_in(units))
+        .and_where(c("channel").eq("paper"));
+    if let Some(start) = start {
+        q.and_where(c("submitted_at").gte(start));
+    }
+    if let Some(end) = end {
+        q.and_where(c("submitted_at").lt(end));
+    }
+    let (n, last): (i64, Option<DateTime<Utc>>) = match db.read.query_one(&q).await? {
+        Some(row) => (row.try_get("", "n")?, row.try_get("", "last")?),
+        None => (0, None),
+    };
+    Ok(FreezeCheck {
+        report,
+        paper_forms: u64::try_from(n).unwrap_or(0),
+        last_paper_form: last,
+        blocked,
+    })
+}
+
 /// Freezes the ranking of a year that has ended (administrators only); 409
 /// `review_pending` while any rating of that year in the ranking is held.
 pub async fn freeze(

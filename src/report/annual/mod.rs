@@ -27,7 +27,7 @@ use crate::error::Result;
 use crate::org::{Agencies, agency_by_code};
 use crate::score::{self, Band, Bands, Candidate, METHOD, Tally};
 pub use document::{Canonical, FrozenRow};
-pub use freeze::{freeze, frozen_report, raw_tallies, verify_stored};
+pub use freeze::{FreezeCheck, freeze, freeze_check, frozen_report, raw_tallies, verify_stored};
 pub use settings::{YearSettings, YearSettingsInput, get_settings, put_settings, settings};
 
 /// One row of a ranking, as served (the frozen document keeps its own, [`FrozenRow`]).
@@ -392,7 +392,12 @@ pub struct Standing {
 }
 
 /// The ranking of `subject`, whose access was checked by the caller.
-async fn ranking_of(db: &Db, tz: Tz, default_min: u64, subject: &Subject) -> Result<AnnualReport> {
+pub(super) async fn ranking_of(
+    db: &Db,
+    tz: Tz,
+    default_min: u64,
+    subject: &Subject,
+) -> Result<AnnualReport> {
     let previous = previous_rows(&db.read, subject.year, subject.scope()).await?;
     if let Some(stored) = frozen(&db.read, subject.year, subject.scope()).await? {
         let doc = document::parse(&stored)?;

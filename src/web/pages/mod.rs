@@ -43,7 +43,7 @@ mod review;
 
 use dashboard::dashboard;
 use login::{login, login_form, logout};
-use ranking::{annual_page, freeze, public_annual};
+use ranking::{annual_page, freeze, freeze_check, public_annual};
 use review::{decide, review_page};
 
 pub fn router() -> Router<AppState> {
@@ -54,7 +54,7 @@ pub fn router() -> Router<AppState> {
         .route("/dashboard", get(dashboard))
         .route("/admin/review", get(review_page).post(decide))
         .route("/reports/annual", get(annual_page))
-        .route("/reports/annual/freeze", post(freeze))
+        .route("/reports/annual/freeze", get(freeze_check).post(freeze))
         .route("/public", get(ranking::public_index))
         .route("/public/annual/{year}", get(public_annual))
         .route(
@@ -142,6 +142,54 @@ struct PlainPage<'a> {
 }
 
 /// An error as a page with the same status.
+/// What went wrong, in Vietnamese, for the error codes a page can meet; the English message
+/// of the API for the rare others.
+pub(crate) fn message_vi(e: &Error) -> String {
+    let text = match e.code {
+        "forbidden" => "Vai trò hoặc phạm vi cơ quan của tài khoản không bao gồm nội dung này.",
+        "not_found" => "Không có trang hay nội dung này.",
+        "agency_not_found" | "unknown_agency" => "Không có cơ quan với mã đã chọn.",
+        "unknown_parent" => "Không có cơ quan cấp trên với mã đã chọn.",
+        "case_not_found" => "Không tìm thấy phản ánh này.",
+        "response_not_found" => "Không tìm thấy phiếu đánh giá này.",
+        "user_not_found" => "Không có người dùng này.",
+        "key_not_found" => "Không có khóa API này.",
+        "link_not_found" => "Không có đường dẫn đánh giá này.",
+        "report_not_frozen" => "Báo cáo này chưa được chốt.",
+        "invalid_year" => "Năm không hợp lệ.",
+        "invalid_date" => "Ngày không hợp lệ (dạng năm-tháng-ngày, ví dụ 2025-07-01).",
+        "invalid_period" => "Khoảng thời gian không hợp lệ: ngày bắt đầu phải trước ngày kết thúc.",
+        "too_many_days" => "Khoảng thời gian quá dài.",
+        "invalid_code" => {
+            "Mã không hợp lệ (1–32 ký tự A-Z, a-z, 0-9, dấu chấm, gạch dưới, gạch ngang)."
+        }
+        "invalid_name" => "Tên không hợp lệ (không để trống, không quá dài).",
+        "invalid_password" => "Mật khẩu không đạt yêu cầu.",
+        "user_exists" => "Tên đăng nhập này đã có.",
+        "empty_reply" => "Câu trả lời đang trống.",
+        "already_answered" => "Phản ánh này đã được trả lời.",
+        "case_closed" => "Phản ánh này đã kết thúc.",
+        "agency_ended" => "Cơ quan đã chọn không còn tồn tại vào ngày hiệu lực.",
+        "merge_into_itself" => "Không thể sáp nhập một cơ quan vào chính nó.",
+        "cycle" => "Thay đổi này làm một cơ quan trực thuộc chính cấp dưới của nó.",
+        "children_left" => {
+            "Cơ quan còn đơn vị trực thuộc vào ngày đó: hãy chuyển hoặc sáp nhập các đơn vị đó trước."
+        }
+        "out_of_order" => {
+            "Cơ quan này (hoặc đơn vị trực thuộc) đã có thay đổi với ngày hiệu lực muộn hơn: hãy nhập các thay đổi theo thứ tự ngày."
+        }
+        "required" => "Còn thiếu thông tin bắt buộc.",
+        "text_too_long" => "Nội dung dài quá mức cho phép.",
+        "duplicate_agency" => "Một cơ quan được chọn hai lần.",
+        "no_changes" => "Chưa có thay đổi nào.",
+        "already_frozen" => "Báo cáo này đã được chốt.",
+        "year_not_ended" => "Năm này chưa kết thúc.",
+        "review_pending" => "Còn phiếu đang chờ xem xét.",
+        _ => return e.message.clone(),
+    };
+    text.to_string()
+}
+
 pub(crate) fn error_page(e: Error) -> Response {
     use super::error::Kind;
     let heading = match e.kind {
@@ -152,16 +200,16 @@ pub(crate) fn error_page(e: Error) -> Response {
         _ => "Đã có lỗi",
     };
     let body = if e.kind.is_ours() {
-        "Hệ thống đang gặp sự cố; vui lòng thử lại sau."
+        "Hệ thống đang gặp sự cố; vui lòng thử lại sau.".to_string()
     } else {
-        e.message.as_str()
+        message_vi(&e)
     };
     let mut res = render(
         super::error::status_of(e.kind),
         &PlainPage {
             chrome: Chrome::anonymous(),
             heading,
-            body,
+            body: &body,
             back: "/dashboard",
             back_label: "Về bảng điều khiển",
         },

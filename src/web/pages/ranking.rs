@@ -159,19 +159,151 @@ fn annual_view(
     }
 }
 
+#[derive(Template)]
+#[template(path = "freeze_check.html")]
+struct FreezeCheckPage {
+    chrome: Chrome,
+    year: i32,
+    parent: String,
+    whose: String,
+    back: String,
+    public_href: String,
+    /// Why it cannot be frozen now, in Vietnamese.
+    blocked: Option<String>,
+    error: Option<String>,
+    responses: String,
+    bands: Vec<(&'static str, u64)>,
+    /// Units with fewer ratings than the minimum: name and count.
+    insufficient: Vec<(String, String)>,
+    empty: usize,
+    held: u64,
+    paper_forms: String,
+    last_paper_form: Option<String>,
+    min_responses: u64,
+    thresholds: String,
+    rows: Vec<RankRow>,
+}
+
+/// Why freezing is refused, in Vietnamese.
+fn refusal_vi(e: &Error, year: i32) -> String {
+    match e.code {
+        "already_frozen" => format!("Xếp hạng năm {year} của cơ quan này đã được chốt."),
+        "year_not_ended" => {
+            format!(
+                "Năm {year} chưa kết thúc: chỉ chốt được từ ngày 01/01/{}.",
+                year + 1
+            )
+        }
+        "review_pending" => format!(
+            "Còn phiếu của năm {year} đang chờ xem xét: hãy chấp nhận hoặc loại các phiếu đó trước khi chốt."
+        ),
+        _ => e.message.clone(),
+    }
+}
+
+/// The check before freezing, with `error` when a confirmation was missing or refused.
+async fn freeze_check_view(
+    state: &AppState,
+    staff: &Staff,
+    year: &str,
+    parent: Option<&str>,
+    error: Option<String>,
+) -> crate::Result<FreezeCheckPage> {
+    let tz = state.config.timezone;
+    let year = parse_year(year, tz)?;
+    let parent = annual::parent_code(parent)?;
+    let cx = state.context(&staff.signed_in.principal);
+    let check = annual::freeze_check(&cx, year, parent.as_ref()).await?;
+    let r = &check.report;
+    let whose = annual::whose(&cx, r).await?;
+    let code = r.parent.clone().unwrap_or_default();
+    let count = |b: Band| r.rows.iter().filter(|row| row.band == b).count() as u64;
+    Ok(FreezeCheckPage {
+        chrome: Chrome::of(&staff.signed_in),
+        year: r.year,
+        whose,
+        back: format!("/reports/annual?year={}&parent={code}", r.year),
+        public_href: format!("/public/annual/{}?parent={code}", r.year),
+        blocked: check.blocked.as_ref().map(|e| refusal_vi(e, r.year)),
+        error,
+        responses: vn_count(r.rows.iter().map(|row| row.responses).sum()),
+        bands: Band::ALL.iter().map(|&b| (b.name_vi(), count(b))).collect(),
+        insufficient: r
+            .rows
+            .iter()
+            .filter(|row| row.band == Band::InsufficientData)
+            .map(|row| (row.name.clone(), vn_count(row.responses)))
+            .collect(),
+        empty: r.rows.iter().filter(|row| row.responses == 0).count(),
+        held: r.rows.iter().map(|row| row.held).sum(),
+        paper_forms: vn_count(check.paper_forms),
+        last_paper_form: check
+            .last_paper_form
+            .map(|t| t.with_timezone(&tz).format("%H:%M %d/%m/%Y").to_string()),
+        min_responses: r.min_responses,
+        thresholds: thresholds(&r.bands),
+        rows: rank_rows(&r.rows),
+        parent: code,
+    })
+}
+
+/// `GET /reports/annual/freeze?year&parent`: what freezing would publish, and the
+/// confirmation (administrators).
+pub(super) async fn freeze_check(
+    State(state): State<AppState>,
+    staff: Staff,
+    Query(q): Query<AnnualPageQuery>,
+) -> Response {
+    let year = q.year.unwrap_or_default();
+    match freeze_check_view(&state, &staff, &year, q.parent.as_deref(), None).await {
+        Ok(page) => render(StatusCode::OK, &page),
+        Err(e) => error_page(e),
+    }
+}
+
+/// `POST /reports/annual/freeze`: freezes only with the confirmation ticked; otherwise, or
+/// when freezing is refused, the check comes back with the reason.
 pub(super) async fn freeze(form: StaffForm) -> Response {
-    let frozen = async {
-        let year = parse_year(&form.field("year"), form.state.config.timezone)?;
-        let parent = annual::parent_code(form.optional("parent").as_deref())?;
-        annual::freeze(&form.context(), year, parent.as_ref()).await
-    };
-    see_other(frozen.await.map(|r| {
-        format!(
-            "/reports/annual?year={}&parent={}",
-            r.year,
-            r.parent.unwrap_or_default()
+    let year = form.field("year");
+    let parent = form.optional("parent");
+    let (status, error) = if form.field("confirm") != "yes" {
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Hãy đánh dấu ô xác nhận trước khi chốt.".to_string(),
         )
-    }))
+    } else {
+        let frozen = async {
+            let y = parse_year(&year, form.state.config.timezone)?;
+            let parent = annual::parent_code(parent.as_deref())?;
+            annual::freeze(&form.context(), y, parent.as_ref()).await
+        };
+        match frozen.await {
+            Ok(r) => {
+                return see_other(Ok(format!(
+                    "/reports/annual?year={}&parent={}",
+                    r.year,
+                    r.parent.unwrap_or_default()
+                )));
+            }
+            Err(e) if e.kind == super::super::error::Kind::Conflict => {
+                let y = year.parse().unwrap_or_default();
+                (StatusCode::CONFLICT, refusal_vi(&e, y))
+            }
+            Err(e) => return error_page(e),
+        }
+    };
+    match freeze_check_view(
+        &form.state,
+        &form.staff,
+        &year,
+        parent.as_deref(),
+        Some(error),
+    )
+    .await
+    {
+        Ok(page) => render(status, &page),
+        Err(e) => error_page(e),
+    }
 }
 
 #[derive(Template)]
