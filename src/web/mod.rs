@@ -24,6 +24,7 @@ pub mod reports;
 pub mod responses;
 pub mod review;
 pub mod server;
+pub mod year_end;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -121,6 +122,7 @@ pub fn router(state: AppState) -> Router {
             .merge(pages::router())
             .merge(admin::router())
             .merge(admin_access::router())
+            .merge(year_end::router())
             .merge(admin_reorganise::router())
             .merge(form::router())
             .merge(follow::router())

@@ -29,3 +29,4 @@ mod reorganise;
 mod reports;
 mod responses;
 mod trust;
+mod year_end;

@@ -353,6 +353,10 @@ async fn dashboard_page(
             format!("Phiếu chờ xem xét ({})", vn_count(r.held)),
             "/admin/review".to_string(),
         ));
+        links.push((
+            format!("Việc cuối năm {}", year.previous()),
+            format!("/admin/year-end?year={}", year.previous()),
+        ));
     }
     if matches!(by.role, Role::Admin | Role::Manager | Role::Viewer) {
         links.push((

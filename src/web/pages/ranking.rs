@@ -144,7 +144,7 @@ fn annual_view(
             .unwrap_or_default(),
         digest: r.digest.clone().unwrap_or_default(),
         late: r.late_responses.map_or("0".into(), vn_count),
-        verify_href: format!("/api/v1/reports/annual/{}/verify?parent={parent}", r.year),
+        verify_href: format!("/reports/annual/verify?year={}&parent={parent}", r.year),
         public_href: format!("/public/annual/{}?parent={parent}", r.year),
         can_freeze: staff.signed_in.principal.role == Role::Admin
             && !r.frozen

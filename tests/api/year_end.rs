@@ -1,0 +1,234 @@
+//! The year-end in the UI: the checklist, the year's settings, paper forms uploaded as CSV,
+//! and verification as a page.
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use serde_json::json;
+
+use crate::helpers::{TestApp, TestResponse};
+use crate::pages::{request, setup, sign_in};
+
+/// A multipart upload of the year-end import form.
+async fn upload(app: &TestApp, cookie: &str, csrf: Option<&str>, csv: &str) -> TestResponse {
+    let boundary = "----hailongtest";
+    let mut body = String::new();
+    if let Some(csrf) = csrf {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n"
+        ));
+    }
+    body.push_str(&format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"phieu.csv\"\r\n\
+         Content-Type: text/csv\r\n\r\n{csv}\r\n--{boundary}--\r\n"
+    ));
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/admin/year-end/import")
+        .header(header::COOKIE, cookie)
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(Body::from(body))
+        .unwrap();
+    app.send(req).await
+}
+
+const HEADER: &str =
+    "agency,desk,submitted_at,channel,overall,access,procedure,staff,result,feedback,comment";
+
+#[tokio::test]
+async fn the_checklist_links_the_year_end_in_order() {
+    let app = setup(None).await;
+    let (cookie, _) = sign_in(&app, "lan").await;
+    let page = request(
+        &app,
+        Method::GET,
+        "/admin/year-end?year=2025",
+        &cookie,
+        None,
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    let steps = [
+        "/admin/year-end/import",
+        "/admin/review",
+        "/admin/year-end/settings?year=2025",
+        "/reports/annual/freeze?year=2025&#38;parent=KH",
+        "/reports/annual/verify?year=2025&#38;parent=KH",
+        "/public/annual/2025?parent=KH",
+        "/admin/users",
+    ];
+    let mut at = 0;
+    for href in steps {
+        let found = page.text[at..]
+            .find(&format!("href=\"{href}\""))
+            .unwrap_or_else(|| panic!("{href} after the previous step in {}", page.text));
+        at += found;
+    }
+    assert!(page.text.contains("Chưa chốt."));
+    let dashboard = request(&app, Method::GET, "/dashboard", &cookie, None).await;
+    assert!(dashboard.text.contains("/admin/year-end?year="));
+    let (manager, _) = sign_in(&app, "minh").await;
+    let res = request(&app, Method::GET, "/admin/year-end", &manager, None).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert!(res.text.contains("Vai trò hoặc phạm vi"), "in Vietnamese");
+}
+
+#[tokio::test]
+async fn year_settings_from_a_form_keep_input_on_error() {
+    let app = setup(None).await;
+    let (cookie, csrf) = sign_in(&app, "lan").await;
+    let page = request(
+        &app,
+        Method::GET,
+        "/admin/year-end/settings?year=2025",
+        &cookie,
+        None,
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.text.contains("name=\"outstanding\" value=\"90\""),
+        "{}",
+        page.text
+    );
+    let before = app.fingerprint().await;
+    let bad = format!("csrf={csrf}&year=2025&outstanding=80&good=85&completed=50&min_responses=3");
+    let res = request(
+        &app,
+        Method::POST,
+        "/admin/year-end/settings",
+        &cookie,
+        Some(bad),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text.contains("Ngưỡng phải là số"), "{}", res.text);
+    assert!(
+        res.text.contains("name=\"good\" value=\"85\""),
+        "the input is kept"
+    );
+    assert_eq!(app.fingerprint().await, before);
+    let res = request(
+        &app,
+        Method::POST,
+        "/admin/year-end/settings",
+        &cookie,
+        Some("year=2025&outstanding=95".into()),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "no CSRF token");
+    let res = request(
+        &app,
+        Method::POST,
+        "/admin/year-end/settings",
+        &cookie,
+        Some(format!(
+            "csrf={csrf}&year=2025&outstanding=92,5&good=75&completed=50&min_responses="
+        )),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    assert!(res.text.contains("Đã lưu thiết lập năm 2025"));
+    let stored = app
+        .get("/api/v1/reports/annual/2025/settings", &app.admin)
+        .await
+        .json();
+    assert_eq!(stored["bands"]["outstanding"], 92.5);
+    assert_eq!(stored["bands"]["good"], 75.0);
+}
+
+#[tokio::test]
+async fn paper_forms_upload_all_or_nothing_with_the_row_in_vietnamese() {
+    let app = setup(None).await;
+    let (cookie, csrf) = sign_in(&app, "lan").await;
+    let page = request(&app, Method::GET, "/admin/year-end/import", &cookie, None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text.contains("enctype=\"multipart/form-data\""));
+    let before = app.fingerprint().await;
+    let responses = app.count("responses").await;
+    let bad = format!(
+        "{HEADER}\nA,,2025-03-14 09:30,paper,5,,,,,,Tốt\nA,,2025-03-15 10:00,paper,9,,,,,,\n"
+    );
+    let res = upload(&app, &cookie, Some(&csrf), &bad).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.text);
+    assert!(
+        res.text.contains("Không nhập phiếu nào. Lỗi ở dòng 2"),
+        "{}",
+        res.text
+    );
+    assert_eq!(app.fingerprint().await, before);
+    let res = upload(&app, &cookie, Some(&csrf), "ten,ngay\nA,1\n").await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        res.text.contains("Dòng tiêu đề phải có các cột"),
+        "{}",
+        res.text
+    );
+    let good = format!(
+        "{HEADER}\nA,,2025-03-14 09:30,paper,5,,,,,,Tốt\nB,,2025-03-15 10:00,paper,4,,,,,,\n"
+    );
+    let res = upload(&app, &cookie, None, &good).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "no CSRF token");
+    assert_eq!(app.fingerprint().await, before);
+    let res = upload(&app, &cookie, Some(&csrf), &good).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    assert!(res.text.contains("Đã nhập 2 phiếu giấy"));
+    assert_eq!(app.count("responses").await, responses + 2);
+    // The checklist counts them with the three the set-up typed in for 2025.
+    let check = request(
+        &app,
+        Method::GET,
+        "/admin/year-end?year=2025",
+        &cookie,
+        None,
+    )
+    .await;
+    assert!(
+        check.text.contains("Đã nhập 5 phiếu giấy của năm 2025"),
+        "{}",
+        check.text
+    );
+    let (manager, _) = sign_in(&app, "minh").await;
+    let res = request(&app, Method::GET, "/admin/year-end/import", &manager, None).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn verification_is_a_readable_page() {
+    let app = setup(None).await;
+    let (cookie, _) = sign_in(&app, "lan").await;
+    let path = "/reports/annual/verify?year=2025&parent=KH";
+    let res = request(&app, Method::GET, path, &cookie, None).await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND, "not frozen yet");
+    assert!(res.text.contains("chưa được chốt"), "{}", res.text);
+    let res = app
+        .post(
+            "/api/v1/reports/annual/2025/freeze?parent=KH",
+            &app.admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED);
+    let digest = res.json()["digest"].as_str().unwrap().to_string();
+    let page = request(&app, Method::GET, path, &cookie, None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text.contains("Khớp."));
+    assert_eq!(page.text.matches(&digest).count(), 2);
+    let annual = request(
+        &app,
+        Method::GET,
+        "/reports/annual?year=2025&parent=KH",
+        &cookie,
+        None,
+    )
+    .await;
+    assert!(
+        annual
+            .text
+            .contains("href=\"/reports/annual/verify?year=2025&#38;parent=KH\""),
+        "{}",
+        annual.text
+    );
+}
