@@ -5,7 +5,6 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use entity::desk;
@@ -13,8 +12,8 @@ use sea_orm::{EntityTrait, QueryOrder};
 
 use super::AppState;
 use super::error::Result;
-use super::form::render;
-use super::pages::{Chrome, Staff, StaffForm, error_page, see_other};
+use super::pages::shown;
+use super::pages::{Chrome, Staff, StaffForm, see_other};
 use crate::collect::links;
 use crate::domain::Role;
 use crate::org::{self, NewAgency, NewDesk, Rename};
@@ -51,10 +50,7 @@ struct AdminPage {
 }
 
 async fn page(State(state): State<AppState>, staff: Staff) -> Response {
-    match view(&state, &staff).await {
-        Ok(page) => render(StatusCode::OK, &page),
-        Err(e) => error_page(e),
-    }
+    shown(view(&state, &staff).await)
 }
 
 /// Spaces showing a depth in the tree.

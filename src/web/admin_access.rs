@@ -5,7 +5,6 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use entity::agency;
@@ -13,7 +12,7 @@ use sea_orm::{EntityTrait, QueryOrder};
 
 use super::AppState;
 use super::error::Result;
-use super::form::render;
+use super::pages::shown;
 use super::pages::{Chrome, Staff, StaffForm, error_page, see_other};
 use crate::domain::Role;
 use crate::govern::access::{self, UserDto};
@@ -96,10 +95,7 @@ async fn view(state: &AppState, staff: &Staff, new_key: Option<String>) -> Resul
 }
 
 async fn show(state: &AppState, staff: &Staff, new_key: Option<String>) -> Response {
-    match view(state, staff, new_key).await {
-        Ok(page) => render(StatusCode::OK, &page),
-        Err(e) => error_page(e),
-    }
+    shown(view(state, staff, new_key).await)
 }
 
 async fn users_page(State(state): State<AppState>, staff: Staff) -> Response {

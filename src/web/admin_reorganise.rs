@@ -13,6 +13,7 @@ use axum::routing::{get, post};
 use super::AppState;
 use super::error::Result;
 use super::form::render;
+use super::pages::shown;
 use super::pages::{Chrome, Staff, StaffForm, error_page, see_other};
 use crate::domain::Role;
 use crate::org::reorganise::{
@@ -199,10 +200,7 @@ async fn page(State(state): State<AppState>, staff: Staff) -> Response {
         kind: "merge".into(),
         ..Fields::default()
     };
-    match form_page(&state, &staff, fields, None).await {
-        Ok(page) => render(StatusCode::OK, &page),
-        Err(e) => error_page(e),
-    }
+    shown(form_page(&state, &staff, fields, None).await)
 }
 
 /// The form again, its input kept, with what is wrong (422).
@@ -282,8 +280,5 @@ async fn history_page(
             history,
         })
     };
-    match done.await {
-        Ok(page) => render(StatusCode::OK, &page),
-        Err(e) => error_page(e),
-    }
+    shown(done.await)
 }

@@ -6,14 +6,13 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::AppState;
-use super::form::render;
-use super::pages::{Chrome, Staff, StaffForm, error_page, see_other};
+use super::pages::shown;
+use super::pages::{Chrome, Staff, StaffForm, see_other};
 use crate::domain::Role;
 use crate::domain::period::parse_date;
 use crate::follow::cases::{self, CaseDto, CasePage, CaseQuery, ReplyInput, Status, StatusCounts};
@@ -88,10 +87,7 @@ async fn inbox(
     staff: Staff,
     Query(q): Query<InboxQuery>,
 ) -> Response {
-    match page(&state, &staff, q).await {
-        Ok(page) => render(StatusCode::OK, &page),
-        Err(e) => error_page(e),
-    }
+    shown(page(&state, &staff, q).await)
 }
 
 async fn page(state: &AppState, staff: &Staff, q: InboxQuery) -> crate::Result<InboxPage> {

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use super::AppState;
 use super::extract::{parse_year, year_up_to_next};
 use super::form::render;
+use super::pages::shown;
 use super::pages::{Chrome, Staff, StaffForm, error_page, message_vi};
 use crate::chart::render::{vn, vn_count};
 use crate::collect::import;
@@ -94,10 +95,7 @@ async fn checklist(
     staff: Staff,
     Query(q): Query<YearQuery>,
 ) -> Response {
-    match checklist_view(&state, &staff, &q).await {
-        Ok(page) => render(StatusCode::OK, &page),
-        Err(e) => error_page(e),
-    }
+    shown(checklist_view(&state, &staff, &q).await)
 }
 
 async fn checklist_view(
@@ -236,7 +234,7 @@ async fn settings_page(
     staff: Staff,
     Query(q): Query<YearQuery>,
 ) -> Response {
-    let shown = async {
+    let built = async {
         let by = &staff.signed_in.principal;
         by.require_role(&[Role::Admin])?;
         let tz = state.config.timezone;
@@ -257,10 +255,7 @@ async fn settings_page(
             saved: false,
         })
     };
-    match shown.await {
-        Ok(page) => render(StatusCode::OK, &page),
-        Err(e) => error_page(e),
-    }
+    shown(built.await)
 }
 
 /// A number typed in a Vietnamese form: `89,5` or `89.5`.
@@ -486,7 +481,7 @@ async fn verify_page(
     staff: Staff,
     Query(q): Query<YearQuery>,
 ) -> Response {
-    let shown = async {
+    let built = async {
         let cx = state.context(&staff.signed_in.principal);
         let year = parse_year(q.year.as_deref().unwrap_or(""), state.config.timezone)?;
         let parent = annual::parent_code(q.parent.as_deref())?;
@@ -508,8 +503,5 @@ async fn verify_page(
             ),
         })
     };
-    match shown.await {
-        Ok(page) => render(StatusCode::OK, &page),
-        Err(e) => error_page(e),
-    }
+    shown(built.await)
 }

@@ -87,10 +87,7 @@ pub(super) async fn dashboard(
     staff: Staff,
     Query(q): Query<DashboardQuery>,
 ) -> Response {
-    match dashboard_page(&state, &staff, q).await {
-        Ok(page) => render(StatusCode::OK, &page),
-        Err(e) => error_page(e),
-    }
+    shown(dashboard_page(&state, &staff, q).await)
 }
 
 async fn dashboard_page(

@@ -190,6 +190,14 @@ pub(crate) fn message_vi(e: &Error) -> String {
     text.to_string()
 }
 
+/// A page that was built, with 200, or the error page of why it could not be.
+pub(crate) fn shown(page: Result<impl Template, Error>) -> Response {
+    match page {
+        Ok(page) => render(StatusCode::OK, &page),
+        Err(e) => error_page(e),
+    }
+}
+
 pub(crate) fn error_page(e: Error) -> Response {
     use super::error::Kind;
     let heading = match e.kind {

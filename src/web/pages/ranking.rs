@@ -255,10 +255,7 @@ pub(super) async fn freeze_check(
     Query(q): Query<AnnualPageQuery>,
 ) -> Response {
     let year = q.year.unwrap_or_default();
-    match freeze_check_view(&state, &staff, &year, q.parent.as_deref(), None).await {
-        Ok(page) => render(StatusCode::OK, &page),
-        Err(e) => error_page(e),
-    }
+    shown(freeze_check_view(&state, &staff, &year, q.parent.as_deref(), None).await)
 }
 
 /// `POST /reports/annual/freeze`: freezes only with the confirmation ticked; otherwise, or

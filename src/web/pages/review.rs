@@ -145,10 +145,7 @@ async fn view(state: &AppState, staff: &Staff) -> Result<ReviewPage, Error> {
 }
 
 pub(super) async fn review_page(State(state): State<AppState>, staff: Staff) -> Response {
-    match view(&state, &staff).await {
-        Ok(page) => render(StatusCode::OK, &page),
-        Err(e) => error_page(e),
-    }
+    shown(view(&state, &staff).await)
 }
 
 /// Releases or excludes a group: `ids` (comma-separated), `action` (`release` or
