@@ -274,6 +274,17 @@ async fn wait_for_path(client: &Client, path: &str) {
     panic!("the browser never reached {path}");
 }
 
+/// The element `css` finds once it is there (a page may still be loading), within 20 s.
+async fn find_soon(client: &Client, css: &str) -> fantoccini::elements::Element {
+    for _ in 0..200 {
+        if let Ok(found) = client.find(Locator::Css(css)).await {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no {css} on the page");
+}
+
 /// Serious and critical accessibility violations axe-core finds on the current page.
 async fn axe(client: &Client) -> Vec<String> {
     client
@@ -358,10 +369,10 @@ async fn staff_pages_are_accessible_and_show_the_charts() {
         problems.extend(axe(&client).await.into_iter().map(|v| format!("freeze-check: {v}")));
         keep(&client, "freeze-check").await;
         client.find(Locator::Css("form[action='/reports/annual/freeze'] button")).await.unwrap().click().await.unwrap();
-        let alert = client.find(Locator::Css("[role=alert]")).await.unwrap().text().await.unwrap();
+        let alert = find_soon(&client, "[role=alert]").await.text().await.unwrap();
         assert!(alert.contains("Hãy đánh dấu"), "{alert}");
-        client.find(Locator::Id("confirm")).await.unwrap().click().await.unwrap();
-        client.find(Locator::Css("form[action='/reports/annual/freeze'] button")).await.unwrap().click().await.unwrap();
+        find_soon(&client, "#confirm").await.click().await.unwrap();
+        find_soon(&client, "form[action='/reports/annual/freeze'] button").await.click().await.unwrap();
         wait_for_path(&client, "/reports/annual").await;
         let body = client.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
         assert!(body.contains("Đã chốt"), "{body}");
