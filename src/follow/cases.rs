@@ -8,7 +8,7 @@
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Tz;
 use entity::case;
-use sea_orm::sea_query::{Expr, Func};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder,
     Set,
@@ -16,6 +16,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use super::calendar::Calendar;
+use super::figures::CaseCounts;
 use super::webhooks::{self, Event};
 use crate::app::Context;
 use crate::domain::{AgencyCode, Invalid, Role, text};
@@ -670,22 +671,78 @@ pub async fn send_overdue(db: &crate::db::Db, tz: Tz) -> Result<u64> {
     Ok(late.len() as u64)
 }
 
-/// A case's figures, for reports: the rows of cases opened in a period.
-pub async fn opened_in(
+/// The follow-up counts of the cases opened over `from..=to` by each of `agencies` (those
+/// with none are absent): counted by the database, one row per agency, so that a report's
+/// cost does not grow with its cases. The rule of each count is `CaseCounts::of`'s.
+pub async fn counts_by_agency(
     conn: &impl ConnectionTrait,
     agencies: &[i64],
-    from: NaiveDate,
-    to: NaiveDate,
-) -> Result<Vec<case::Model>> {
-    let mut out = Vec::new();
+    (from, to): (NaiveDate, NaiveDate),
+    (today, now): (NaiveDate, DateTime<Utc>),
+) -> Result<std::collections::HashMap<i64, CaseCounts>> {
+    use case::Column as C;
+    let overdue = || status_condition(Status::Overdue, today, now);
+    let dissatisfied = || C::ReplyRating.eq("dissatisfied");
+    let late = || Expr::col(C::RepliedOn).gt(Expr::col(C::Due));
+    let counted: [(&str, Condition); 7] = [
+        ("answered", Condition::all().add(C::Reply.is_not_null())),
+        (
+            "on_time",
+            Condition::all().add(Expr::col(C::RepliedOn).lte(Expr::col(C::Due))),
+        ),
+        ("overdue", overdue()),
+        ("rated", Condition::all().add(C::ReplyRating.is_not_null())),
+        ("dissatisfied", Condition::all().add(dissatisfied())),
+        (
+            "unhappy",
+            Condition::any()
+                .add(dissatisfied())
+                .add(late())
+                .add(overdue()),
+        ),
+        ("satisfied", Condition::all().add(C::Overall.gte(4))),
+    ];
+    let mut out = std::collections::HashMap::new();
     for chunk in agencies.chunks(5000) {
-        out.extend(
-            case::Entity::find()
-                .filter(case::Column::AgencyId.is_in(chunk.iter().copied()))
-                .filter(case::Column::OpenedOn.between(from, to))
-                .all(conn)
-                .await?,
-        );
+        let mut q = case::Entity::find()
+            .select_only()
+            .column(C::AgencyId)
+            .column_as(Expr::expr(Func::count(Expr::col(C::Id))), "cases");
+        for (name, condition) in &counted {
+            q = q.column_as(
+                Expr::expr(Func::count(Expr::case(condition.clone(), 1))),
+                *name,
+            );
+        }
+        let rows: Vec<(i64, i64, i64, i64, i64, i64, i64, i64, i64)> = q
+            .filter(C::AgencyId.is_in(chunk.iter().copied()))
+            .filter(C::OpenedOn.between(from, to))
+            .filter(
+                Condition::any()
+                    .add(C::ClosedReason.is_null())
+                    .add(C::ClosedReason.ne("excluded")),
+            )
+            .group_by(C::AgencyId)
+            .into_tuple()
+            .all(conn)
+            .await?;
+        let n = |v: i64| u64::try_from(v).unwrap_or(0);
+        for (id, cases, answered, on_time, overdue, rated, dissatisfied, unhappy, satisfied) in rows
+        {
+            out.insert(
+                id,
+                CaseCounts {
+                    cases: n(cases),
+                    answered: n(answered),
+                    answered_on_time: n(on_time),
+                    overdue_open: n(overdue),
+                    reply_rated: n(rated),
+                    reply_dissatisfied: n(dissatisfied),
+                    unhappy: n(unhappy),
+                    satisfied_with_case: n(satisfied),
+                },
+            );
+        }
     }
     Ok(out)
 }

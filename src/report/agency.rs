@@ -146,15 +146,15 @@ async fn loop_figures(
     summary: &Summary,
 ) -> Result<LoopFigures> {
     let conn = &cx.db.read;
-    let cases = follow::cases::opened_in(conn, ids, from, to).await?;
+    let cases = follow::cases::counts_by_agency(conn, ids, (from, to), (cx.today(), crate::now()))
+        .await?
+        .into_values()
+        .sum();
     let dossiers = follow::dossiers::resolved(conn, ids, from, to).await?;
-    let cases: Vec<&entity::case::Model> = cases.iter().collect();
     Ok(follow::figures::loop_figures(
-        &cases,
+        cases,
         dossiers,
         (summary.responses, summary.overall.satisfied),
-        cx.today(),
-        crate::now(),
     ))
 }
 

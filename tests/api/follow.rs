@@ -1106,6 +1106,66 @@ async fn the_inbox_is_counted_and_paged_by_status() {
         assert_eq!(res.json()["error"]["field"], field, "{query}");
     }
 
+    // The follow-up figures the database counts agree with the rule counted by hand, case
+    // by case (an answered one late, and one whose rating is excluded, included).
+    {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+        entity::case::Entity::update_many()
+            .col_expr(
+                entity::case::Column::Due,
+                Expr::value(chrono::NaiveDate::from_ymd_opt(2020, 1, 1)),
+            )
+            .filter(entity::case::Column::Id.eq(ids[4]))
+            .exec(&app.db.write)
+            .await
+            .unwrap();
+    }
+    let response = all["cases"][1]["response"].as_i64().unwrap();
+    let res = app
+        .post(
+            &format!("/api/v1/responses/{response}/exclude"),
+            &app.admin,
+            json!({"reason": "Thử"}),
+        )
+        .await;
+    assert!(res.status.is_success(), "{}", res.text);
+    let tz = chrono_tz::Asia::Ho_Chi_Minh;
+    let now = hailong::now();
+    let today = now.with_timezone(&tz).date_naive();
+    let by_hand: hailong::follow::figures::CaseCounts = {
+        use sea_orm::EntityTrait;
+        entity::case::Entity::find()
+            .all(&app.db.read)
+            .await
+            .unwrap()
+            .iter()
+            .map(|c| hailong::follow::figures::CaseCounts::of(c, today, now))
+            .sum()
+    };
+    assert_eq!((by_hand.cases, by_hand.overdue_open), (6, 1));
+    let expected = serde_json::to_value(hailong::follow::figures::follow_up(by_hand)).unwrap();
+    let report = app
+        .get("/api/v1/reports/agencies/A", &app.admin)
+        .await
+        .json();
+    assert_eq!(report["follow_up"], expected);
+    let year = chrono::Datelike::year(&today);
+    let ranking = app
+        .get(
+            &format!("/api/v1/reports/annual/{year}?parent=KH"),
+            &app.admin,
+        )
+        .await
+        .json();
+    let row = ranking["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["agency"] == "A")
+        .unwrap()
+        .clone();
+    assert_eq!(row["follow_up"], expected);
+
     // The page: 50 cases a page, with links to the next and the previous.
     for _ in 0..45 {
         rate(&app, &token, json!({"answers": {"overall": 2}})).await;

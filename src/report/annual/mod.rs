@@ -436,34 +436,21 @@ async fn add_loop_figures(
 ) -> Result<()> {
     let (first, last) = subject.days();
     let ids = subject.ids_of(rows.iter().flat_map(|r| r.units.iter().cloned()));
-    let cases = crate::follow::cases::opened_in(conn, &ids, first, last).await?;
-    let dossiers = crate::follow::dossiers::resolved_by_agency(conn, &ids, first, last).await?;
-    let mut by_agency: HashMap<i64, Vec<&entity::case::Model>> = HashMap::new();
-    for c in &cases {
-        by_agency.entry(c.agency_id).or_default().push(c);
-    }
     let today = crate::now().with_timezone(&tz).date_naive();
-    let now = crate::now();
+    let cases =
+        crate::follow::cases::counts_by_agency(conn, &ids, (first, last), (today, crate::now()))
+            .await?;
+    let dossiers = crate::follow::dossiers::resolved_by_agency(conn, &ids, first, last).await?;
     for row in rows.iter_mut() {
         let units = subject.ids_of(row.units.iter().cloned());
-        let mine: Vec<&entity::case::Model> = units
-            .iter()
-            .filter_map(|id| by_agency.get(id))
-            .flatten()
-            .copied()
-            .collect();
+        let mine = units.iter().filter_map(|id| cases.get(id)).copied().sum();
         let resolved = units
             .iter()
             .filter_map(|id| dossiers.get(id))
             .copied()
             .reduce(|a, b| a + b);
-        row.loop_figures = crate::follow::figures::loop_figures(
-            &mine,
-            resolved,
-            (row.responses, row.satisfied),
-            today,
-            now,
-        );
+        row.loop_figures =
+            crate::follow::figures::loop_figures(mine, resolved, (row.responses, row.satisfied));
     }
     Ok(())
 }
