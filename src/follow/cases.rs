@@ -671,6 +671,9 @@ pub async fn send_overdue(db: &crate::db::Db, tz: Tz) -> Result<u64> {
     Ok(late.len() as u64)
 }
 
+/// An agency's id and its eight counts, as the database gives them.
+type CountRow = (i64, i64, i64, i64, i64, i64, i64, i64, i64);
+
 /// The follow-up counts of the cases opened over `from..=to` by each of `agencies` (those
 /// with none are absent): counted by the database, one row per agency, so that a report's
 /// cost does not grow with its cases. The rule of each count is `CaseCounts::of`'s.
@@ -714,7 +717,7 @@ pub async fn counts_by_agency(
                 *name,
             );
         }
-        let rows: Vec<(i64, i64, i64, i64, i64, i64, i64, i64, i64)> = q
+        let rows: Vec<CountRow> = q
             .filter(C::AgencyId.is_in(chunk.iter().copied()))
             .filter(C::OpenedOn.between(from, to))
             .filter(
