@@ -127,7 +127,9 @@ pub fn router(state: AppState) -> Router {
             .merge(form::router())
             .merge(follow::router())
             .merge(follow_api::router())
-            .merge(inbox::router()),
+            .merge(inbox::router())
+            .route("/favicon.ico", axum::routing::get(favicon))
+            .route("/favicon.svg", axum::routing::get(favicon)),
         state,
     )
 }
@@ -164,8 +166,36 @@ pub fn layered(routes: Router<AppState>, state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn not_found() -> Error {
-    Error::not_found("not_found", "there is nothing at this address")
+/// Nothing here: a Vietnamese page for a browser (it asks for `text/html`) outside the API,
+/// the JSON error for the rest.
+async fn not_found(uri: axum::http::Uri, headers: axum::http::HeaderMap) -> Response {
+    let e = Error::not_found("not_found", "there is nothing at this address");
+    let browser = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if browser && !uri.path().starts_with("/api/") {
+        pages::error_page(e)
+    } else {
+        e.into_response()
+    }
+}
+
+/// The icon browsers ask for: the product's mark, drawn (an SVG, kept a day).
+async fn favicon() -> Response {
+    const ICON: &str = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 32 32\">\
+<rect width=\"32\" height=\"32\" rx=\"6\" fill=\"#0b3d6e\"/>\
+<circle cx=\"16\" cy=\"16\" r=\"10\" fill=\"none\" stroke=\"#fff\" stroke-width=\"2.5\"/>\
+<circle cx=\"12.5\" cy=\"13.5\" r=\"1.6\" fill=\"#fff\"/><circle cx=\"19.5\" cy=\"13.5\" r=\"1.6\" fill=\"#fff\"/>\
+<path d=\"M11 18.5q5 5 10 0\" fill=\"none\" stroke=\"#fff\" stroke-width=\"2.2\" stroke-linecap=\"round\"/></svg>";
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "image/svg+xml"),
+            (axum::http::header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        ICON,
+    )
+        .into_response()
 }
 
 async fn method_not_allowed() -> Error {

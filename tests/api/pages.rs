@@ -802,3 +802,40 @@ async fn signing_in_returns_to_the_page_that_asked() {
         assert_eq!(res.headers[header::LOCATION], expected, "{next:?}");
     }
 }
+
+#[tokio::test]
+async fn browsers_get_a_vietnamese_not_found_page_and_an_icon() {
+    let app = TestApp::spawn().await;
+    let get = |path: &'static str, accept: &'static str| {
+        let app = &app;
+        async move {
+            let req = Request::builder()
+                .uri(path)
+                .header(header::ACCEPT, accept)
+                .body(Body::empty())
+                .unwrap();
+            app.send(req).await
+        }
+    };
+    let page = get("/khong-co", "text/html,application/xhtml+xml,*/*;q=0.8").await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(
+        page.headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(page.text.contains("Không tìm thấy"), "{}", page.text);
+    assert!(page.text.contains("lang=\"vi\""));
+    let json = get("/khong-co", "application/json").await;
+    assert_eq!(json.status, StatusCode::NOT_FOUND);
+    assert_eq!(json.error_code(), "not_found");
+    let api = get("/api/v1/khong-co", "text/html").await;
+    assert_eq!(api.error_code(), "not_found", "the API answers JSON");
+    for path in ["/favicon.ico", "/favicon.svg"] {
+        let icon = get(path, "*/*").await;
+        assert_eq!(icon.status, StatusCode::OK);
+        assert_eq!(icon.headers[header::CONTENT_TYPE], "image/svg+xml");
+        assert!(icon.text.starts_with("<svg"));
+    }
+}
