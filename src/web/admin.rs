@@ -139,12 +139,20 @@ async fn rename_desk(Path((code, desk_code)): Path<(String, String)>, form: Staf
 
 /// The desk's printable card, its permanent link made on first use.
 async fn card(path: Path<(String, String)>, form: StaffForm) -> Response {
-    desk_link(path, form, false).await
+    desk_link(path, form).await
 }
 
-/// The desk's kiosk: its permanent kiosk link made on first use, opened on this device.
-async fn kiosk(path: Path<(String, String)>, form: StaffForm) -> Response {
-    desk_link(path, form, true).await
+/// The desk's kiosk: its permanent kiosk link made on first use, opened on this device
+/// after signing it out, so that no administrator stays signed in on a public tablet.
+async fn kiosk(Path((code, desk_code)): Path<(String, String)>, form: StaffForm) -> Response {
+    let token = async {
+        let code = org::code_of(&code)?;
+        links::desk_link(&form.context(), &code, &desk_code, true).await
+    };
+    match token.await {
+        Ok(token) => super::pages::signed_out(&form, &format!("/r/{token}?kiosk=1&lang=vi")).await,
+        Err(e) => super::pages::error_page(e),
+    }
 }
 
 /// Withdraws the desk's QR code and kiosk link and opens the new card, ready to print.
@@ -154,22 +162,11 @@ async fn rotate(Path((code, desk_code)): Path<(String, String)>, form: StaffForm
     see_other(link.map(|link| format!("/r/{}/card", link.token)))
 }
 
-/// To the desk's card, or to its kiosk form.
-async fn desk_link(
-    Path((code, desk_code)): Path<(String, String)>,
-    form: StaffForm,
-    kiosk: bool,
-) -> Response {
+/// To the desk's printable card.
+async fn desk_link(Path((code, desk_code)): Path<(String, String)>, form: StaffForm) -> Response {
     let token = async {
         let code = org::code_of(&code)?;
-        links::desk_link(&form.context(), &code, &desk_code, kiosk).await
+        links::desk_link(&form.context(), &code, &desk_code, false).await
     };
-    let token = token.await;
-    see_other(token.map(|token| {
-        if kiosk {
-            format!("/r/{token}")
-        } else {
-            format!("/r/{token}/card")
-        }
-    }))
+    see_other(token.await.map(|token| format!("/r/{token}/card")))
 }

@@ -209,13 +209,23 @@ pub(crate) fn page(
     t: &'static Texts,
     (heading, body): (&str, &str),
 ) -> Response {
+    refusal(status, t, (heading, body), None)
+}
+
+/// A message page that goes to `refresh` by itself after a few seconds, when given.
+fn refusal(
+    status: StatusCode,
+    t: &'static Texts,
+    (heading, body): (&str, &str),
+    refresh: Option<String>,
+) -> Response {
     render(
         status,
         &MessagePage {
             t,
             heading,
             body,
-            refresh: None,
+            refresh,
         },
     )
 }
@@ -236,14 +246,42 @@ fn unusable_page(t: &'static Texts, why: Unusable) -> Response {
     }
 }
 
-/// Smileys for the kiosk's three buttons.
+/// The kiosk's faces, drawn (no emoji font needed): a frown, a straight mouth, a smile and
+/// a broad smile, each with its own colour and shape, so that neither colour nor shape
+/// alone carries it (the label under each says it in words).
 fn face(value: i16) -> &'static str {
     match value {
-        1 | 2 => "☹",
-        3 => "😐",
-        4 => "🙂",
-        _ => "😀",
+        1 | 2 => concat!(
+            "<svg viewBox=\"0 0 64 64\" width=\"96\" height=\"96\" focusable=\"false\">",
+            "<circle cx=\"32\" cy=\"32\" r=\"29\" fill=\"#fde2e1\" stroke=\"#b00020\" stroke-width=\"4\"/>",
+            "<circle cx=\"22\" cy=\"25\" r=\"4\" fill=\"#b00020\"/><circle cx=\"42\" cy=\"25\" r=\"4\" fill=\"#b00020\"/>",
+            "<path d=\"M19 47q13-12 26 0\" fill=\"none\" stroke=\"#b00020\" stroke-width=\"4\" stroke-linecap=\"round\"/></svg>"
+        ),
+        3 => concat!(
+            "<svg viewBox=\"0 0 64 64\" width=\"96\" height=\"96\" focusable=\"false\">",
+            "<circle cx=\"32\" cy=\"32\" r=\"29\" fill=\"#fff3d6\" stroke=\"#8a5a00\" stroke-width=\"4\"/>",
+            "<circle cx=\"22\" cy=\"25\" r=\"4\" fill=\"#8a5a00\"/><circle cx=\"42\" cy=\"25\" r=\"4\" fill=\"#8a5a00\"/>",
+            "<path d=\"M20 42h24\" fill=\"none\" stroke=\"#8a5a00\" stroke-width=\"4\" stroke-linecap=\"round\"/></svg>"
+        ),
+        4 => concat!(
+            "<svg viewBox=\"0 0 64 64\" width=\"96\" height=\"96\" focusable=\"false\">",
+            "<circle cx=\"32\" cy=\"32\" r=\"29\" fill=\"#dff3e4\" stroke=\"#1a6b35\" stroke-width=\"4\"/>",
+            "<circle cx=\"22\" cy=\"25\" r=\"4\" fill=\"#1a6b35\"/><circle cx=\"42\" cy=\"25\" r=\"4\" fill=\"#1a6b35\"/>",
+            "<path d=\"M20 39q12 10 24 0\" fill=\"none\" stroke=\"#1a6b35\" stroke-width=\"4\" stroke-linecap=\"round\"/></svg>"
+        ),
+        _ => concat!(
+            "<svg viewBox=\"0 0 64 64\" width=\"96\" height=\"96\" focusable=\"false\">",
+            "<circle cx=\"32\" cy=\"32\" r=\"29\" fill=\"#d3ecf9\" stroke=\"#0b4f7a\" stroke-width=\"4\"/>",
+            "<path d=\"M16 26q6-7 12 0M36 26q6-7 12 0\" fill=\"none\" stroke=\"#0b4f7a\" stroke-width=\"4\" stroke-linecap=\"round\"/>",
+            "<path d=\"M17 36h30q-3 15-15 15t-15-15z\" fill=\"#0b4f7a\"/></svg>"
+        ),
     }
+}
+
+/// Where a kiosk goes back to by itself: its blank form, in Vietnamese, whatever language
+/// the last citizen chose.
+fn kiosk_home(token: &str) -> String {
+    format!("/r/{token}?kiosk=1&lang=vi")
 }
 
 struct Filled<'a> {
@@ -460,6 +498,8 @@ async fn submit(
             ));
         }
     };
+    // A kiosk's refusal pages go back to its blank form by themselves.
+    let back = (kiosk_post || link.kiosk).then(|| kiosk_home(&token));
     // The link says whether it sits on a kiosk; a client's `kiosk=1` only changes the page.
     let channel = if link.kiosk {
         Channel::Kiosk
@@ -481,13 +521,13 @@ async fn submit(
         }
         Ok(Err(Refused::Used)) => Ok(unusable_page(t, Unusable::Used)),
         Ok(Err(Refused::Limited(wait))) => {
-            let mut res = page(StatusCode::TOO_MANY_REQUESTS, t, t.limited);
+            let mut res = refusal(StatusCode::TOO_MANY_REQUESTS, t, t.limited, back);
             res.headers_mut()
                 .insert(header::RETRY_AFTER, wait.as_secs().max(1).into());
             Ok(res)
         }
         Err(e) => {
-            let mut res = page(StatusCode::SERVICE_UNAVAILABLE, t, t.failed);
+            let mut res = refusal(StatusCode::SERVICE_UNAVAILABLE, t, t.failed, back);
             super::error::keep_for_log(&mut res, &e);
             if let Some(secs) = e.retry_after_secs() {
                 res.headers_mut().insert(header::RETRY_AFTER, secs.into());
@@ -541,7 +581,7 @@ async fn thanks(
     }
     let kiosk = query.kiosk.as_deref() == Some("1");
     // The kiosk returns to a blank form by itself, without JavaScript.
-    let refresh = kiosk.then(|| format!("/r/{token}?kiosk=1&lang={}", t.lang));
+    let refresh = kiosk.then(|| kiosk_home(&token));
     if let Some(code) = query.case.as_deref()
         && let Some(page) = super::follow::thanks_case(&state, t, code, refresh.clone()).await?
     {

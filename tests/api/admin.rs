@@ -137,6 +137,25 @@ async fn administrators_manage_agencies_desks_and_cards_from_pages() {
     let page = request(&app, Method::GET, &kiosk, "", None).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.text.contains("class=\"kiosk\""), "{}", page.text);
+    assert!(kiosk.ends_with("?kiosk=1&lang=vi"), "{kiosk}");
+    // Drawn faces, no emoji font needed.
+    assert_eq!(page.text.matches("<svg viewBox=\"0 0 64 64\"").count(), 3);
+    assert!(!page.text.contains('😀') && !page.text.contains('☹'));
+    // Opening the kiosk signed this device out: no administrator is left on the tablet.
+    assert!(
+        res.headers[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    let res = request(&app, Method::GET, "/admin/agencies", &cookie, None).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "the session has ended");
+    let (cookie, csrf) = sign_in(&app, "lan").await;
+    let post = |path: &'static str, body: String| {
+        let cookie = cookie.clone();
+        let app = &app;
+        async move { request(app, Method::POST, path, &cookie, Some(body)).await }
+    };
     // Bad input shows its reason; a duplicate code is refused.
     let res = post(
         "/admin/agencies",

@@ -260,6 +260,41 @@ async fn the_kiosk_submits_with_one_tap_and_resets() {
         .unwrap()
         .unwrap();
     assert_eq!(stored.channel, "kiosk");
+    // A citizen who switched to English: the kiosk still goes back to Vietnamese.
+    let res = post_form(&app, &token, "lang=en&kiosk=1&overall=5").await;
+    let thanks = app
+        .call(
+            Method::GET,
+            res.headers["location"].to_str().unwrap(),
+            None,
+            None,
+        )
+        .await;
+    assert!(thanks.text.contains("Thank you"), "{}", thanks.text);
+    assert!(
+        thanks
+            .text
+            .contains(&format!("url=/r/{token}?kiosk=1&#38;lang=vi\"")),
+        "{}",
+        thanks.text
+    );
+    // Past the link's limit, the refusal goes back to the blank form by itself too.
+    let mut refused = None;
+    for _ in 0..60 {
+        let res = post_form(&app, &token, "lang=en&kiosk=1&overall=4").await;
+        if res.status == StatusCode::TOO_MANY_REQUESTS {
+            refused = Some(res);
+            break;
+        }
+    }
+    let refused = refused.expect("the kiosk's ceiling");
+    assert!(
+        refused.text.contains(&format!(
+            "http-equiv=\"refresh\" content=\"5;url=/r/{token}?kiosk=1&#38;lang=vi\""
+        )),
+        "{}",
+        refused.text
+    );
 
     // A client's `kiosk=1` on an ordinary link changes the page, never the channel.
     let plain = app
@@ -277,7 +312,9 @@ async fn the_kiosk_submits_with_one_tap_and_resets() {
         .into_iter()
         .map(|r| r.channel)
         .collect();
-    assert_eq!(channels, ["kiosk", "qr"]);
+    assert_eq!(channels.first().map(String::as_str), Some("kiosk"));
+    assert_eq!(channels.last().map(String::as_str), Some("qr"));
+    assert!(channels[..channels.len() - 1].iter().all(|c| c == "kiosk"));
 }
 
 #[tokio::test]

@@ -135,10 +135,16 @@ pub(super) async fn login(
 }
 
 pub(super) async fn logout(form: StaffForm) -> Response {
+    signed_out(&form, "/login").await
+}
+
+/// Ends the form sender's session on this device (the cookie goes too), then sends the
+/// browser to `to`: signing out, and opening a kiosk on a public tablet.
+pub(crate) async fn signed_out(form: &StaffForm, to: &str) -> Response {
     if let Err(e) = sessions::sign_out(&form.state.db, &form.staff.token).await {
         return error_page(e);
     }
-    let mut res = Redirect::to("/login").into_response();
+    let mut res = Redirect::to(to).into_response();
     *res.status_mut() = StatusCode::SEE_OTHER;
     if let Ok(cookie) = cookies::set(sessions::COOKIE, "", 0, secure(&form.state)) {
         res.headers_mut().append(header::SET_COOKIE, cookie);

@@ -42,6 +42,7 @@ mod ranking;
 mod review;
 
 use dashboard::dashboard;
+pub(crate) use login::signed_out;
 use login::{login, login_form, logout};
 use ranking::{annual_page, freeze, freeze_check, public_annual};
 use review::{decide, review_page};
