@@ -1,6 +1,6 @@
 //! Periods of whole days, inclusive at both ends, in the deployment's time zone.
 
-use chrono::{DateTime, Days, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use super::Invalid;
@@ -71,8 +71,159 @@ impl Period {
     }
 }
 
+/// A period as people pick it on a dashboard (this month, last month, the quarter, the
+/// year to date, or two dates), and the period it is compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Span {
+    YearToDate,
+    ThisMonth,
+    LastMonth,
+    Quarter,
+    Custom(NaiveDate, NaiveDate),
+}
+
+/// `day`'s month and day in the month that starts on `first`, or that month's last day
+/// (31 March is 28 or 29 February a month before).
+fn same_day_in(first: NaiveDate, day_of: u32) -> NaiveDate {
+    let last = first
+        .checked_add_months(chrono::Months::new(1))
+        .and_then(|d| d.pred_opt())
+        .unwrap_or(first);
+    first
+        .with_day(day_of)
+        .filter(|d| *d <= last)
+        .unwrap_or(last)
+}
+
+fn month_start(day: NaiveDate) -> NaiveDate {
+    day.with_day(1).unwrap_or(day)
+}
+
+fn months_before(first: NaiveDate, n: u32) -> NaiveDate {
+    first
+        .checked_sub_months(chrono::Months::new(n))
+        .unwrap_or(first)
+}
+
+impl Span {
+    /// The days of the span (`first..=last`) as of `today` in `year`, and the days it is
+    /// compared with: the same stretch just before (the month, quarter or year before, up to
+    /// the same day; for two dates, as many days ending the day before). A past year shows
+    /// whole, against the year before it, whatever the span.
+    pub fn days(
+        self,
+        year: i32,
+        today: NaiveDate,
+    ) -> ((NaiveDate, NaiveDate), (NaiveDate, NaiveDate)) {
+        let jan = |y: i32| NaiveDate::from_ymd_opt(y, 1, 1).unwrap_or(today);
+        let dec = |y: i32| NaiveDate::from_ymd_opt(y, 12, 31).unwrap_or(today);
+        if year < today.year() && !matches!(self, Span::Custom(..)) {
+            return ((jan(year), dec(year)), (jan(year - 1), dec(year - 1)));
+        }
+        match self {
+            Span::YearToDate => {
+                let first = jan(today.year());
+                let before = NaiveDate::from_ymd_opt(today.year() - 1, today.month(), 1)
+                    .map(|m| same_day_in(m, today.day()))
+                    .unwrap_or(today);
+                ((first, today), (jan(today.year() - 1), before))
+            }
+            Span::ThisMonth => {
+                let first = month_start(today);
+                let start = months_before(first, 1);
+                ((first, today), (start, same_day_in(start, today.day())))
+            }
+            Span::LastMonth => {
+                let first = months_before(month_start(today), 1);
+                let last = month_start(today).pred_opt().unwrap_or(first);
+                let before = months_before(first, 1);
+                ((first, last), (before, first.pred_opt().unwrap_or(before)))
+            }
+            Span::Quarter => {
+                let q0 = (today.month0() / 3) * 3 + 1;
+                let first = NaiveDate::from_ymd_opt(today.year(), q0, 1).unwrap_or(today);
+                // As far into the quarter before: the same month of it, the same day.
+                let end = same_day_in(months_before(month_start(today), 3), today.day());
+                ((first, today), (months_before(first, 3), end))
+            }
+            Span::Custom(a, b) => {
+                let (a, b) = (a.min(b), a.max(b));
+                let days = b.signed_duration_since(a);
+                let end = a.pred_opt().unwrap_or(a);
+                ((a, b), (end - days, end))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    fn ymd(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn spans_and_the_stretch_they_are_compared_with() {
+        let today = ymd(2026, 3, 31);
+        let days = |s: Span| s.days(2026, today);
+        assert_eq!(
+            days(Span::YearToDate),
+            (
+                (ymd(2026, 1, 1), today),
+                (ymd(2025, 1, 1), ymd(2025, 3, 31))
+            )
+        );
+        assert_eq!(
+            days(Span::ThisMonth),
+            (
+                (ymd(2026, 3, 1), today),
+                (ymd(2026, 2, 1), ymd(2026, 2, 28))
+            )
+        );
+        assert_eq!(
+            days(Span::LastMonth),
+            (
+                (ymd(2026, 2, 1), ymd(2026, 2, 28)),
+                (ymd(2026, 1, 1), ymd(2026, 1, 31))
+            )
+        );
+        assert_eq!(
+            days(Span::Quarter),
+            (
+                (ymd(2026, 1, 1), today),
+                (ymd(2025, 10, 1), ymd(2025, 12, 31))
+            )
+        );
+        assert_eq!(
+            Span::Quarter.days(2026, ymd(2026, 5, 10)),
+            (
+                (ymd(2026, 4, 1), ymd(2026, 5, 10)),
+                (ymd(2026, 1, 1), ymd(2026, 2, 10))
+            )
+        );
+        assert_eq!(
+            days(Span::Custom(ymd(2026, 3, 10), ymd(2026, 3, 1))),
+            (
+                (ymd(2026, 3, 1), ymd(2026, 3, 10)),
+                (ymd(2026, 2, 19), ymd(2026, 2, 28))
+            ),
+            "ten days against the ten before, in either order"
+        );
+        assert_eq!(
+            Span::ThisMonth.days(2025, today),
+            (
+                (ymd(2025, 1, 1), ymd(2025, 12, 31)),
+                (ymd(2024, 1, 1), ymd(2024, 12, 31))
+            ),
+            "a past year shows whole"
+        );
+        // 29 February against the 28th a year before.
+        assert_eq!(
+            Span::YearToDate.days(2028, ymd(2028, 2, 29)).1.1,
+            ymd(2027, 2, 28)
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -376,6 +376,22 @@ async fn staff_pages_are_accessible_and_show_the_charts() {
         wait_for_path(&client, "/reports/annual").await;
         let body = client.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
         assert!(body.contains("Đã chốt"), "{body}");
+        // The dashboard's period control works without JavaScript.
+        client.goto(&format!("{base}/dashboard")).await.unwrap();
+        find_soon(&client, "form.period input[value=last_month]").await.click().await.unwrap();
+        find_soon(&client, "form.period button").await.click().await.unwrap();
+        let mut picked = false;
+        for _ in 0..100 {
+            let url = client.current_url().await.unwrap();
+            if url.query().is_some_and(|q| q.contains("period=last_month")) {
+                picked = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(picked, "the period control submits");
+        let checked = js(&client, "return document.querySelector('form.period input:checked').value").await;
+        assert_eq!(checked, json!("last_month"));
         let pages = [
             ("dashboard", "/dashboard".to_string()),
             ("dashboard-department", "/dashboard?agency=KH.STP".to_string()),

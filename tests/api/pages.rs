@@ -839,3 +839,72 @@ async fn browsers_get_a_vietnamese_not_found_page_and_an_icon() {
         assert!(icon.text.starts_with("<svg"));
     }
 }
+
+#[tokio::test]
+async fn the_dashboard_picks_a_period_and_compares_it_with_the_one_before() {
+    let app = setup(None).await;
+    let (cookie, _) = sign_in(&app, "lan").await;
+    let get = |path: String| {
+        let cookie = cookie.clone();
+        let app = &app;
+        async move { request(app, Method::GET, &path, &cookie, None).await }
+    };
+    // May 2025 holds A's two ratings of that year; April holds none.
+    let page = get("/dashboard?agency=A&period=custom&from=2025-05-01&to=2025-05-31".into()).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    assert!(
+        page.text.contains("Từ 01/05/2025 đến 31/05/2025"),
+        "{}",
+        page.text
+    );
+    assert!(
+        page.text
+            .contains("so sánh với kỳ trước từ 31/03/2025 đến 30/04/2025"),
+        "{}",
+        page.text
+    );
+    assert!(
+        page.text.contains("<span>Số phiếu</span><b>2</b>"),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains("kỳ trước 0"));
+    assert!(page.text.contains("value=\"custom\" checked"));
+    // The named spans, each checked when chosen, the dates filled in for the next change.
+    for (key, checked) in [
+        ("month", "value=\"month\" checked"),
+        ("last_month", "value=\"last_month\" checked"),
+        ("quarter", "value=\"quarter\" checked"),
+    ] {
+        let page = get(format!(
+            "/dashboard?agency=KH&period={key}&from=2020-01-01&to=2020-01-02"
+        ))
+        .await;
+        assert_eq!(page.status, StatusCode::OK, "{key}");
+        assert!(page.text.contains(checked), "{key}");
+        assert!(
+            !page.text.contains("Từ 01/01/2020"),
+            "{key}: the dates count only for a custom period"
+        );
+        assert!(
+            page.text.contains(&format!("period={key}")),
+            "{key}: links keep the period"
+        );
+    }
+    // This year to date, against the same days of last year.
+    let page = get("/dashboard?agency=KH".into()).await;
+    assert!(page.text.contains("value=\"ytd\" checked"));
+    // A custom period needs both dates, and real ones.
+    for bad in [
+        "/dashboard?agency=A&period=custom&from=2025-05-01",
+        "/dashboard?agency=A&period=custom&from=2025-02-30&to=2025-03-01",
+    ] {
+        let res = get(bad.into()).await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        assert!(
+            res.text.contains("Ngày không hợp lệ"),
+            "{bad}: {}",
+            res.text
+        );
+    }
+}

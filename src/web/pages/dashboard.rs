@@ -1,6 +1,7 @@
 //! The dashboard: an agency's figures, its children, its desks and its comments.
 
 use super::*;
+use crate::domain::period::Span;
 
 /// The query of the dashboard.
 #[derive(Debug, Default, Deserialize)]
@@ -10,6 +11,61 @@ pub struct DashboardQuery {
     pub year: Option<String>,
     pub sort: Option<String>,
     pub dir: Option<String>,
+    /// `ytd` (default), `month`, `last_month`, `quarter` or `custom` (with `from`, `to`).
+    pub period: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+/// The period choices of the dashboard's control, in order.
+const SPANS: [(&str, &str); 5] = [
+    ("ytd", "Từ đầu năm đến nay"),
+    ("month", "Tháng này"),
+    ("last_month", "Tháng trước"),
+    ("quarter", "Quý này"),
+    ("custom", "Tùy chọn (từ ngày – đến ngày)"),
+];
+
+/// The span the query picks: the dates count with `period=custom`, or alone (a link).
+fn span_of(q: &DashboardQuery) -> Result<(&'static str, Span), Error> {
+    let date = |raw: &Option<String>, field: &str| {
+        raw.as_deref()
+            .filter(|r| !r.trim().is_empty())
+            .map(|r| {
+                crate::domain::period::parse_date(r.trim()).map_err(|e| Error::invalid(field, e))
+            })
+            .transpose()
+    };
+    let (from, to) = (date(&q.from, "from")?, date(&q.to, "to")?);
+    Ok(
+        match (q.period.as_deref().filter(|p| !p.is_empty()), from, to) {
+            (Some("custom") | None, Some(a), Some(b)) => ("custom", Span::Custom(a, b)),
+            (Some("custom"), _, _) => {
+                return Err(Error::invalid(
+                    "from",
+                    crate::domain::Invalid::new("invalid_date", "a custom period needs both dates"),
+                ));
+            }
+            (Some("month"), ..) => ("month", Span::ThisMonth),
+            (Some("last_month"), ..) => ("last_month", Span::LastMonth),
+            (Some("quarter"), ..) => ("quarter", Span::Quarter),
+            _ => ("ytd", Span::YearToDate),
+        },
+    )
+}
+
+/// A change against the period before, in words: "+1,2 điểm so với kỳ trước".
+fn change_text(now: Option<f64>, before: Option<f64>, unit: &str) -> Option<String> {
+    let (now, before) = (now?, before?);
+    let d = now - before;
+    let sign = if d > 0.0 {
+        "+"
+    } else if d < 0.0 {
+        "−"
+    } else {
+        "±"
+    };
+    Some(format!("{sign}{} {unit} so với kỳ trước", vn(d.abs())))
 }
 
 struct ChildRow {
@@ -52,8 +108,14 @@ struct CommentRow {
 struct DashboardPage {
     chrome: Chrome,
     name: String,
+    agency: String,
     year: i32,
     period: String,
+    /// The period before, in words, for the changes.
+    before: String,
+    spans: Vec<(&'static str, &'static str, bool)>,
+    from: String,
+    to: String,
     /// The ended agencies whose ratings the figures include, by name (API.md,
     /// "Reorganisation").
     restated: Vec<String>,
@@ -118,14 +180,24 @@ async fn dashboard_page(
     let tree = &agencies.tree;
     let now = crate::now().with_timezone(&tz).date_naive();
     let year = year_or_this(q.year.as_deref(), tz)?;
-    // The last day shown: today, or 31 December of a past year.
-    let (first, last) = year.days();
-    let today = last.min(now);
+    let (span_key, span) = span_of(&q)?;
+    // The days shown, and the stretch before them that the changes compare with.
+    let ((first, today), (before_first, before_last)) = span.days(year.get(), now);
+    let today = today.min(now);
     let period = Period {
         from: Some(first),
         to: Some(today),
     };
     let r = report(&cx, &code, period, None).await?;
+    let earlier = Period {
+        from: Some(before_first),
+        to: Some(before_last),
+    };
+    let b = report(&cx, &code, earlier, None).await?;
+    let keep = match span {
+        Span::Custom(..) => format!("&period=custom&from={first}&to={today}"),
+        _ => format!("&period={span_key}"),
+    };
 
     // Rank and band among the siblings, without the siblings' figures.
     let standing = annual::standing(&cx, year, &code).await?;
@@ -139,12 +211,19 @@ async fn dashboard_page(
             "Tỷ lệ hài lòng".to_string(),
             r.satisfaction_pct
                 .map_or("–".into(), |p| format!("{} %", vn(p))),
-            format!("KTC 95%: {}", ci_text(r.ci95)),
+            match change_text(r.satisfaction_pct, b.satisfaction_pct, "điểm") {
+                Some(change) => format!("{change} · KTC 95%: {}", ci_text(r.ci95)),
+                None => format!("KTC 95%: {}", ci_text(r.ci95)),
+            },
         ),
         (
             "Số phiếu".to_string(),
             vn_count(r.responses),
-            format!("{} phiếu bị loại", vn_count(r.excluded)),
+            format!(
+                "{} phiếu bị loại · kỳ trước {}",
+                vn_count(r.excluded),
+                vn_count(b.responses)
+            ),
         ),
         (
             "Điểm trung bình".to_string(),
@@ -213,7 +292,7 @@ async fn dashboard_page(
         .children
         .iter()
         .map(|c| ChildRow {
-            href: format!("/dashboard?agency={}&year={year}", c.agency),
+            href: format!("/dashboard?agency={}&year={year}{keep}", c.agency),
             code: c.agency.clone(),
             name: c.name.clone(),
             responses: vn_count(c.responses),
@@ -259,7 +338,7 @@ async fn dashboard_page(
         Header {
             label,
             href: format!(
-                "/dashboard?agency={}&year={year}&sort={key}&dir={next}",
+                "/dashboard?agency={}&year={year}{keep}&sort={key}&dir={next}",
                 agency.code
             ),
             aria_sort: active.then_some(if descending {
@@ -391,18 +470,30 @@ async fn dashboard_page(
         .map(|p| {
             (
                 p.name.clone(),
-                format!("/dashboard?agency={}&year={year}", p.code),
+                format!("/dashboard?agency={}&year={year}{keep}", p.code),
             )
         });
     Ok(DashboardPage {
         chrome: Chrome::of(&staff.signed_in),
         name: agency.name.clone(),
+        agency: agency.code.clone(),
         year: year.get(),
         period: format!(
             "{} đến {}",
             first.format("%d/%m/%Y"),
             today.format("%d/%m/%Y")
         ),
+        before: format!(
+            "{} đến {}",
+            before_first.format("%d/%m/%Y"),
+            before_last.format("%d/%m/%Y")
+        ),
+        spans: SPANS
+            .iter()
+            .map(|&(key, label)| (key, label, key == span_key))
+            .collect(),
+        from: first.to_string(),
+        to: today.to_string(),
         restated: r
             .restated_from
             .iter()
