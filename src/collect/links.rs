@@ -68,7 +68,8 @@ pub async fn desk_link(
     kiosk: bool,
 ) -> Result<String> {
     let Context { db, by, .. } = *cx;
-    by.require_role(&[Role::Admin, Role::Integrator])?;
+    // Managers too: they print their own desks' cards and open their kiosks.
+    by.require_role(&[Role::Admin, Role::Integrator, Role::Manager])?;
     let (owner, _) = cx.in_scope(agency_code).await?;
     let found = crate::org::desk_by_code(&db.read, &owner, desk_code).await?;
     let existing = rating_link::Entity::find()
@@ -92,7 +93,7 @@ pub async fn desk_link(
         questionnaire: kiosk.then(|| questionnaire::KIOSK_3.to_string()),
         ..Default::default()
     };
-    Ok(match create(cx, input).await? {
+    Ok(match create_link(cx, input).await? {
         Created::New(dto) | Created::Existing(dto) => dto.token,
     })
 }
@@ -223,9 +224,15 @@ const MAX_REFERENCE: usize = 100;
 pub const MAX_EXPIRY_YEARS: i64 = 10;
 
 pub async fn create(cx: &Context<'_>, input: NewLink) -> Result<Created> {
+    cx.by.require_role(&[Role::Admin, Role::Integrator])?;
+    create_link(cx, input).await
+}
+
+/// [`create`] for a caller whose role the use case has checked (a manager's own desk link
+/// through [`desk_link`]); the agency scope is checked here.
+async fn create_link(cx: &Context<'_>, input: NewLink) -> Result<Created> {
     let Context { db, by, config, .. } = *cx;
     let public_url = config.public_url.as_str();
-    by.require_role(&[Role::Admin, Role::Integrator])?;
     let reference = match input.reference.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(r) if r.chars().count() > MAX_REFERENCE || r.chars().any(char::is_control) => {

@@ -908,3 +908,63 @@ async fn the_dashboard_picks_a_period_and_compares_it_with_the_one_before() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_manager_prints_the_agencys_own_desk_cards_from_the_dashboard() {
+    let app = setup(None).await;
+    let res = app
+        .post(
+            "/api/v1/agencies/B/desks",
+            &app.admin,
+            json!({"code": "MC9", "name": "Quầy B9"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED);
+    let (cookie, csrf) = sign_in(&app, "minh").await;
+    let page = request(&app, Method::GET, "/dashboard?agency=A", &cookie, None).await;
+    assert!(
+        page.text
+            .contains("action=\"/admin/agencies/A/desks/MC1/card\""),
+        "{}",
+        page.text
+    );
+    assert!(
+        page.text
+            .contains("action=\"/admin/agencies/A/desks/MC1/kiosk\"")
+    );
+    let res = request(
+        &app,
+        Method::POST,
+        "/admin/agencies/A/desks/MC1/card",
+        &cookie,
+        Some(format!("csrf={csrf}")),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
+    let card = res.headers[header::LOCATION].to_str().unwrap().to_string();
+    let page = request(&app, Method::GET, &card, "", None).await;
+    assert!(page.text.contains("Quầy 1") && page.text.contains("<svg"));
+    // Not another agency's desk, and nothing is written for it.
+    let before = app.fingerprint().await;
+    let res = request(
+        &app,
+        Method::POST,
+        "/admin/agencies/B/desks/MC9/card",
+        &cookie,
+        Some(format!("csrf={csrf}")),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.fingerprint().await, before);
+    // Nor may a manager add agencies or rotate codes on the admin page.
+    let res = request(
+        &app,
+        Method::POST,
+        "/admin/agencies/A/desks/MC1/rotate",
+        &cookie,
+        Some(format!("csrf={csrf}")),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.fingerprint().await, before);
+}

@@ -88,6 +88,9 @@ struct Header {
 }
 
 struct DeskRow {
+    /// The desk's agency and code, for its card and kiosk forms.
+    agency: String,
+    code: String,
     name: String,
     responses: String,
     pct: String,
@@ -131,6 +134,8 @@ struct DashboardPage {
     comments: Vec<CommentRow>,
     /// Integrators may not read citizens' comments: the section is left out.
     show_comments: bool,
+    /// Administrators and managers print their desks' QR cards and open their kiosks.
+    desk_links: bool,
 }
 
 /// The agency a dashboard shows by default: the user's own, or for an administrator the
@@ -363,6 +368,8 @@ async fn dashboard_page(
         .map(|d| {
             let f = score::figures(&by_desk.get(&d.id).map(|t| t.overall()).unwrap_or_default());
             DeskRow {
+                agency: agency.code.clone(),
+                code: d.code.clone(),
                 name: d.name.clone(),
                 responses: vn_count(f.n),
                 pct: pct_text(f.satisfaction_pct),
@@ -514,5 +521,6 @@ async fn dashboard_page(
         desks,
         comments,
         show_comments: may_read_comments,
+        desk_links: matches!(by.role, Role::Admin | Role::Manager),
     })
 }
