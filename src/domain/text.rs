@@ -122,8 +122,25 @@ pub fn vi_sort_key(text: &str) -> Vec<u32> {
     letters
 }
 
+/// Text folded for searching: lower case, without tones or letter marks, đ as d, so that
+/// "so tu phap" finds "Sở Tư pháp".
+pub fn fold(text: &str) -> String {
+    text.nfd()
+        .filter(|c| c.general_category() != GeneralCategory::NonspacingMark)
+        .flat_map(char::to_lowercase)
+        .map(|c| if c == 'đ' { 'd' } else { c })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn folding_drops_tones_and_marks_for_search() {
+        assert_eq!(fold("Sở Tư pháp"), "so tu phap");
+        assert_eq!(fold("ĐẮK LẮK"), "dak lak");
+        assert!(fold("Ủy ban nhân dân xã Cam Hải Đông").contains(&fold("hai dong")));
+    }
     use super::*;
 
     #[test]

@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use entity::desk;
@@ -16,11 +16,14 @@ use super::pages::shown;
 use super::pages::{Chrome, Staff, StaffForm, see_other};
 use crate::collect::links;
 use crate::domain::Role;
+use crate::domain::text::fold;
 use crate::org::{self, NewAgency, NewDesk, Rename};
+use serde::Deserialize;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/admin/agencies", get(page).post(add_agency))
+        .route("/admin/agencies/{code}", get(detail))
         .route("/admin/agencies/{code}/rename", post(rename_agency))
         .route("/admin/agencies/{code}/desks", post(add_desk))
         .route(
@@ -46,11 +49,34 @@ struct AgencyView {
 #[template(path = "admin.html")]
 struct AdminPage {
     chrome: Chrome,
+    /// Every agency of today's tree, for the parent choice of a new one.
+    all: Vec<AgencyView>,
+    /// Those the search finds (all without a search).
     agencies: Vec<AgencyView>,
+    q: String,
 }
 
-async fn page(State(state): State<AppState>, staff: Staff) -> Response {
-    shown(view(&state, &staff).await)
+#[derive(Template)]
+#[template(path = "admin_agency.html")]
+struct AgencyPage {
+    chrome: Chrome,
+    agency: AgencyView,
+    parent: Option<(String, String)>,
+    saved: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct AdminQuery {
+    q: Option<String>,
+    saved: Option<String>,
+}
+
+async fn page(
+    State(state): State<AppState>,
+    staff: Staff,
+    Query(q): Query<AdminQuery>,
+) -> Response {
+    shown(view(&state, &staff, q.q.as_deref().unwrap_or("")).await)
 }
 
 /// Spaces showing a depth in the tree.
@@ -58,7 +84,8 @@ pub(super) fn indent(depth: usize) -> String {
     "\u{a0}\u{a0}\u{a0}".repeat(depth)
 }
 
-async fn view(state: &AppState, staff: &Staff) -> Result<AdminPage> {
+/// Today's tree, depth first, each agency with the desks it runs.
+async fn tree_view(state: &AppState, staff: &Staff) -> Result<Vec<AgencyView>> {
     let by = &staff.signed_in.principal;
     by.require_role(&[Role::Admin])?;
     // Today's tree: an agency that merged or closed is shown in its successor's history.
@@ -67,33 +94,90 @@ async fn view(state: &AppState, staff: &Staff) -> Result<AdminPage> {
         .order_by_asc(desk::Column::Code)
         .all(&state.db.read)
         .await?;
+    Ok(agencies
+        .depth_first()
+        .into_iter()
+        .filter_map(|(id, depth)| {
+            let a = agencies.get(id)?;
+            let own = agencies.tree.with_carried(id);
+            Some(AgencyView {
+                code: a.code.clone(),
+                name: a.name.clone(),
+                indent: indent(depth),
+                desks: desks
+                    .iter()
+                    .filter(|d| own.contains(&d.agency_id))
+                    .map(|d| {
+                        let owner = agencies.get(d.agency_id).map(|o| o.code.clone());
+                        (owner.unwrap_or_default(), d.code.clone(), d.name.clone())
+                    })
+                    .collect(),
+            })
+        })
+        .collect())
+}
+
+/// The list: every agency, or those whose name or code holds the search (without tones).
+async fn view(state: &AppState, staff: &Staff, q: &str) -> Result<AdminPage> {
+    let all = tree_view(state, staff).await?;
+    let wanted = fold(q.trim());
+    let agencies = all
+        .iter()
+        .filter(|a| {
+            wanted.is_empty() || fold(&a.name).contains(&wanted) || fold(&a.code).contains(&wanted)
+        })
+        .map(|a| AgencyView {
+            code: a.code.clone(),
+            name: a.name.clone(),
+            indent: if wanted.is_empty() {
+                a.indent.clone()
+            } else {
+                String::new()
+            },
+            desks: a.desks.clone(),
+        })
+        .collect();
     Ok(AdminPage {
         chrome: Chrome::of(&staff.signed_in),
-        agencies: agencies
-            .depth_first()
-            .into_iter()
-            .filter_map(|(id, depth)| {
-                let a = agencies.get(id)?;
-                let own = agencies.tree.with_carried(id);
-                Some(AgencyView {
-                    code: a.code.clone(),
-                    name: a.name.clone(),
-                    indent: indent(depth),
-                    desks: desks
-                        .iter()
-                        .filter(|d| own.contains(&d.agency_id))
-                        .map(|d| {
-                            let owner = agencies.get(d.agency_id).map(|o| o.code.clone());
-                            (owner.unwrap_or_default(), d.code.clone(), d.name.clone())
-                        })
-                        .collect(),
-                })
-            })
-            .collect(),
+        all,
+        agencies,
+        q: q.to_string(),
     })
 }
 
-const BACK: &str = "/admin/agencies";
+/// One agency: its name, its desks with their cards and kiosks, new desks.
+async fn detail(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(code): Path<String>,
+    Query(q): Query<AdminQuery>,
+) -> Response {
+    let built = async {
+        let code = org::code_of(&code)?;
+        let all = tree_view(&state, &staff).await?;
+        let agencies = state.context(&staff.signed_in.principal).agencies().await?;
+        let found = agencies.by_code(code.as_str())?;
+        let parent = agencies
+            .get_parent(found)
+            .map(|p| (p.name.clone(), format!("/admin/agencies/{}", p.code)));
+        let agency = all
+            .into_iter()
+            .find(|a| a.code == code.as_str())
+            .ok_or_else(|| crate::Error::not_found("agency_not_found", "no such agency today"))?;
+        Ok::<_, crate::Error>(AgencyPage {
+            chrome: Chrome::of(&staff.signed_in),
+            agency,
+            parent,
+            saved: q.saved.is_some(),
+        })
+    };
+    shown(built.await)
+}
+
+/// Where a form about agency `code` returns: its page, saying it was saved.
+fn back_to(code: &str) -> String {
+    format!("/admin/agencies/{code}?saved=1")
+}
 
 async fn add_agency(form: StaffForm) -> Response {
     let input = NewAgency {
@@ -103,7 +187,7 @@ async fn add_agency(form: StaffForm) -> Response {
         level: None,
     };
     let done = org::create_agency(&form.context(), input).await;
-    see_other(done.map(|_| BACK.into()))
+    see_other(done.map(|a| back_to(&a.code)))
 }
 
 async fn rename_agency(Path(code): Path<String>, form: StaffForm) -> Response {
@@ -112,7 +196,7 @@ async fn rename_agency(Path(code): Path<String>, form: StaffForm) -> Response {
     };
     let done = async { org::rename_agency(&form.context(), &org::code_of(&code)?, input).await };
     let done = done.await;
-    see_other(done.map(|_| BACK.into()))
+    see_other(done.map(|_| back_to(&code)))
 }
 
 async fn add_desk(Path(code): Path<String>, form: StaffForm) -> Response {
@@ -122,7 +206,7 @@ async fn add_desk(Path(code): Path<String>, form: StaffForm) -> Response {
     };
     let done = async { org::create_desk(&form.context(), &org::code_of(&code)?, input).await };
     let done = done.await;
-    see_other(done.map(|_| BACK.into()))
+    see_other(done.map(|_| back_to(&code)))
 }
 
 async fn rename_desk(Path((code, desk_code)): Path<(String, String)>, form: StaffForm) -> Response {
@@ -134,7 +218,7 @@ async fn rename_desk(Path((code, desk_code)): Path<(String, String)>, form: Staf
         org::rename_desk(&form.context(), &code, &desk_code, input).await
     };
     let done = done.await;
-    see_other(done.map(|_| BACK.into()))
+    see_other(done.map(|_| back_to(code.as_str())))
 }
 
 /// The desk's printable card, its permanent link made on first use.

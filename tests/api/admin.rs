@@ -87,7 +87,33 @@ async fn administrators_manage_agencies_desks_and_cards_from_pages() {
     let (cookie, csrf) = sign_in(&app, "lan").await;
     let page = request(&app, Method::GET, "/admin/agencies", &cookie, None).await;
     assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text.contains("href=\"/admin/agencies/A\""));
+    assert!(
+        !page.text.contains("<label for=\"rename-A\""),
+        "one short list"
+    );
+    // A search without tones finds the agency by name or code.
+    let found = request(
+        &app,
+        Method::GET,
+        "/admin/agencies?q=co+quan+b",
+        &cookie,
+        None,
+    )
+    .await;
+    assert!(
+        found.text.contains("href=\"/admin/agencies/B\""),
+        "{}",
+        found.text
+    );
+    assert!(!found.text.contains("href=\"/admin/agencies/A\""));
+    let none = request(&app, Method::GET, "/admin/agencies?q=zzz", &cookie, None).await;
+    assert!(none.text.contains("Không có cơ quan nào khớp"));
+    let page = request(&app, Method::GET, "/admin/agencies/A", &cookie, None).await;
+    assert_eq!(page.status, StatusCode::OK);
     assert!(page.text.contains("<label for=\"rename-A\""));
+    let res = request(&app, Method::GET, "/admin/agencies/NOPE", &cookie, None).await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
     let post = |path: &'static str, body: String| {
         let cookie = cookie.clone();
         let app = &app;
@@ -105,6 +131,16 @@ async fn administrators_manage_agencies_desks_and_cards_from_pages() {
     )
     .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
+    assert_eq!(res.headers[header::LOCATION], "/admin/agencies/C?saved=1");
+    let page = request(
+        &app,
+        Method::GET,
+        "/admin/agencies/C?saved=1",
+        &cookie,
+        None,
+    )
+    .await;
+    assert!(page.text.contains("Đã lưu."), "the form confirms");
     let res = post(
         "/admin/agencies/C/rename",
         format!("csrf={csrf}&name=S%E1%BB%9F+Y+t%E1%BA%BF+t%E1%BB%89nh"),
@@ -266,7 +302,7 @@ async fn administrators_reorganise_from_pages_with_a_preview_first() {
     let list = request(&app, Method::GET, "/admin/reorganisations", &cookie, None).await;
     assert!(list.text.contains("Sáp nhập A, B vào AB"));
     // The merged department's desk is now run by its successor, under its own address.
-    let admin = request(&app, Method::GET, "/admin/agencies", &cookie, None).await;
+    let admin = request(&app, Method::GET, "/admin/agencies/AB", &cookie, None).await;
     assert!(admin.text.contains("/admin/agencies/A/desks/MC1/card"));
 
     // The successor's dashboard says whose ratings it now counts.

@@ -404,6 +404,7 @@ async fn staff_pages_are_accessible_and_show_the_charts() {
             ("verify", format!("/reports/annual/verify?year={last}&parent=KH")),
             ("inbox", "/cases?agency=KH".to_string()),
             ("admin", "/admin/agencies".to_string()),
+            ("admin-agency", "/admin/agencies/KH.STP".to_string()),
             ("admin-users", "/admin/users".to_string()),
             ("review", "/admin/review".to_string()),
             ("card", card_path.clone()),
