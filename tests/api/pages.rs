@@ -480,6 +480,11 @@ async fn an_administrator_freezes_from_the_annual_page_and_the_public_sees_it() 
             .contains("href=\"/reports/annual/freeze?year=2025&amp;parent=KH\"")
     );
     assert!(!page.text.contains("action=\"/reports/annual/freeze\""));
+    assert!(
+        page.text
+            .contains("src=\"/charts/heatmap.png?year=2025&#38;parent=KH\""),
+        "the heat map is on the annual page"
+    );
     // Check first: the summary, what becomes public, and the confirmation.
     let check = "/reports/annual/freeze?year=2025&parent=KH";
     let before = app.fingerprint().await;

@@ -128,6 +128,7 @@ struct DashboardPage {
     trend_src: String,
     distribution_src: String,
     ranking_src: String,
+    heatmap_src: String,
     headers: Vec<Header>,
     children: Vec<ChildRow>,
     desks: Vec<DeskRow>,
@@ -516,6 +517,7 @@ async fn dashboard_page(
             agency.code
         ),
         ranking_src: format!("/charts/ranking.png?year={year}&parent={}", agency.code),
+        heatmap_src: format!("/charts/heatmap.png?year={year}&parent={}", agency.code),
         headers,
         children,
         desks,

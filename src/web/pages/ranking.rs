@@ -58,6 +58,7 @@ struct AnnualPage {
     thresholds: String,
     rows: Vec<RankRow>,
     chart_src: String,
+    heatmap_src: String,
 }
 
 /// The query of the annual page.
@@ -155,6 +156,7 @@ fn annual_view(
         thresholds: thresholds(&r.bands),
         rows: rank_rows(&r.rows),
         chart_src: format!("/charts/ranking.png?{query}"),
+        heatmap_src: format!("/charts/heatmap.png?{query}"),
         parent,
     }
 }
