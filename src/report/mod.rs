@@ -3,7 +3,7 @@
 //! [`crate::score`].
 
 use sea_orm::ConnectionTrait;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, LikeExpr, Order};
 
 use crate::collect::raw::{answer_rows, col, pick};
 use crate::error::Result;
@@ -18,27 +18,38 @@ pub const MAX_YEARS: i32 = 10;
 pub struct Comment {
     pub submitted_at: chrono::DateTime<chrono::Utc>,
     pub agency_id: i64,
+    pub desk_id: Option<i64>,
     pub overall: i16,
     pub text: String,
 }
 
-/// The newest comments of `agencies` from `since` to before `until` that were not excluded: those with a low
-/// overall answer (1 or 2) first, then the others, each newest first; at most `limit`.
+/// Which comments a page of them shows: the days (`since` to before `until`), the words
+/// they hold (`search`, as typed), and the page (`offset`, at most `limit`).
+#[derive(Debug, Clone)]
+pub struct CommentQuery<'a> {
+    pub since: chrono::DateTime<chrono::Utc>,
+    pub until: chrono::DateTime<chrono::Utc>,
+    pub search: Option<&'a str>,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+/// The comments of `agencies` that were not excluded: those with a low overall answer (1 or
+/// 2) first, then the others, each newest first; one page of them.
 pub async fn recent_comments(
     conn: &impl ConnectionTrait,
     agencies: &[i64],
-    since: chrono::DateTime<chrono::Utc>,
-    until: chrono::DateTime<chrono::Utc>,
-    limit: u64,
+    q: &CommentQuery<'_>,
 ) -> Result<Vec<Comment>> {
     let t = |n: &str| Alias::new(n);
     let c = col;
-    let mut q = answer_rows(None);
+    let mut sql = answer_rows(None);
     pick(
-        &mut q,
+        &mut sql,
         &[
             ("r", "submitted_at", "submitted_at"),
             ("r", "agency_id", "agency_id"),
+            ("r", "desk_id", "desk_id"),
             ("r", "comment", "comment"),
             ("a", "value", "value"),
         ],
@@ -47,19 +58,30 @@ pub async fn recent_comments(
     .and_where(c("x", "id").is_null())
     .and_where(c("r", "comment").is_not_null())
     .and_where(c("r", "agency_id").is_in(agencies.iter().copied()))
-    .and_where(c("r", "submitted_at").gte(since))
-    .and_where(c("r", "submitted_at").lt(until))
-    .order_by_expr(
+    .and_where(c("r", "submitted_at").gte(q.since))
+    .and_where(c("r", "submitted_at").lt(q.until));
+    if let Some(words) = q.search.map(str::trim).filter(|w| !w.is_empty()) {
+        // The words as typed, `%` and `_` taken literally.
+        let escaped = words
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        sql.and_where(c("r", "comment").like(LikeExpr::new(format!("%{escaped}%")).escape('\\')));
+    }
+    sql.order_by_expr(
         Expr::case(c("a", "value").lte(2), 0).finally(1).into(),
         Order::Asc,
     )
     .order_by((t("r"), t("submitted_at")), Order::Desc)
-    .limit(limit);
+    .order_by((t("r"), t("id")), Order::Desc)
+    .offset(q.offset)
+    .limit(q.limit);
     let mut out = Vec::new();
-    for row in conn.query_all(&q).await? {
+    for row in conn.query_all(&sql).await? {
         out.push(Comment {
             submitted_at: row.try_get("", "submitted_at")?,
             agency_id: row.try_get("", "agency_id")?,
+            desk_id: row.try_get("", "desk_id")?,
             overall: row.try_get("", "value")?,
             text: row.try_get("", "comment")?,
         });

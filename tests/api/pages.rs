@@ -973,3 +973,47 @@ async fn a_manager_prints_the_agencys_own_desk_cards_from_the_dashboard() {
     assert_eq!(res.status, StatusCode::FORBIDDEN);
     assert_eq!(app.fingerprint().await, before);
 }
+
+#[tokio::test]
+async fn every_comment_is_reachable_by_pages_and_search_with_its_desk() {
+    let app = setup(None).await;
+    let this_year = chrono::Datelike::year(&chrono::Utc::now());
+    let rows: Vec<serde_json::Value> = (0..25)
+        .map(|i| {
+            json!({"agency": "A", "desk": "MC1", "submitted_at": format!("{this_year}-01-03"),
+                   "answers": {"overall": 4}, "comment": format!("Ý kiến số {i:02} 100%_đúng")})
+        })
+        .collect();
+    app.import(rows).await;
+    let (cookie, _) = sign_in(&app, "minh").await;
+    let get = |path: String| {
+        let cookie = cookie.clone();
+        let app = &app;
+        async move { request(app, Method::GET, &path, &cookie, None).await }
+    };
+    let first = get("/dashboard?agency=A".into()).await;
+    assert_eq!(first.status, StatusCode::OK);
+    let listed = |page: &TestResponse| page.text.matches("<li><span").count();
+    assert_eq!(listed(&first), 20);
+    // The low rating comes first, and each comment says its desk.
+    let low = first
+        .text
+        .find("Chờ quá lâu &#60;b&#62;")
+        .expect("the low one");
+    let other = first.text.find("Ý kiến số").expect("the others");
+    assert!(low < other);
+    assert!(first.text.contains(" · Quầy 1</span>"), "the desk");
+    assert!(first.text.contains("rel=\"next\"") && !first.text.contains("rel=\"prev\""));
+    let second = get("/dashboard?agency=A&page=2".into()).await;
+    assert_eq!(listed(&second), 7, "27 comments in all");
+    assert!(second.text.contains("rel=\"prev\"") && !second.text.contains("rel=\"next\""));
+    // Search: the words as typed, `%` and `_` taken literally.
+    let found = get("/dashboard?agency=A&words=nhi%E1%BB%87t".into()).await;
+    assert_eq!(listed(&found), 1);
+    assert!(found.text.contains("Cán bộ nhiệt tình"));
+    let literal = get("/dashboard?agency=A&words=100%25_%C4%91".into()).await;
+    assert_eq!(listed(&literal), 20, "every imported comment holds 100%_đ");
+    let none = get("/dashboard?agency=A&words=%25%25x".into()).await;
+    assert_eq!(listed(&none), 0);
+    assert!(none.text.contains("Không có ý kiến nào có"));
+}

@@ -15,7 +15,13 @@ pub struct DashboardQuery {
     pub period: Option<String>,
     pub from: Option<String>,
     pub to: Option<String>,
+    /// Words the comments shown must hold, and their page (from 1).
+    pub words: Option<String>,
+    pub page: Option<String>,
 }
+
+/// Comments on one page of the dashboard.
+const COMMENTS_PER_PAGE: u64 = 20;
 
 /// The period choices of the dashboard's control, in order.
 const SPANS: [(&str, &str); 5] = [
@@ -101,6 +107,7 @@ struct DeskRow {
 struct CommentRow {
     when: String,
     place: String,
+    desk: String,
     overall: i16,
     low: bool,
     text: String,
@@ -135,6 +142,9 @@ struct DashboardPage {
     comments: Vec<CommentRow>,
     /// Integrators may not read citizens' comments: the section is left out.
     show_comments: bool,
+    words: String,
+    comments_previous: Option<String>,
+    comments_next: Option<String>,
     /// Administrators and managers print their desks' QR cards and open their kiosks.
     desk_links: bool,
 }
@@ -384,12 +394,48 @@ async fn dashboard_page(
     let since = crate::domain::period::start_of(tz, first);
     let until = crate::domain::period::start_of(tz, today + chrono::Days::new(1));
     let may_read_comments = Role::READ_RESPONSES.contains(&by.role);
-    let comments = if may_read_comments {
-        recent_comments(&db.read, &subtree, since, until, 20).await?
+    let words = q.words.as_deref().map(str::trim).filter(|w| !w.is_empty());
+    let page = q
+        .page
+        .as_deref()
+        .and_then(|p| p.parse::<u64>().ok())
+        .filter(|p| (1..=10_000).contains(p))
+        .unwrap_or(1);
+    let mut comments = if may_read_comments {
+        let wanted = crate::report::CommentQuery {
+            since,
+            until,
+            search: words,
+            offset: (page - 1) * COMMENTS_PER_PAGE,
+            // One more than a page says whether there is a next one.
+            limit: COMMENTS_PER_PAGE + 1,
+        };
+        recent_comments(&db.read, &subtree, &wanted).await?
     } else {
         Vec::new()
     };
-    let comments = comments
+    let more = comments.len() as u64 > COMMENTS_PER_PAGE;
+    comments.truncate(COMMENTS_PER_PAGE as usize);
+    let desk_names: std::collections::HashMap<i64, String> = desk::Entity::find()
+        .filter(desk::Column::Id.is_in(comments.iter().filter_map(|c| c.desk_id)))
+        .all(&db.read)
+        .await?
+        .into_iter()
+        .map(|d| (d.id, d.name))
+        .collect();
+    let comments_link = |n: u64| {
+        let mut url = url::form_urlencoded::Serializer::new(String::new());
+        url.append_pair("agency", &agency.code);
+        url.append_pair("year", &year.to_string());
+        if let Some(w) = words {
+            url.append_pair("words", w);
+        }
+        url.append_pair("page", &n.to_string());
+        format!("/dashboard?{}{keep}#comments", url.finish())
+    };
+    let comments_previous = (page > 1).then(|| comments_link(page - 1));
+    let comments_next = more.then(|| comments_link(page + 1));
+    let comments: Vec<CommentRow> = comments
         .into_iter()
         .map(|c| CommentRow {
             when: c
@@ -400,6 +446,10 @@ async fn dashboard_page(
             place: agencies
                 .get(c.agency_id)
                 .map(|a| a.name.clone())
+                .unwrap_or_default(),
+            desk: c
+                .desk_id
+                .and_then(|d| desk_names.get(&d).cloned())
                 .unwrap_or_default(),
             overall: c.overall,
             low: c.overall <= 2,
@@ -523,6 +573,9 @@ async fn dashboard_page(
         desks,
         comments,
         show_comments: may_read_comments,
+        words: words.unwrap_or("").to_string(),
+        comments_previous,
+        comments_next,
         desk_links: matches!(by.role, Role::Admin | Role::Manager),
     })
 }
