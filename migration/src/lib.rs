@@ -11,6 +11,7 @@ mod m20261203_000005_held_ratings;
 mod m20261204_000006_listing_index;
 mod m20261205_000007_reorganisation;
 mod m20261206_000008_follow_up;
+mod m20261207_000009_paper_index;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000006_listing_index::Migration),
             Box::new(m20261205_000007_reorganisation::Migration),
             Box::new(m20261206_000008_follow_up::Migration),
+            Box::new(m20261207_000009_paper_index::Migration),
         ]
     }
 }

@@ -61,15 +61,9 @@ pub async fn freeze_check(
     let blocked = if report.frozen {
         Some(already_frozen(subject.year))
     } else if subject.year >= this_year(tz) {
-        Some(Error::conflict(
-            "year_not_ended",
-            format!("{} has not ended yet", subject.year),
-        ))
+        Some(year_not_ended(subject.year))
     } else if held > 0 {
-        Some(Error::conflict(
-            "review_pending",
-            format!("{held} ratings of {} are held for review", subject.year),
-        ))
+        Some(review_pending(held, subject.year))
     } else {
         None
     };
@@ -84,7 +78,9 @@ pub async fn freeze_check(
         )
         .from_as(Alias::new("responses"), Alias::new("r"))
         .and_where(c("agency_id").is_in(units))
-        .and_where(c("channel").eq("paper"));
+        // A literal, not a parameter: it is the predicate of the partial index
+        // `idx_responses_paper`, which SQLite uses only when the query states it.
+        .and_where(Expr::cust("r.channel = 'paper'"));
     if let Some(start) = start {
         q.and_where(c("submitted_at").gte(start));
     }
@@ -116,10 +112,7 @@ pub async fn freeze(
     by.require_role(&[Role::Admin])?;
     let subject = Subject::load(cx, year, parent).await?;
     if subject.year >= this_year(tz) {
-        return Err(Error::conflict(
-            "year_not_ended",
-            format!("{} has not ended yet", subject.year),
-        ));
+        return Err(year_not_ended(subject.year));
     }
     let txn = db.begin_write().await?;
     let (last_response, _) = lock_head(&txn).await?;
@@ -132,13 +125,7 @@ pub async fn freeze(
     let tallies = live_tallies(&txn, &subject, &units).await?;
     let held: u64 = tallies.values().map(|t| t.held).sum();
     if held > 0 {
-        return Err(Error::conflict(
-            "review_pending",
-            format!(
-                "{held} ratings of {} in this ranking are held for review; release or exclude them first",
-                subject.year
-            ),
-        ));
+        return Err(review_pending(held, subject.year));
     }
     let doc = Canonical {
         year: subject.year,
@@ -187,6 +174,19 @@ pub async fn freeze(
     .await?;
     let previous = previous_rows(&db.read, subject.year, subject.scope()).await?;
     Ok(served(doc, &stored, Some(0), previous.as_deref()))
+}
+
+fn year_not_ended(year: i32) -> Error {
+    Error::conflict("year_not_ended", format!("{year} has not ended yet"))
+}
+
+fn review_pending(held: u64, year: i32) -> Error {
+    Error::conflict(
+        "review_pending",
+        format!(
+            "{held} ratings of {year} in this ranking are held for review; release or exclude them first"
+        ),
+    )
 }
 
 fn already_frozen(year: i32) -> Error {
