@@ -108,7 +108,6 @@ async fn checklist_view(
     let (year, parent) = subject(state, staff, q).await?;
     let check = annual::freeze_check(&cx, year, parent.as_ref()).await?;
     let r = &check.report;
-    let settings = annual::get_settings(&cx, year).await?;
     let whose = annual::whose(&cx, r).await?;
     let y = r.year;
     let p = r.parent.clone().unwrap_or_default();
@@ -153,10 +152,10 @@ async fn checklist_view(
             href: format!("/admin/year-end/settings?year={y}"),
             status: format!(
                 "Xuất sắc ≥ {}, tốt ≥ {}, hoàn thành ≥ {}; tối thiểu {} phiếu.",
-                vn(settings.bands.outstanding),
-                vn(settings.bands.good),
-                vn(settings.bands.completed),
-                settings.min_responses
+                vn(r.bands.outstanding),
+                vn(r.bands.good),
+                vn(r.bands.completed),
+                r.min_responses
             ),
             done: true,
         },
@@ -229,6 +228,23 @@ struct SettingsPage {
     saved: bool,
 }
 
+impl SettingsPage {
+    /// The form showing `s` as stored.
+    fn of(staff: &Staff, s: &annual::YearSettings, default_min: u64, saved: bool) -> Self {
+        Self {
+            chrome: Chrome::of(&staff.signed_in),
+            year: s.year,
+            outstanding: s.bands.outstanding.to_string(),
+            good: s.bands.good.to_string(),
+            completed: s.bands.completed.to_string(),
+            min_responses: s.min_responses.to_string(),
+            default_min,
+            error: None,
+            saved,
+        }
+    }
+}
+
 async fn settings_page(
     State(state): State<AppState>,
     staff: Staff,
@@ -243,17 +259,12 @@ async fn settings_page(
             None => Year::of(crate::now().with_timezone(&tz).date_naive()).previous(),
         };
         let s = annual::get_settings(&state.context(by), year).await?;
-        Ok::<_, crate::Error>(SettingsPage {
-            chrome: Chrome::of(&staff.signed_in),
-            year: s.year,
-            outstanding: s.bands.outstanding.to_string(),
-            good: s.bands.good.to_string(),
-            completed: s.bands.completed.to_string(),
-            min_responses: s.min_responses.to_string(),
-            default_min: state.config.min_responses,
-            error: None,
-            saved: false,
-        })
+        Ok::<_, crate::Error>(SettingsPage::of(
+            &staff,
+            &s,
+            state.config.min_responses,
+            false,
+        ))
     };
     shown(built.await)
 }
@@ -301,17 +312,7 @@ async fn save_settings(form: StaffForm) -> Response {
     let (status, page) = match saved.await {
         Ok(s) => (
             StatusCode::OK,
-            SettingsPage {
-                chrome: Chrome::of(&form.staff.signed_in),
-                year: s.year,
-                outstanding: s.bands.outstanding.to_string(),
-                good: s.bands.good.to_string(),
-                completed: s.bands.completed.to_string(),
-                min_responses: s.min_responses.to_string(),
-                default_min: form.state.config.min_responses,
-                error: None,
-                saved: true,
-            },
+            SettingsPage::of(&form.staff, &s, form.state.config.min_responses, true),
         ),
         Err(e) if e.kind.is_ours() || e.code == "forbidden" => return error_page(e),
         Err(e) => (
@@ -487,8 +488,8 @@ async fn verify_page(
         let parent = annual::parent_code(q.parent.as_deref())?;
         let stored = annual::frozen_report(&cx, year, parent.as_ref()).await?;
         let check = annual::verify_stored(&state.db.read, &stored).await?;
-        let report = annual::ranking(&cx, year, parent.as_ref()).await?;
-        let whose = annual::whose(&cx, &report).await?;
+        let code = parent.as_ref().map(|p| p.as_str().to_string());
+        let whose = annual::whose_of(&cx, code.as_deref()).await?;
         Ok::<_, crate::Error>(VerifyPage {
             chrome: Chrome::of(&staff.signed_in),
             year: year.get(),
@@ -499,7 +500,7 @@ async fn verify_page(
             back: format!(
                 "/reports/annual?year={}&parent={}",
                 year.get(),
-                report.parent.unwrap_or_default()
+                code.unwrap_or_default()
             ),
         })
     };

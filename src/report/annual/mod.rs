@@ -483,7 +483,12 @@ pub const TOP_LEVEL: &str = "cấp tỉnh";
 /// Whose children `report` ranks: its parent's name (from the agencies the context has
 /// already read), or [`TOP_LEVEL`].
 pub async fn whose(cx: &Context<'_>, report: &AnnualReport) -> Result<String> {
-    Ok(match report.parent.as_deref() {
+    whose_of(cx, report.parent.as_deref()).await
+}
+
+/// Whose children a ranking of `parent` ranks, by name.
+pub async fn whose_of(cx: &Context<'_>, parent: Option<&str>) -> Result<String> {
+    Ok(match parent {
         Some(code) => cx.agencies().await?.by_code(code)?.name.clone(),
         None => TOP_LEVEL.to_string(),
     })
