@@ -305,7 +305,9 @@ async fn the_kiosk_submits_with_one_tap_and_resets() {
         .to_string();
     let res = post_form(&app, &plain, "lang=vi&kiosk=1&overall=5").await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
+    use sea_orm::QueryOrder;
     let channels: Vec<String> = <entity::response::Entity as sea_orm::EntityTrait>::find()
+        .order_by(entity::response::Column::Id, sea_orm::Order::Asc)
         .all(&app.db.read)
         .await
         .unwrap()
