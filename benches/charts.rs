@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use hailong::chart::{Chart, Image, RankBar};
+use hailong::chart::{Caveats, Chart, Image, MonthFigure, RankBar};
 use hailong::score::{Band, Bands};
 
 const AGENCIES: usize = 100;
@@ -25,8 +25,16 @@ fn charts() -> Vec<(&'static str, Chart)> {
         })
         .collect();
     let months = (0..12)
-        .map(|m| Some((80.0 + m as f64, [76.0 + m as f64, 84.0 + m as f64])))
+        .map(|m| MonthFigure {
+            n: 100 + m,
+            pct: Some(80.0 + m as f64),
+            ci95: Some([76.0 + m as f64, 84.0 + m as f64]),
+        })
         .collect();
+    let caveats = Caveats {
+        min_n: 30,
+        running: Some(11),
+    };
     vec![
         (
             "ranking",
@@ -44,10 +52,17 @@ fn charts() -> Vec<(&'static str, Chart)> {
                     .map(|i| {
                         (
                             format!("Xã Mẫu số {i}"),
-                            (0..12).map(|m| Some(share(i + m))).collect(),
+                            (0..12)
+                                .map(|m| MonthFigure {
+                                    n: 40,
+                                    pct: Some(share(i + m)),
+                                    ci95: None,
+                                })
+                                .collect(),
                         )
                     })
                     .collect(),
+                caveats,
             },
         ),
         (
@@ -61,6 +76,7 @@ fn charts() -> Vec<(&'static str, Chart)> {
                     vec![Some(82.0); 12],
                 )),
                 marks: vec![(6.5, "Sáp nhập 01/07/2025".into())],
+                caveats,
             },
         ),
         (

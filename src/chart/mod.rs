@@ -6,6 +6,7 @@
 //! exclusion can never be answered with a stale picture.
 
 pub mod render;
+mod typeset;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-pub use render::{Chart, Image, RankBar};
+pub use render::{Caveats, Chart, Image, MonthFigure, RankBar};
 
 /// Drawn charts by content and format, within [`Cache::MAX_BYTES`] (emptied when the
 /// next picture would not fit: a chart costs milliseconds to draw again).

@@ -1,5 +1,5 @@
 //! Drawing the charts with plotters, as PNG or SVG. Pure: figures in, bytes out. Text is
-//! set in the bundled DejaVu Sans (registered with plotters' ab_glyph backend; no system
+//! set in the bundled DejaVu Sans (by [`super::typeset`] on pixels; no system
 //! fonts), numbers with the Vietnamese decimal comma, months as "Th1" … "Th12".
 
 use std::sync::Once;
@@ -9,6 +9,7 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 
+use super::typeset::Typeset;
 use crate::score::{Band, Bands};
 
 /// The fonts every chart uses, bundled in `assets/fonts`.
@@ -17,7 +18,8 @@ pub static BOLD: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf"
 /// The family name charts ask for.
 pub const FAMILY: &str = "DejaVu Sans";
 
-fn fonts() {
+/// Registers the bundled faces with plotters (the SVG charts measure text through them).
+pub(super) fn register() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // Both faces are bundled and checked by the tests: failing here is a build defect.
@@ -96,8 +98,40 @@ pub struct RankBar {
     pub band: Band,
 }
 
-/// One month of a trend: the share and its interval, when there were answers.
-pub type MonthFigure = Option<(f64, [f64; 2])>;
+/// One month of an agency: its overall answers, and their share and interval when there
+/// were any.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct MonthFigure {
+    pub n: u64,
+    pub pct: Option<f64>,
+    pub ci95: Option<[f64; 2]>,
+}
+
+/// What makes a month read differently from a whole, well-sampled one: fewer answers
+/// than the year's minimum, or a month still running.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Caveats {
+    /// The year's minimum sample (`min_responses`).
+    pub min_n: u64,
+    /// The month (0 for January) that is not over yet, when it is in the year shown.
+    pub running: Option<usize>,
+}
+
+impl Caveats {
+    /// Whether `month`'s figure stands on fewer answers than the minimum.
+    pub fn thin(&self, m: &MonthFigure) -> bool {
+        m.n > 0 && m.n < self.min_n
+    }
+
+    /// The line under a chart that says how such months are marked.
+    pub fn note(&self, running: &str) -> String {
+        let mut parts = vec![format!("dưới {} câu trả lời: ghi số n", self.min_n)];
+        if self.running.is_some() {
+            parts.push(running.to_string());
+        }
+        parts.join(" · ")
+    }
+}
 
 /// A chart to draw.
 #[derive(Debug, Clone, PartialEq)]
@@ -119,6 +153,7 @@ pub enum Chart {
         /// Reorganisations within the year: where (in months, 0.5 the first day of
         /// January, 12.5 the end of December) and their label ("Sáp nhập 01/07/2025").
         marks: Vec<(f64, String)>,
+        caveats: Caveats,
     },
     /// Stacked answers 1–5 per question.
     Distribution {
@@ -128,8 +163,9 @@ pub enum Chart {
     /// Agencies × months, coloured by share.
     Heatmap {
         title: String,
-        /// Each agency's twelve monthly shares.
-        rows: Vec<(String, Vec<Option<f64>>)>,
+        /// Each agency's twelve months.
+        rows: Vec<(String, Vec<MonthFigure>)>,
+        caveats: Caveats,
     },
 }
 
@@ -141,23 +177,38 @@ fn err<E: std::fmt::Debug>(e: E) -> String {
 
 const WIDTH: u32 = 1000;
 
+/// Band colours: blues for the good bands, oranges for the others, grey without enough
+/// data; they stay apart for red-green colour blindness, and every bar also carries its
+/// band's short label ([`band_short`]).
 fn band_colour(band: Band) -> RGBColor {
     match band {
-        Band::Outstanding => RGBColor(0x1a, 0x7f, 0x37),
-        Band::Good => RGBColor(0x5a, 0xae, 0x61),
-        Band::Completed => RGBColor(0xe0, 0xa1, 0x2e),
-        Band::NotCompleted => RGBColor(0xc7, 0x3e, 0x2e),
-        Band::InsufficientData => RGBColor(0xbd, 0xbd, 0xbd),
+        Band::Outstanding => RGBColor(0x1f, 0x4e, 0x8c),
+        Band::Good => RGBColor(0x74, 0xa9, 0xcf),
+        Band::Completed => RGBColor(0xf2, 0xb0, 0x5e),
+        Band::NotCompleted => RGBColor(0xa6, 0x4b, 0x00),
+        Band::InsufficientData => RGBColor(0xc8, 0xc8, 0xc8),
     }
 }
 
-/// Red (0 %) to yellow (60 %) to green (100 %).
+/// A band in a word or two, beside each bar.
+pub fn band_short(band: Band) -> &'static str {
+    match band {
+        Band::Outstanding => "XS",
+        Band::Good => "Tốt",
+        Band::Completed => "HT",
+        Band::NotCompleted => "KHT",
+        Band::InsufficientData => "chưa đủ",
+    }
+}
+
+/// Orange (0 %) through near white (60 %) to blue (100 %): a scale that reads the same
+/// to red-green colour-blind eyes.
 fn share_colour(pct: f64) -> RGBColor {
     let t = (pct / 100.0).clamp(0.0, 1.0);
     let (a, b, u) = if t < 0.6 {
-        ((0xc7, 0x3e, 0x2e), (0xf2, 0xd0, 0x5a), t / 0.6)
+        ((0xb3, 0x58, 0x06), (0xf4, 0xf1, 0xe8), t / 0.6)
     } else {
-        ((0xf2, 0xd0, 0x5a), (0x1a, 0x7f, 0x37), (t - 0.6) / 0.4)
+        ((0xf4, 0xf1, 0xe8), (0x21, 0x66, 0xac), (t - 0.6) / 0.4)
     };
     let mix = |x: u8, y: u8| (f64::from(x) + (f64::from(y) - f64::from(x)) * u).round() as u8;
     RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
@@ -170,12 +221,14 @@ fn ink(background: RGBColor) -> RGBColor {
     if luminance < 140.0 { WHITE } else { BLACK }
 }
 
+/// Answer levels 1–5: orange to purple through grey (ColorBrewer PuOr, safe for
+/// colour-blind readers).
 const LEVEL_COLOURS: [RGBColor; 5] = [
-    RGBColor(0xc7, 0x3e, 0x2e),
-    RGBColor(0xef, 0x8a, 0x62),
+    RGBColor(0xb3, 0x58, 0x06),
+    RGBColor(0xf1, 0xa3, 0x40),
     RGBColor(0xd9, 0xd9, 0xd9),
-    RGBColor(0x91, 0xcf, 0x60),
-    RGBColor(0x1a, 0x98, 0x50),
+    RGBColor(0x99, 0x8e, 0xc3),
+    RGBColor(0x54, 0x27, 0x88),
 ];
 const LEVEL_NAMES: [&str; 5] = [
     "1 Rất không hài lòng",
@@ -201,22 +254,23 @@ impl Chart {
     pub fn size(&self) -> (u32, u32) {
         let rows = |n: usize| u32::try_from(n).unwrap_or(u32::MAX / 64);
         match self {
-            Chart::Ranking { bars, .. } => (WIDTH, 150 + 26 * rows(bars.len().max(1))),
-            Chart::Trend { .. } => (WIDTH, 480),
+            Chart::Ranking { bars, .. } => (WIDTH, 160 + 30 * rows(bars.len().max(1))),
+            Chart::Trend { .. } => (WIDTH, 528),
             Chart::Distribution { rows: r, .. } => (WIDTH, 150 + 40 * rows(r.len().max(1))),
-            Chart::Heatmap { rows: r, .. } => (WIDTH, 100 + 24 * rows(r.len().max(1))),
+            Chart::Heatmap { rows: r, .. } => (WIDTH, 128 + 24 * rows(r.len().max(1))),
         }
     }
 
     /// Draws the chart in `format`.
     pub fn render(&self, format: Image) -> Fallible<Vec<u8>> {
-        fonts();
+        register();
         let (w, h) = self.size();
         match format {
             Image::Png => {
                 let mut buf = vec![0u8; (w as usize) * (h as usize) * 3];
                 {
-                    let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+                    let root = Typeset::pixels(BitMapBackend::with_buffer(&mut buf, (w, h)))
+                        .into_drawing_area();
                     self.draw(&root)?;
                     root.present().map_err(err)?;
                 }
@@ -229,7 +283,8 @@ impl Chart {
             Image::Svg => {
                 let mut text = String::new();
                 {
-                    let root = SVGBackend::with_string(&mut text, (w, h)).into_drawing_area();
+                    let root = Typeset::vector(SVGBackend::with_string(&mut text, (w, h)))
+                        .into_drawing_area();
                     self.draw(&root)?;
                     root.present().map_err(err)?;
                 }
@@ -248,9 +303,21 @@ impl Chart {
                 months,
                 parent,
                 marks,
-            } => trend(root, title, agency, months, parent.as_ref(), marks),
+                caveats,
+            } => trend(
+                root,
+                (title, agency),
+                months,
+                parent.as_ref(),
+                marks,
+                caveats,
+            ),
             Chart::Distribution { title, rows } => distribution(root, title, rows),
-            Chart::Heatmap { title, rows } => heatmap(root, title, rows),
+            Chart::Heatmap {
+                title,
+                rows,
+                caveats,
+            } => heatmap(root, title, rows, caveats),
         }
     }
 }
@@ -353,7 +420,10 @@ fn ranking<DB: DrawingBackend>(
         (Band::InsufficientData, String::new()),
     ]
     .into_iter()
-    .map(|(b, tail)| (format!("{}{tail}", b.name_vi()), band_colour(b)))
+    .map(|(b, tail)| {
+        let name = format!("{}: {}{tail}", band_short(b), b.name_vi());
+        (name, band_colour(b))
+    })
     .collect();
     legend(&head, &items, (16, 40))?;
     let n = bars.len().max(1);
@@ -361,9 +431,9 @@ fn ranking<DB: DrawingBackend>(
     builder
         .margin(14)
         .margin_top(4)
-        .x_label_area_size(36)
+        .x_label_area_size(48)
         .y_label_area_size(330)
-        .right_y_label_area_size(130);
+        .right_y_label_area_size(150);
     let mut chart = percent_rows(builder, n, "Tỷ lệ hài lòng (%), khoảng tin cậy 95%")?;
     for value in [bands.completed, bands.good, bands.outstanding] {
         chart
@@ -412,16 +482,16 @@ fn ranking<DB: DrawingBackend>(
             text(root, &lines[0], (48, y - 8), &style)?;
         } else {
             let small = if bar.rank.is_some() {
-                font(11)
+                font(12)
             } else {
-                font(11).color(&grey)
+                font(12).color(&grey)
             };
-            text(root, &lines[0], (48, y - 12), &small)?;
+            text(root, &lines[0], (48, y - 15), &small)?;
             text(root, &lines[1], (48, y + 1), &small)?;
         }
         let value = match (bar.pct, bar.rank) {
-            (Some(p), Some(_)) => vn(p),
-            (_, None) => format!("n = {}, chưa đủ", bar.responses),
+            (Some(p), Some(_)) => format!("{} · {}", vn(p), band_short(bar.band)),
+            (_, None) => format!("n = {} · chưa đủ", bar.responses),
             (None, Some(_)) => String::new(),
         };
         let (right, _) = chart.backend_coord(&(100.0, 0.0));
@@ -432,15 +502,18 @@ fn ranking<DB: DrawingBackend>(
 
 fn trend<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
-    title: &str,
-    agency: &str,
+    (title, agency): (&str, &str),
     months: &[MonthFigure],
     parent: Option<&(String, Vec<Option<f64>>)>,
     marks: &[(f64, String)],
+    caveats: &Caveats,
 ) -> Fallible<()> {
-    let mut chart = ChartBuilder::on(root)
+    let (_, h) = root.dim_in_pixel();
+    let (body, foot) = root.split_vertically(h.saturating_sub(48));
+    let mut chart = ChartBuilder::on(&body)
         .caption(title, bold(20))
         .margin(14)
+        .margin_bottom(4)
         .x_label_area_size(36)
         .y_label_area_size(50)
         .build_cartesian_2d(0.5f64..12.5f64, 0f64..100f64)
@@ -465,20 +538,22 @@ fn trend<DB: DrawingBackend>(
         .map_err(err)?;
     let blue = RGBColor(0x1f, 0x5f, 0xa8);
     // Runs of consecutive months with answers: the band and the line break at gaps.
-    let mut runs: Vec<Vec<(f64, f64, [f64; 2])>> = vec![Vec::new()];
+    // Each point: x, share, interval, month.
+    type Point = (f64, f64, [f64; 2], usize);
+    let mut runs: Vec<Vec<Point>> = vec![Vec::new()];
     for (i, m) in months.iter().enumerate() {
-        match m {
-            Some((pct, ci)) => {
+        match (m.pct, m.ci95) {
+            (Some(pct), Some(ci)) => {
                 if let Some(run) = runs.last_mut() {
-                    run.push((i as f64 + 1.0, *pct, *ci));
+                    run.push((i as f64 + 1.0, pct, ci, i));
                 }
             }
-            None => runs.push(Vec::new()),
+            _ => runs.push(Vec::new()),
         }
     }
     for run in runs.iter().filter(|r| !r.is_empty()) {
-        let mut outline: Vec<(f64, f64)> = run.iter().map(|(x, _, ci)| (*x, ci[1])).collect();
-        outline.extend(run.iter().rev().map(|(x, _, ci)| (*x, ci[0])));
+        let mut outline: Vec<(f64, f64)> = run.iter().map(|(x, _, ci, _)| (*x, ci[1])).collect();
+        outline.extend(run.iter().rev().map(|(x, _, ci, _)| (*x, ci[0])));
         chart
             .draw_series(std::iter::once(Polygon::new(
                 outline,
@@ -486,28 +561,39 @@ fn trend<DB: DrawingBackend>(
             )))
             .map_err(err)?;
     }
-    for (i, run) in runs.iter().filter(|r| !r.is_empty()).enumerate() {
-        let series = chart
+    for run in runs.iter().filter(|r| !r.is_empty()) {
+        chart
             .draw_series(LineSeries::new(
-                run.iter().map(|(x, p, _)| (*x, *p)),
+                run.iter().map(|(x, p, _, _)| (*x, *p)),
                 blue.stroke_width(3),
             ))
             .map_err(err)?;
-        if i == 0 {
-            series
-                .label(format!("{agency} (vùng: khoảng tin cậy 95%)"))
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], blue.stroke_width(3))
-                });
+        // A month under the minimum or still running: an open point, with its n.
+        for &(x, p, _, m) in run {
+            let month = &months[m];
+            let open = caveats.thin(month) || caveats.running == Some(m);
+            let point = if open {
+                Circle::new((x, p), 5, WHITE.filled())
+            } else {
+                Circle::new((x, p), 4, blue.filled())
+            };
+            chart.draw_series([point]).map_err(err)?;
+            if open {
+                chart
+                    .draw_series([Circle::new((x, p), 5, blue.stroke_width(2))])
+                    .map_err(err)?;
+                let (px, py) = chart.backend_coord(&(x, p));
+                let below = if p > 50.0 { 10 } else { -26 };
+                text(
+                    &body,
+                    &format!("n = {}", month.n),
+                    (px - 18, py + below),
+                    &font(12).color(&blue),
+                )?;
+            }
         }
-        chart
-            .draw_series(
-                run.iter()
-                    .map(|(x, p, _)| Circle::new((*x, *p), 4, blue.filled())),
-            )
-            .map_err(err)?;
     }
-    if let Some((name, values)) = parent {
+    if let Some((_, values)) = parent {
         let grey = RGBColor(0x66, 0x66, 0x66);
         let points: Vec<(f64, f64)> = values
             .iter()
@@ -516,11 +602,7 @@ fn trend<DB: DrawingBackend>(
             .collect();
         chart
             .draw_series(DashedLineSeries::new(points, 6, 4, grey.stroke_width(2)))
-            .map_err(err)?
-            .label(name.clone())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], grey.stroke_width(2))
-            });
+            .map_err(err)?;
     }
     // Each reorganisation: a dashed line at its day, its label at the top.
     let mark = RGBColor(0x8a, 0x3b, 0x00);
@@ -543,14 +625,31 @@ fn trend<DB: DrawingBackend>(
             )))
             .map_err(err)?;
     }
-    chart
-        .configure_series_labels()
-        .label_font(font(13))
-        .background_style(WHITE.mix(0.9))
-        .border_style(RGBColor(0xcc, 0xcc, 0xcc))
-        .position(SeriesLabelPosition::LowerRight)
-        .draw()
-        .map_err(err)?;
+    // The key below the plot, set by us (plotters sizes its own box narrower than the text).
+    let key_style = font(13);
+    let mut x = 64;
+    let own = format!("{agency} (vùng: khoảng tin cậy 95%)");
+    let mut keys = vec![(own, blue, 3, false)];
+    if let Some((name, _)) = parent {
+        keys.push((name.clone(), RGBColor(0x66, 0x66, 0x66), 2, true));
+    }
+    for (label, colour, width, dashed) in keys {
+        let line = colour.stroke_width(width);
+        if dashed {
+            foot.draw(&PathElement::new(vec![(x, 10), (x + 8, 10)], line))
+                .map_err(err)?;
+            foot.draw(&PathElement::new(vec![(x + 13, 10), (x + 22, 10)], line))
+                .map_err(err)?;
+        } else {
+            foot.draw(&PathElement::new(vec![(x, 10), (x + 22, 10)], line))
+                .map_err(err)?;
+        }
+        text(&foot, &label, (x + 28, 2), &key_style)?;
+        let (w, _) = foot.estimate_text_size(&label, &key_style).map_err(err)?;
+        x += 28 + i32::try_from(w).unwrap_or(300) + 24;
+    }
+    let note = format!("○ điểm rỗng: {}", caveats.note("tháng chưa hết"));
+    text(&foot, &note, (64, 26), &key_style)?;
     Ok(())
 }
 
@@ -615,12 +714,16 @@ fn distribution<DB: DrawingBackend>(
 fn heatmap<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
-    rows: &[(String, Vec<Option<f64>>)],
+    rows: &[(String, Vec<MonthFigure>)],
+    caveats: &Caveats,
 ) -> Fallible<()> {
     let n = rows.len().max(1);
-    let mut chart = ChartBuilder::on(root)
+    let (_, h) = root.dim_in_pixel();
+    let (body, foot) = root.split_vertically(h.saturating_sub(28));
+    let mut chart = ChartBuilder::on(&body)
         .caption(title, bold(20))
         .margin(14)
+        .margin_bottom(0)
         .x_label_area_size(30)
         .y_label_area_size(300)
         .build_cartesian_2d(0f64..12f64, 0f64..n as f64)
@@ -636,15 +739,22 @@ fn heatmap<DB: DrawingBackend>(
     for m in 0..12 {
         let (x, _) = chart.backend_coord(&(m as f64 + 0.5, 0.0));
         let (_, y) = chart.backend_coord(&(0.0, 0.0));
-        text(root, &month_label(m + 1), (x - 12, y + 6), &font(12))?;
+        let mut label = month_label(m as u32 + 1);
+        if caveats.running == Some(m) {
+            label.push('*');
+        }
+        text(&body, &label, (x - 12, y + 6), &font(12))?;
     }
+    let blank = RGBColor(0xf0, 0xf0, 0xf0);
     for (i, (label, months)) in rows.iter().enumerate() {
         let top = (n - i) as f64;
         let bottom = (n - i - 1) as f64;
         let (_, y) = chart.backend_coord(&(0.0, (top + bottom) / 2.0));
-        text(root, &fit(label, 38), (16, y - 7), &font(12))?;
-        for (m, value) in months.iter().enumerate() {
-            let colour = value.map_or(RGBColor(0xf0, 0xf0, 0xf0), share_colour);
+        text(&body, &fit(label, 38), (16, y - 7), &font(12))?;
+        for (m, month) in months.iter().enumerate() {
+            // A share on too few answers is not coloured: its n is written instead.
+            let shown = month.pct.filter(|_| !caveats.thin(month));
+            let colour = shown.map_or(blank, share_colour);
             chart
                 .draw_series(std::iter::once(Rectangle::new(
                     [
@@ -654,17 +764,23 @@ fn heatmap<DB: DrawingBackend>(
                     colour.filled(),
                 )))
                 .map_err(err)?;
-            if let Some(v) = value {
-                let (x, _) = chart.backend_coord(&(m as f64 + 0.5, 0.0));
-                text(
-                    root,
-                    &vn(*v),
-                    (x - 14, y - 6),
-                    &font(11).color(&ink(colour)),
-                )?;
+            let (x, _) = chart.backend_coord(&(m as f64 + 0.5, 0.0));
+            let cell = match shown {
+                Some(v) => Some((vn(v), ink(colour))),
+                None if month.n > 0 => Some((format!("n={}", month.n), RGBColor(0x44, 0x44, 0x44))),
+                None => None,
+            };
+            if let Some((value, colour)) = cell {
+                let style = font(12).color(&colour);
+                let (w, _) = body.estimate_text_size(&value, &style).map_err(err)?;
+                let half = i32::try_from(w / 2).unwrap_or(0);
+                text(&body, &value, (x - half, y - 7), &style)?;
             }
         }
     }
+    let mut note = format!("Ô xám: {}", caveats.note("* tháng chưa hết"));
+    note.push_str(" · màu: cam (thấp) → xanh (cao)");
+    text(&foot, &note, (16, 6), &font(13))?;
     Ok(())
 }
 
@@ -713,12 +829,25 @@ mod tests {
                 },
             })
             .collect();
-        let mut months = vec![None; 12];
+        let mut months = vec![MonthFigure::default(); 12];
         for (i, m) in months.iter_mut().enumerate().take(10) {
             if i != 4 {
-                *m = Some((80.0 + i as f64, [75.0, 85.0 + i as f64]));
+                *m = MonthFigure {
+                    n: 10 * i as u64,
+                    pct: Some(80.0 + i as f64),
+                    ci95: Some([75.0, 85.0 + i as f64]),
+                };
             }
         }
+        let caveats = Caveats {
+            min_n: 30,
+            running: Some(9),
+        };
+        let cell = |pct: f64, n: u64| MonthFigure {
+            n,
+            pct: Some(pct),
+            ci95: None,
+        };
         vec![
             Chart::Ranking {
                 title: "Xếp hạng năm 2025".into(),
@@ -731,6 +860,7 @@ mod tests {
                 months,
                 parent: Some(("Tỉnh".into(), vec![Some(82.0); 12])),
                 marks: vec![(6.5, "Sáp nhập 01/07/2025".into())],
+                caveats,
             },
             Chart::Distribution {
                 title: "Phân bố".into(),
@@ -744,20 +874,21 @@ mod tests {
                 rows: vec![(
                     "Sở Y tế".into(),
                     vec![
-                        Some(50.0),
-                        None,
-                        Some(99.0),
-                        None,
-                        None,
-                        None,
-                        None,
-                        None,
-                        None,
-                        None,
-                        None,
-                        Some(0.0),
+                        cell(50.0, 40),
+                        MonthFigure::default(),
+                        cell(99.0, 100),
+                        cell(80.0, 7),
+                        MonthFigure::default(),
+                        MonthFigure::default(),
+                        MonthFigure::default(),
+                        MonthFigure::default(),
+                        MonthFigure::default(),
+                        cell(70.0, 31),
+                        MonthFigure::default(),
+                        cell(0.0, 30),
                     ],
                 )],
+                caveats,
             },
         ]
     }

@@ -11,7 +11,7 @@ use super::annual::{self, AnnualReport, Subject};
 use super::export::element_label;
 use super::{monthly_tallies, sum_of, tallies};
 use crate::app::Context;
-use crate::chart::{Chart, RankBar};
+use crate::chart::{Caveats, Chart, MonthFigure, RankBar};
 use crate::db::Db;
 use crate::domain::{AgencyCode, Period, Role, Year};
 use crate::error::Result;
@@ -76,6 +76,32 @@ fn monthly_shares(months: &[Tally; 12]) -> Vec<Option<f64>> {
         .collect()
 }
 
+/// The overall answers, share and interval per month.
+fn monthly_figures(months: &[Tally; 12]) -> Vec<MonthFigure> {
+    months
+        .iter()
+        .map(|t| {
+            let f = score::figures(&t.overall());
+            MonthFigure {
+                n: f.n,
+                pct: f.satisfaction_pct,
+                ci95: f.ci95,
+            }
+        })
+        .collect()
+}
+
+/// The year's minimum sample, and the month of `year` still running (by the deployment's
+/// calendar).
+async fn caveats(cx: &Context<'_>, year: i32) -> Result<Caveats> {
+    let settings = annual::settings::settings(&cx.db.read, year, cx.config.min_responses).await?;
+    let today = cx.today();
+    Ok(Caveats {
+        min_n: settings.min_responses,
+        running: (today.year() == year).then_some(today.month0() as usize),
+    })
+}
+
 /// The overall answers of `ids` together, per month, summed by the database.
 async fn overall_by_month(db: &Db, year: i32, ids: &[i64]) -> Result<[Tally; 12]> {
     Ok(monthly_tallies(&db.read, year, ids, Some(OVERALL), false)
@@ -95,13 +121,7 @@ pub async fn trend(cx: &Context<'_>, code: &AgencyCode, year: Year) -> Result<Ch
     let tree = &agencies.tree;
     let year = year.get();
     let own = overall_by_month(db, year, &tree.subtree(root.id)).await?;
-    let months = own
-        .iter()
-        .map(|t| {
-            let f = score::figures(&t.overall());
-            f.satisfaction_pct.zip(f.ci95)
-        })
-        .collect();
+    let months = monthly_figures(&own);
     let parent = match root.parent_id {
         Some(p) => {
             let name = agencies.get(p).map(|a| a.name.clone()).unwrap_or_default();
@@ -117,6 +137,7 @@ pub async fn trend(cx: &Context<'_>, code: &AgencyCode, year: Year) -> Result<Ch
         months,
         parent,
         marks,
+        caveats: caveats(cx, year).await?,
     })
 }
 
@@ -203,15 +224,16 @@ pub async fn heatmap(cx: &Context<'_>, year: Year, parent: Option<&AgencyCode>) 
         .collect();
     // Only the overall answers, per agency: twelve rows per agency and answer value.
     let by_agency = monthly_tallies(&db.read, subject.year, &ids, Some(OVERALL), true).await?;
-    let mut rows: Vec<(String, String, Vec<Option<f64>>)> = subtrees
+    let mut rows: Vec<(String, String, Vec<MonthFigure>)> = subtrees
         .iter()
         .filter_map(|(id, subtree)| {
             let a = subject.agencies.get(*id)?;
-            let values = monthly_shares(&months_of(&by_agency, subtree));
+            let values = monthly_figures(&months_of(&by_agency, subtree));
             Some((a.code.clone(), a.name.clone(), values))
         })
         .collect();
-    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    // In Vietnamese alphabetical order of the names, as in the tables.
+    rows.sort_by_cached_key(|r| (crate::domain::text::vi_sort_key(&r.1), r.0.clone()));
     let whose = subject
         .parent
         .as_ref()
@@ -219,5 +241,6 @@ pub async fn heatmap(cx: &Context<'_>, year: Year, parent: Option<&AgencyCode>) 
     Ok(Chart::Heatmap {
         title: format!("Tỷ lệ hài lòng theo tháng năm {}: {whose}", subject.year),
         rows: rows.into_iter().map(|(_, name, v)| (name, v)).collect(),
+        caveats: caveats(cx, subject.year).await?,
     })
 }
