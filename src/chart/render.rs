@@ -907,6 +907,7 @@ mod tests {
             if let Ok(dir) = std::env::var("CHART_DUMP") {
                 let name = format!("{dir}/{}.png", chart.size().1);
                 std::fs::write(name, &png).unwrap();
+                std::fs::write(format!("{dir}/{}.svg", chart.size().1), &svg).unwrap();
             }
         }
     }

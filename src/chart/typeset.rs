@@ -110,6 +110,55 @@ impl Face {
     }
 }
 
+/// The family an SVG names: the bundled face first, then what a reader's device has.
+pub const SVG_FAMILY: &str = "DejaVu Sans, Noto Sans, Arial, sans-serif";
+
+/// A text style as plotters' SVG backend needs it to write the size we mean: it writes
+/// `font-size` as the size divided by 1.24 (its line-height guess), so the size is
+/// multiplied back; the family gains fallbacks for devices without DejaVu Sans.
+struct ForSvg<'a, S>(&'a S);
+
+impl<S: BackendTextStyle> BackendTextStyle for ForSvg<'_, S> {
+    type FontError = S::FontError;
+
+    fn color(&self) -> BackendColor {
+        self.0.color()
+    }
+
+    fn size(&self) -> f64 {
+        self.0.size() * 1.24
+    }
+
+    fn transform(&self) -> plotters_backend::FontTransform {
+        self.0.transform()
+    }
+
+    fn style(&self) -> FontStyle {
+        self.0.style()
+    }
+
+    fn anchor(&self) -> plotters_backend::text_anchor::Pos {
+        self.0.anchor()
+    }
+
+    fn family(&self) -> plotters_backend::FontFamily<'_> {
+        plotters_backend::FontFamily::Name(SVG_FAMILY)
+    }
+
+    fn layout_box(&self, text: &str) -> Result<((i32, i32), (i32, i32)), Self::FontError> {
+        self.0.layout_box(text)
+    }
+
+    fn draw<E, F: FnMut(i32, i32, BackendColor) -> Result<(), E>>(
+        &self,
+        text: &str,
+        pos: BackendCoord,
+        draw: F,
+    ) -> Result<Result<(), E>, Self::FontError> {
+        self.0.draw(text, pos, draw)
+    }
+}
+
 fn no_font<E: std::error::Error + Send + Sync>() -> DrawingErrorKind<E> {
     DrawingErrorKind::FontError("the bundled font could not be read".into())
 }
@@ -208,7 +257,7 @@ impl<B: DrawingBackend> DrawingBackend for Typeset<B> {
         pos: BackendCoord,
     ) -> Result<(), DrawingErrorKind<Self::ErrorType>> {
         if !self.paint {
-            return self.inner.draw_text(text, style, pos);
+            return self.inner.draw_text(text, &ForSvg(style), pos);
         }
         let color = style.color();
         if color.alpha == 0.0 {
@@ -314,6 +363,34 @@ mod tests {
             1,
             "{words:?}"
         );
+    }
+
+    #[test]
+    fn svg_text_is_written_at_the_size_asked_for_with_fallback_fonts() {
+        super::super::render::register();
+        let mut svg = String::new();
+        {
+            let root =
+                Typeset::vector(SVGBackend::with_string(&mut svg, (200, 50))).into_drawing_area();
+            root.draw(&Text::new(
+                "Nhìn chung".to_string(),
+                (5, 5),
+                (super::super::render::FAMILY, 13.0).into_font(),
+            ))
+            .unwrap();
+            root.present().unwrap();
+        }
+        let size: f64 = svg
+            .split("font-size=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((size - 13.0).abs() < 1e-6, "{svg}");
+        assert!(svg.contains(SVG_FAMILY), "{svg}");
     }
 
     #[test]

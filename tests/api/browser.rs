@@ -425,6 +425,12 @@ async fn staff_pages_are_accessible_and_show_the_charts() {
                 tokio::time::sleep(std::time::Duration::from_millis(250)).await;
             }
             assert_eq!(broken, json!([]), "{name}");
+            // The charts drawn into the staff pages show, at a readable width.
+            if matches!(*name, "dashboard" | "dashboard-department" | "annual") {
+                let widths = js(&client, "return [...document.querySelectorAll('figure.chart svg[role=img]')].map(s => Math.round(s.getBoundingClientRect().width))").await;
+                let widths: Vec<u64> = serde_json::from_value(widths).unwrap();
+                assert!(widths.len() >= 2 && widths.iter().all(|&w| w >= 600), "{name}: {widths:?}");
+            }
             assert_eq!(js(&client, "return document.documentElement.lang").await, "vi");
             problems.extend(axe(&client).await.into_iter().map(|v| format!("{name}: {v}")));
             keep(&client, name).await;

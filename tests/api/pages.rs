@@ -480,11 +480,24 @@ async fn an_administrator_freezes_from_the_annual_page_and_the_public_sees_it() 
             .contains("href=\"/reports/annual/freeze?year=2025&amp;parent=KH\"")
     );
     assert!(!page.text.contains("action=\"/reports/annual/freeze\""));
+    // The charts are drawn into the page, named, with their tables and PNG downloads.
     assert!(
         page.text
-            .contains("src=\"/charts/heatmap.png?year=2025&#38;parent=KH\""),
+            .contains("<svg role=\"img\" aria-label=\"Tỷ lệ hài lòng theo tháng năm 2025"),
         "the heat map is on the annual page"
     );
+    assert!(
+        page.text
+            .contains("href=\"/charts/heatmap.png?year=2025&#38;parent=KH\" download"),
+        "{}",
+        page.text
+    );
+    assert!(
+        page.text
+            .contains("<summary>Bảng số liệu của biểu đồ</summary>")
+    );
+    assert!(page.text.contains("<th scope=\"col\">Th12</th>"));
+    assert!(page.text.contains("Khoảng tin cậy 95% (KTC)"));
     // Check first: the summary, what becomes public, and the confirmation.
     let check = "/reports/annual/freeze?year=2025&parent=KH";
     let before = app.fingerprint().await;
@@ -912,6 +925,52 @@ async fn the_dashboard_picks_a_period_and_compares_it_with_the_one_before() {
             res.text
         );
     }
+}
+
+#[tokio::test]
+async fn the_dashboards_charts_are_drawn_in_the_page_with_their_figures_in_tables() {
+    let app = setup(None).await;
+    let (cookie, _) = sign_in(&app, "lan").await;
+    let path = "/dashboard?agency=A&year=2025&period=custom&from=2025-05-01&to=2025-05-31";
+    let page = request(&app, Method::GET, path, &cookie, None).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    // May holds A's two ratings, enough for the minimum of 2: a share and its interval.
+    assert!(
+        page.text
+            .contains("<th scope=\"row\">Th5</th><td>2</td><td>50,0</td><td>9,4–90,6</td>"),
+        "{}",
+        page.text
+    );
+    let res = app
+        .call(
+            Method::PUT,
+            "/api/v1/reports/annual/2025/settings",
+            Some(&app.admin),
+            Some(serde_json::json!({"min_responses": 5})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    let page = request(&app, Method::GET, path, &cookie, None).await;
+    let text = &page.text;
+    // Drawn in the page, named for screen readers; no picture to fetch.
+    assert!(
+        text.contains("<svg role=\"img\" aria-label=\"Tỷ lệ hài lòng theo tháng năm 2025"),
+        "{text}"
+    );
+    assert!(!text.contains("<img class=\"chart\""));
+    // With a minimum of 5, the trend's table gives May's number of answers, not a share;
+    // a month without ratings has neither.
+    assert!(
+        text.contains("<th scope=\"row\">Th5</th><td>2</td><td>n = 2 (dưới tối thiểu)</td>"),
+        "{text}"
+    );
+    assert!(text.contains("<th scope=\"row\">Th4</th><td>0</td><td>–</td>"));
+    // The distribution's table: the overall question's answers in the period.
+    assert!(
+        text.contains("<th scope=\"row\">Nhìn chung</th><td>2</td>"),
+        "{text}"
+    );
+    assert!(text.contains("href=\"/charts/agencies/A/trend.png?year=2025\" download"));
 }
 
 #[tokio::test]

@@ -1,7 +1,9 @@
 //! The dashboard: an agency's figures, its children, its desks and its comments.
 
+use super::figure::{self, ChartBlock};
 use super::*;
 use crate::domain::period::Span;
+use crate::report::charts;
 
 /// The query of the dashboard.
 #[derive(Debug, Default, Deserialize)]
@@ -132,10 +134,12 @@ struct DashboardPage {
     parent: Option<(String, String)>,
     figures: Vec<(String, String, String)>,
     links: Vec<(String, String)>,
-    trend_src: String,
-    distribution_src: String,
-    ranking_src: String,
-    heatmap_src: String,
+    trend: ChartBlock,
+    distribution: ChartBlock,
+    /// The children's ranking and their months, when there are children.
+    ranking: Option<ChartBlock>,
+    heatmap: Option<ChartBlock>,
+    interval: &'static str,
     headers: Vec<Header>,
     children: Vec<ChildRow>,
     desks: Vec<DeskRow>,
@@ -521,6 +525,39 @@ async fn dashboard_page(
             format!("/reports/annual?year={year}&parent={}", agency.code),
         ));
     }
+    // The charts, drawn into the page with their tables.
+    let trend = figure::block(
+        state,
+        charts::trend(&cx, &code, year).await?,
+        format!("/charts/agencies/{}/trend.png?year={year}", agency.code),
+    )
+    .await?;
+    let distribution = figure::block(
+        state,
+        charts::distribution(&cx, &code, period).await?,
+        format!(
+            "/charts/agencies/{}/distribution.png?{period_q}",
+            agency.code
+        ),
+    )
+    .await?;
+    let (ranking, heatmap) = if r.children.is_empty() {
+        (None, None)
+    } else {
+        let ranking = figure::block(
+            state,
+            charts::ranking(&cx, year, Some(&code)).await?,
+            format!("/charts/ranking.png?year={year}&parent={}", agency.code),
+        )
+        .await?;
+        let heatmap = figure::block(
+            state,
+            charts::heatmap(&cx, year, Some(&code)).await?,
+            format!("/charts/heatmap.png?year={year}&parent={}", agency.code),
+        )
+        .await?;
+        (Some(ranking), Some(heatmap))
+    };
     let parent = agency
         .parent_id
         .filter(|p| by.covers(tree, *p))
@@ -561,13 +598,11 @@ async fn dashboard_page(
         parent,
         figures,
         links,
-        trend_src: format!("/charts/agencies/{}/trend.png?year={year}", agency.code),
-        distribution_src: format!(
-            "/charts/agencies/{}/distribution.png?{period_q}",
-            agency.code
-        ),
-        ranking_src: format!("/charts/ranking.png?year={year}&parent={}", agency.code),
-        heatmap_src: format!("/charts/heatmap.png?year={year}&parent={}", agency.code),
+        trend,
+        distribution,
+        ranking,
+        heatmap,
+        interval: figure::INTERVAL,
         headers,
         children,
         desks,

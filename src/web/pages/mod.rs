@@ -37,6 +37,7 @@ use crate::score::{self, Band, Bands};
 const LOGIN_COOKIE: &str = "hl_l";
 
 mod dashboard;
+mod figure;
 mod login;
 mod ranking;
 mod review;

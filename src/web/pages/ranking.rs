@@ -1,5 +1,6 @@
 //! The annual ranking page with its freeze button, and the public page of frozen rankings.
 
+use super::figure::{self, ChartBlock};
 use super::*;
 use crate::domain::AgencyCode;
 use crate::report::export::ReportFormat;
@@ -57,8 +58,9 @@ struct AnnualPage {
     min_responses: u64,
     thresholds: String,
     rows: Vec<RankRow>,
-    chart_src: String,
-    heatmap_src: String,
+    chart: ChartBlock,
+    heatmap: ChartBlock,
+    interval: &'static str,
 }
 
 /// The query of the annual page.
@@ -94,7 +96,26 @@ pub(super) async fn annual_page(
         Ok(whose) => whose,
         Err(e) => return error_page(e),
     };
-    let page = annual_view(&staff, &report, whose, today.year(), tz);
+    let charts = async {
+        let query = format!(
+            "year={}&parent={}",
+            report.year,
+            report.parent.as_deref().unwrap_or_default()
+        );
+        let chart = crate::report::charts::ranking_chart(&report, &whose);
+        let chart = figure::block(&state, chart, format!("/charts/ranking.png?{query}")).await?;
+        let year = Year::stored(report.year);
+        let parent = annual::parent_code(report.parent.as_deref())?;
+        let heatmap = crate::report::charts::heatmap(&cx, year, parent.as_ref()).await?;
+        let heatmap =
+            figure::block(&state, heatmap, format!("/charts/heatmap.png?{query}")).await?;
+        Ok::<_, Error>((chart, heatmap))
+    };
+    let charts = match charts.await {
+        Ok(charts) => charts,
+        Err(e) => return error_page(e),
+    };
+    let page = annual_view(&staff, &report, whose, (today.year(), tz), charts);
     render(StatusCode::OK, &page)
 }
 
@@ -102,11 +123,10 @@ fn annual_view(
     staff: &Staff,
     r: &AnnualReport,
     whose: String,
-    this_year: i32,
-    tz: chrono_tz::Tz,
+    (this_year, tz): (i32, chrono_tz::Tz),
+    (chart, heatmap): (ChartBlock, ChartBlock),
 ) -> AnnualPage {
     let parent = r.parent.clone().unwrap_or_default();
-    let query = format!("year={}&parent={parent}", r.year);
     let api = format!("/api/v1/reports/annual/{}?parent={parent}", r.year);
     let mut links = vec![
         ("Tải CSV".to_string(), format!("{api}&format=csv")),
@@ -155,8 +175,9 @@ fn annual_view(
         min_responses: r.min_responses,
         thresholds: thresholds(&r.bands),
         rows: rank_rows(&r.rows),
-        chart_src: format!("/charts/ranking.png?{query}"),
-        heatmap_src: format!("/charts/heatmap.png?{query}"),
+        chart,
+        heatmap,
+        interval: figure::INTERVAL,
         parent,
     }
 }
@@ -397,8 +418,12 @@ pub(super) async fn public_annual(
         Err(e) => return error_page(e),
     };
     let chart = crate::report::charts::ranking_chart(&report, &whose);
+    let label = format!(
+        "Biểu đồ xếp hạng năm {}: {whose} (số liệu trong bảng ở trên)",
+        report.year
+    );
     let svg = match state.charts.render(chart, Image::Svg).await {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Ok(bytes) => figure::named(&String::from_utf8_lossy(&bytes), &label),
         Err(e) => return error_page(e),
     };
     let query = report
