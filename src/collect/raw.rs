@@ -3,7 +3,9 @@
 //! comments).
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType, Query, SelectStatement};
+use sea_orm::sea_query::{
+    Alias, Asterisk, Expr, ExprTrait, JoinType, Query, SelectStatement, SimpleExpr,
+};
 
 /// `table.column` of a raw query (`r` responses, `a` answers, `x` exclusions, …).
 pub fn col(table: &str, column: &str) -> Expr {
@@ -40,4 +42,22 @@ pub fn answer_rows(excluded_by: Option<DateTime<Utc>>) -> SelectStatement {
         )
         .join_as(JoinType::LeftJoin, t("exclusions"), t("x"), exclusion);
     q
+}
+
+/// Joins `h`, the response's hold while it is not released (a held response has one).
+pub fn join_open_hold(q: &mut SelectStatement) -> &mut SelectStatement {
+    let t = |n: &str| Alias::new(n);
+    q.join_as(
+        JoinType::LeftJoin,
+        t("holds"),
+        t("h"),
+        col("h", "response_id")
+            .equals((t("r"), t("id")))
+            .and(col("h", "released_at").is_null()),
+    )
+}
+
+/// `COUNT(*)` as a 64-bit integer on both databases.
+pub fn count_all() -> SimpleExpr {
+    SimpleExpr::from(Expr::col(Asterisk).count()).cast_as(Alias::new("BIGINT"))
 }

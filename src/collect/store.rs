@@ -58,16 +58,27 @@ impl Channel {
         }
     }
 
+    pub const ALL: [Channel; 5] = [
+        Channel::Qr,
+        Channel::Kiosk,
+        Channel::Web,
+        Channel::Paper,
+        Channel::Api,
+    ];
+
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            Channel::Qr,
-            Channel::Kiosk,
-            Channel::Web,
-            Channel::Paper,
-            Channel::Api,
-        ]
-        .into_iter()
-        .find(|c| c.as_str() == s)
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// The channel as staff call it.
+    pub fn name_vi(self) -> &'static str {
+        match self {
+            Channel::Qr => "Quét mã QR",
+            Channel::Kiosk => "Kiosk tại quầy",
+            Channel::Web => "Trang web",
+            Channel::Paper => "Phiếu giấy",
+            Channel::Api => "Hệ thống khác (API)",
+        }
     }
 }
 

@@ -165,27 +165,51 @@ fn build(
     children: Vec<ChildFigures>,
     (as_of, restated_from): (NaiveDate, Vec<String>),
 ) -> AgencyReport {
-    AgencyReport {
+    let mut report = AgencyReport {
         agency: root.code,
         name: root.name,
         from,
         to,
         method: METHOD,
-        responses: s.responses,
-        excluded: s.excluded,
-        held: s.held,
-        assisted: s.assisted,
-        satisfied: s.overall.satisfied,
-        satisfaction_pct: s.overall.satisfaction_pct,
-        ci95: s.overall.ci95,
-        mean: s.overall.mean,
-        index: s.index,
-        distribution: s.distribution,
-        elements: s.elements,
+        responses: 0,
+        excluded: 0,
+        held: 0,
+        assisted: 0,
+        satisfied: 0,
+        satisfaction_pct: None,
+        ci95: None,
+        mean: None,
+        index: None,
+        distribution: BTreeMap::new(),
+        elements: BTreeMap::new(),
         children,
         as_of,
         restated_from,
         loop_figures: LoopFigures::default(),
+    };
+    report.set_figures(s);
+    report
+}
+
+impl AgencyReport {
+    /// Puts `s` in place of the report's own figures (a slice of its ratings, for one).
+    pub fn set_figures(&mut self, s: Summary) {
+        self.responses = s.responses;
+        self.excluded = s.excluded;
+        self.held = s.held;
+        self.assisted = s.assisted;
+        self.satisfied = s.overall.satisfied;
+        self.satisfaction_pct = s.overall.satisfaction_pct;
+        self.ci95 = s.overall.ci95;
+        self.mean = s.overall.mean;
+        self.index = s.index;
+        self.distribution = s.distribution;
+        self.elements = s.elements;
+    }
+
+    /// The ratings the report's period holds, counted, held and excluded.
+    pub fn ratings(&self) -> u64 {
+        self.responses + self.held + self.excluded
     }
 }
 

@@ -191,6 +191,11 @@ pub async fn distribution(cx: &Context<'_>, code: &AgencyCode, given: Period) ->
         &tallies(&db.read, from, to, Some(&subtree)).await?,
         &subtree,
     );
+    Ok(distribution_of(&root.name, (from, to), &total))
+}
+
+/// The chart of answers 1–5 per question of `total`, the tally of `whose` over a period.
+pub fn distribution_of(whose: &str, (from, to): (NaiveDate, NaiveDate), total: &Tally) -> Chart {
     let rows = std::iter::once((OVERALL, "Nhìn chung"))
         .chain(ELEMENTS.iter().map(|k| (*k, element_label(k))))
         .map(|(key, label)| {
@@ -198,15 +203,14 @@ pub async fn distribution(cx: &Context<'_>, code: &AgencyCode, given: Period) ->
             (label.to_string(), counts.0)
         })
         .collect();
-    Ok(Chart::Distribution {
+    Chart::Distribution {
         title: format!(
-            "Phân bố câu trả lời: {} ({} – {})",
-            root.name,
+            "Phân bố câu trả lời: {whose} ({} – {})",
             from.format("%d/%m/%Y"),
             to.format("%d/%m/%Y")
         ),
         rows,
-    })
+    }
 }
 
 /// The share of each ranked agency per month.

@@ -32,6 +32,8 @@ pub struct CommentQuery<'a> {
     pub search: Option<&'a str>,
     pub offset: u64,
     pub limit: u64,
+    /// Only the comments of one desk or channel, when the slice says so.
+    pub slice: slice::Slice,
 }
 
 /// The comments of `agencies` that were not excluded: those with a low overall answer (1 or
@@ -60,6 +62,7 @@ pub async fn recent_comments(
     .and_where(c("r", "agency_id").is_in(agencies.iter().copied()))
     .and_where(c("r", "submitted_at").gte(q.since))
     .and_where(c("r", "submitted_at").lt(q.until));
+    q.slice.narrow(&mut sql);
     if let Some(words) = q.search.map(str::trim).filter(|w| !w.is_empty()) {
         // The words as typed, `%` and `_` taken literally.
         let escaped = words
@@ -93,3 +96,4 @@ pub mod agency;
 pub mod annual;
 pub mod charts;
 pub mod export;
+pub mod slice;

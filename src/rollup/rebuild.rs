@@ -9,11 +9,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use sea_orm::sea_query::{Alias, ExprTrait, JoinType, Order};
+use sea_orm::sea_query::{Alias, ExprTrait, Order};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr};
 
 use super::{self as rollup, Additions, Count, Grain, Place, Status};
-use crate::collect::raw::{answer_rows, col as c, pick};
+use crate::collect::raw::{answer_rows, col as c, join_open_hold, pick};
 use crate::collect::store::lock_head;
 use crate::db::Db;
 
@@ -137,14 +137,7 @@ async fn recount(
     while from < last {
         let to = Ord::min(from.saturating_add(PAGE), last);
         let mut q = answer_rows(None);
-        q.join_as(
-            JoinType::LeftJoin,
-            t("holds"),
-            t("h"),
-            c("h", "response_id")
-                .equals((t("r"), t("id")))
-                .and(c("h", "released_at").is_null()),
-        );
+        join_open_hold(&mut q);
         pick(
             &mut q,
             &[

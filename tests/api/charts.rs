@@ -28,14 +28,7 @@ async fn setup() -> TestApp {
             );
         }
     }
-    let res = app
-        .post(
-            "/api/v1/responses/import",
-            &app.admin,
-            json!({ "responses": rows }),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    app.import(rows).await;
     app
 }
 

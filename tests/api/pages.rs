@@ -43,14 +43,7 @@ pub async fn setup(public_url: Option<&str>) -> TestApp {
             rows.push(json!({"agency": agency, "submitted_at": day, "answers": {"overall": value}, "comment": comment}));
         }
     }
-    let res = app
-        .post(
-            "/api/v1/responses/import",
-            &app.admin,
-            json!({ "responses": rows }),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    app.import(rows).await;
     app
 }
 
@@ -971,6 +964,91 @@ async fn the_dashboards_charts_are_drawn_in_the_page_with_their_figures_in_table
         "{text}"
     );
     assert!(text.contains("href=\"/charts/agencies/A/trend.png?year=2025\" download"));
+}
+
+#[tokio::test]
+async fn the_dashboard_filters_by_desk_and_channel() {
+    // The fixture's agency A has the desk MC1, "Quầy 1".
+    let app = setup(None).await;
+    // In May 2025, beside the two paper forms of the setup: three at desk MC1 through the
+    // kiosk (5, 5, 2) and one through a QR code without a desk (4).
+    let rows: Vec<serde_json::Value> = [
+        (5, "kiosk", "MC1"),
+        (5, "kiosk", "MC1"),
+        (2, "kiosk", "MC1"),
+        (4, "qr", ""),
+    ]
+    .into_iter()
+    .map(|(v, channel, desk)| {
+        json!({"agency": "A", "submitted_at": "2025-05-06", "answers": {"overall": v},
+                   "channel": channel, "desk": desk, "comment": format!("ý kiến {channel} {v}")})
+    })
+    .collect();
+    app.import(rows).await;
+    let (cookie, _) = sign_in(&app, "lan").await;
+    let get = |query: &str| {
+        let path = format!(
+            "/dashboard?agency=A&year=2025&period=custom&from=2025-05-01&to=2025-05-31{query}"
+        );
+        let cookie = cookie.clone();
+        let app = &app;
+        async move { request(app, Method::GET, &path, &cookie, None).await }
+    };
+    let all = get("").await;
+    assert!(
+        all.text.contains("<span>Số phiếu</span><b>6</b>"),
+        "{}",
+        all.text
+    );
+    // One desk: its three ratings, two satisfied; the comments are that desk's.
+    let desk = get("&desk=MC1").await;
+    assert_eq!(desk.status, StatusCode::OK, "{}", desk.text);
+    assert!(
+        desk.text.contains("<span>Số phiếu</span><b>3</b>"),
+        "{}",
+        desk.text
+    );
+    assert!(desk.text.contains("<b>66,6 %</b>"), "{}", desk.text);
+    assert!(desk.text.contains("Đang lọc: <b>Quầy 1</b>"));
+    assert!(desk.text.contains("<option value=\"MC1\" selected>"));
+    assert!(desk.text.contains("ý kiến kiosk 2"));
+    assert!(!desk.text.contains("ý kiến qr 4"));
+    // The distribution is the slice's too.
+    assert!(desk.text.contains("<th scope=\"row\">Nhìn chung</th><td>3</td><td>0</td><td>1</td><td>0</td><td>0</td><td>2</td>"), "{}", desk.text);
+    // The comment search keeps the filter.
+    assert!(
+        desk.text
+            .contains("<input type=\"hidden\" name=\"desk\" value=\"MC1\">")
+    );
+    // One channel, and both.
+    let qr = get("&channel=qr").await;
+    assert!(
+        qr.text.contains("<span>Số phiếu</span><b>1</b>"),
+        "{}",
+        qr.text
+    );
+    assert!(qr.text.contains("Đang lọc: <b>Quét mã QR</b>"));
+    let paper = get("&channel=paper").await;
+    assert!(
+        paper.text.contains("<span>Số phiếu</span><b>2</b>"),
+        "{}",
+        paper.text
+    );
+    let none = get("&desk=MC1&channel=qr").await;
+    assert!(
+        none.text.contains("<span>Số phiếu</span><b>0</b>"),
+        "{}",
+        none.text
+    );
+    // An unknown desk or channel: the documented error, in Vietnamese.
+    for (bad, words) in [
+        ("&desk=NOPE", "Cơ quan này không có quầy đã chọn."),
+        ("&channel=fax", "Không có kênh đánh giá này."),
+    ] {
+        let res = get(bad).await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        assert!(res.text.contains(words), "{bad}: {}", res.text);
+    }
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use entity::{agency, annual_report};
-use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Query, SimpleExpr};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -25,7 +25,7 @@ use super::{
     this_year,
 };
 use crate::app::Context;
-use crate::collect::raw::answer_rows;
+use crate::collect::raw::{answer_rows, count_all};
 use crate::collect::store::lock_head;
 use crate::db::is_unique_violation;
 use crate::domain::{AgencyCode, Period, Role, Year};
@@ -332,11 +332,6 @@ pub async fn raw_tallies(
         }
     }
     Ok(out)
-}
-
-/// `COUNT(*)` as a 64-bit integer on both databases.
-fn count_all() -> SimpleExpr {
-    SimpleExpr::from(Expr::col(Asterisk).count()).cast_as(Alias::new("BIGINT"))
 }
 
 /// Responses of the frozen year received after the freeze, not excluded, in its units.

@@ -2,8 +2,10 @@
 
 use super::figure::{self, ChartBlock};
 use super::*;
+use crate::collect::store::Channel;
 use crate::domain::period::Span;
 use crate::report::charts;
+use crate::report::slice::{self, Slice};
 
 /// The query of the dashboard.
 #[derive(Debug, Default, Deserialize)]
@@ -20,6 +22,9 @@ pub struct DashboardQuery {
     /// Words the comments shown must hold, and their page (from 1).
     pub words: Option<String>,
     pub page: Option<String>,
+    /// Only one desk's ratings (its code) and/or one channel's (`qr`, `paper`, …).
+    pub desk: Option<String>,
+    pub channel: Option<String>,
 }
 
 /// Comments on one page of the dashboard.
@@ -60,6 +65,45 @@ fn span_of(q: &DashboardQuery) -> Result<(&'static str, Span), Error> {
             _ => ("ytd", Span::YearToDate),
         },
     )
+}
+
+/// The slice of ratings the filters pick, and its words ("Quầy 1 · Phiếu giấy").
+fn slice_of(q: &DashboardQuery, desks: &[desk::Model]) -> Result<(Slice, String), Error> {
+    fn given(raw: &Option<String>) -> Option<&str> {
+        raw.as_deref().map(str::trim).filter(|r| !r.is_empty())
+    }
+    let desk = given(&q.desk)
+        .map(|code| {
+            desks.iter().find(|d| d.code == code).ok_or_else(|| {
+                Error::invalid(
+                    "desk",
+                    crate::domain::Invalid::new("unknown_desk", "no such desk at this agency"),
+                )
+            })
+        })
+        .transpose()?;
+    let channel = given(&q.channel)
+        .map(|raw| {
+            Channel::parse(raw).ok_or_else(|| {
+                Error::invalid(
+                    "channel",
+                    crate::domain::Invalid::new("unknown_channel", "no such channel"),
+                )
+            })
+        })
+        .transpose()?;
+    let words: Vec<&str> = desk
+        .map(|d| d.name.as_str())
+        .into_iter()
+        .chain(channel.map(Channel::name_vi))
+        .collect();
+    Ok((
+        Slice {
+            desk: desk.map(|d| d.id),
+            channel,
+        },
+        words.join(" · "),
+    ))
 }
 
 /// A change against the period before, in words: "+1,2 điểm so với kỳ trước".
@@ -151,6 +195,13 @@ struct DashboardPage {
     comments_next: Option<String>,
     /// Administrators and managers print their desks' QR cards and open their kiosks.
     desk_links: bool,
+    /// The filters' choices (value, label, chosen), the slice shown in words, and why a
+    /// slice was not applied.
+    desk_choices: Vec<(String, String, bool)>,
+    channel_choices: Vec<(&'static str, &'static str, bool)>,
+    sliced: String,
+    unsliced_why: Option<String>,
+    all_href: String,
 }
 
 /// The agency a dashboard shows by default: the user's own, or for an administrator the
@@ -208,16 +259,66 @@ async fn dashboard_page(
         from: Some(first),
         to: Some(today),
     };
-    let r = report(&cx, &code, period, None).await?;
+    let mut r = report(&cx, &code, period, None).await?;
     let earlier = Period {
         from: Some(before_first),
         to: Some(before_last),
     };
-    let b = report(&cx, &code, earlier, None).await?;
-    let keep = match span {
+    let mut b = report(&cx, &code, earlier, None).await?;
+    let desk_models = desk::Entity::find()
+        .filter(desk::Column::AgencyId.eq(agency.id))
+        .order_by_asc(desk::Column::Code)
+        .all(&db.read)
+        .await?;
+    let (mut slice, mut sliced) = slice_of(&q, &desk_models)?;
+    let subtree = tree.subtree(agency.id);
+    let instants = |from, to: chrono::NaiveDate| {
+        (
+            crate::domain::period::start_of(tz, from),
+            crate::domain::period::start_of(tz, to + chrono::Days::new(1)),
+        )
+    };
+    let (since, until) = instants(first, today);
+    // A slice is counted from the raw ratings: only over a bounded number of them.
+    let mut unsliced_why = None;
+    let mut slice_tally = None;
+    if !slice.is_all() {
+        if Slice::fits(r.ratings()) && Slice::fits(b.ratings()) {
+            let now_t = slice::tally(&db.read, &subtree, (since, until), slice).await?;
+            let before_t = slice::tally(
+                &db.read,
+                &subtree,
+                instants(before_first, before_last),
+                slice,
+            )
+            .await?;
+            r.set_figures(score::summarize(&now_t));
+            b.set_figures(score::summarize(&before_t));
+            slice_tally = Some(now_t);
+        } else {
+            unsliced_why = Some(format!(
+                "Bộ lọc chưa được áp dụng: kỳ này có hơn {} phiếu. Hãy chọn kỳ ngắn hơn hoặc \
+                 một đơn vị nhỏ hơn.",
+                vn_count(slice::MAX_RATINGS)
+            ));
+            slice = Slice::default();
+            sliced.clear();
+        }
+    }
+    let mut keep = match span {
         Span::Custom(..) => format!("&period=custom&from={first}&to={today}"),
         _ => format!("&period={span_key}"),
     };
+    let all_href = format!("/dashboard?agency={}&year={year}{keep}", agency.code);
+    // Links to other agencies keep the period and the channel; this agency's own links
+    // keep its desk too.
+    if let Some(c) = slice.channel {
+        keep.push_str(&format!("&channel={}", c.as_str()));
+    }
+    let mut keep_here = keep.clone();
+    if let Some(d) = desk_models.iter().find(|d| Some(d.id) == slice.desk) {
+        keep_here.push_str(&format!("&desk={}", d.code));
+    }
 
     // Rank and band among the siblings, without the siblings' figures.
     let standing = annual::standing(&cx, year, &code).await?;
@@ -358,7 +459,7 @@ async fn dashboard_page(
         Header {
             label,
             href: format!(
-                "/dashboard?agency={}&year={year}{keep}&sort={key}&dir={next}",
+                "/dashboard?agency={}&year={year}{keep_here}&sort={key}&dir={next}",
                 agency.code
             ),
             aria_sort: active.then_some(if descending {
@@ -372,11 +473,6 @@ async fn dashboard_page(
     .collect();
 
     // Desks of this agency.
-    let desk_models = desk::Entity::find()
-        .filter(desk::Column::AgencyId.eq(agency.id))
-        .order_by_asc(desk::Column::Code)
-        .all(&db.read)
-        .await?;
     let by_desk = desk_tallies(&db.read, agency.id, first, today).await?;
     let desks = desk_models
         .iter()
@@ -394,9 +490,6 @@ async fn dashboard_page(
         })
         .collect();
 
-    let subtree = tree.subtree(agency.id);
-    let since = crate::domain::period::start_of(tz, first);
-    let until = crate::domain::period::start_of(tz, today + chrono::Days::new(1));
     let may_read_comments = Role::READ_RESPONSES.contains(&by.role);
     let words = q.words.as_deref().map(str::trim).filter(|w| !w.is_empty());
     let page = q
@@ -413,6 +506,7 @@ async fn dashboard_page(
             offset: (page - 1) * COMMENTS_PER_PAGE,
             // One more than a page says whether there is a next one.
             limit: COMMENTS_PER_PAGE + 1,
+            slice,
         };
         recent_comments(&db.read, &subtree, &wanted).await?
     } else {
@@ -435,7 +529,7 @@ async fn dashboard_page(
             url.append_pair("words", w);
         }
         url.append_pair("page", &n.to_string());
-        format!("/dashboard?{}{keep}#comments", url.finish())
+        format!("/dashboard?{}{keep_here}#comments", url.finish())
     };
     let comments_previous = (page > 1).then(|| comments_link(page - 1));
     let comments_next = more.then(|| comments_link(page + 1));
@@ -532,9 +626,16 @@ async fn dashboard_page(
         format!("/charts/agencies/{}/trend.png?year={year}", agency.code),
     )
     .await?;
+    let distribution = match &slice_tally {
+        Some(t) => {
+            let whose = format!("{}, {sliced}", agency.name);
+            charts::distribution_of(&whose, (first, today), t)
+        }
+        None => charts::distribution(&cx, &code, period).await?,
+    };
     let distribution = figure::block(
         state,
-        charts::distribution(&cx, &code, period).await?,
+        distribution,
         format!(
             "/charts/agencies/{}/distribution.png?{period_q}",
             agency.code
@@ -612,5 +713,16 @@ async fn dashboard_page(
         comments_previous,
         comments_next,
         desk_links: matches!(by.role, Role::Admin | Role::Manager),
+        desk_choices: desk_models
+            .iter()
+            .map(|d| (d.code.clone(), d.name.clone(), Some(d.id) == slice.desk))
+            .collect(),
+        channel_choices: Channel::ALL
+            .iter()
+            .map(|c| (c.as_str(), c.name_vi(), Some(*c) == slice.channel))
+            .collect(),
+        sliced,
+        unsliced_why,
+        all_href,
     })
 }

@@ -151,6 +151,8 @@ pub(crate) fn message_vi(e: &Error) -> String {
         "forbidden" => "Vai trò hoặc phạm vi cơ quan của tài khoản không bao gồm nội dung này.",
         "not_found" => "Không có trang hay nội dung này.",
         "agency_not_found" | "unknown_agency" => "Không có cơ quan với mã đã chọn.",
+        "unknown_desk" => "Cơ quan này không có quầy đã chọn.",
+        "unknown_channel" => "Không có kênh đánh giá này.",
         "unknown_parent" => "Không có cơ quan cấp trên với mã đã chọn.",
         "case_not_found" => "Không tìm thấy phản ánh này.",
         "response_not_found" => "Không tìm thấy phiếu đánh giá này.",
