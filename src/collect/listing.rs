@@ -204,42 +204,13 @@ async fn produce(
     tz: Tz,
     tx: &mpsc::Sender<Result<Bytes, std::io::Error>>,
 ) -> anyhow::Result<()> {
-    let c = |column: &str| Expr::col((Alias::new("r"), Alias::new(column)));
     let mut out = Renderer::new(format, tz);
     let mut after: Option<(DateTime<Utc>, i64)> = None;
     loop {
-        let mut page = select.clone();
-        if let Some((at, id)) = after {
-            // A row comparison, which both databases read as one range of the index on
-            // (submitted_at, id): each page starts where the last one ended.
-            page.and_where(
-                Expr::tuple([c("submitted_at"), c("id")])
-                    .gt(Expr::tuple([Expr::val(at), Expr::val(id)])),
-            );
-        }
-        page.limit(PAGE);
-        let rows = conn.query_all(&page).await?;
-        let mut listed = rows
-            .iter()
-            .map(|row| decode(row, row.try_get("", "id")?))
-            .collect::<Result<Vec<_>, _>>()?;
+        let listed = read_page(conn, &select, after, PAGE).await?;
         let Some(last) = listed.last() else { break };
         after = Some((last.submitted_at, last.id));
-        let ids: Vec<i64> = listed.iter().map(|r| r.id).collect();
-        let answers = answer::Entity::find()
-            .filter(answer::Column::ResponseId.is_in(ids))
-            .all(conn)
-            .await?;
-        let mut by_id: std::collections::HashMap<i64, BTreeMap<String, i16>> =
-            std::collections::HashMap::new();
-        for a in answers {
-            by_id
-                .entry(a.response_id)
-                .or_default()
-                .insert(a.question_key, a.value);
-        }
-        for r in &mut listed {
-            r.answers = by_id.remove(&r.id).unwrap_or_default();
+        for r in &listed {
             out.push(r)?;
             if out.buf.len() >= CHUNK && !send(tx, out.take()).await {
                 return Ok(()); // the client went away or stopped reading
@@ -252,6 +223,76 @@ async fn produce(
     out.finish()?;
     send(tx, out.take()).await;
     Ok(())
+}
+
+/// At most `limit` responses of `select` after `after` (its time and id) in listing order,
+/// with their answers.
+async fn read_page(
+    conn: &impl ConnectionTrait,
+    select: &SelectStatement,
+    after: Option<(DateTime<Utc>, i64)>,
+    limit: u64,
+) -> Result<Vec<ListedResponse>, sea_orm::DbErr> {
+    let c = |column: &str| Expr::col((Alias::new("r"), Alias::new(column)));
+    let mut page = select.clone();
+    if let Some((at, id)) = after {
+        // A row comparison, which both databases read as one range of the index on
+        // (submitted_at, id): each page starts where the last one ended.
+        page.and_where(
+            Expr::tuple([c("submitted_at"), c("id")])
+                .gt(Expr::tuple([Expr::val(at), Expr::val(id)])),
+        );
+    }
+    page.limit(limit);
+    let rows = conn.query_all(&page).await?;
+    let mut listed = rows
+        .iter()
+        .map(|row| decode(row, row.try_get("", "id")?))
+        .collect::<Result<Vec<_>, _>>()?;
+    let ids: Vec<i64> = listed.iter().map(|r| r.id).collect();
+    if ids.is_empty() {
+        return Ok(listed);
+    }
+    let answers = answer::Entity::find()
+        .filter(answer::Column::ResponseId.is_in(ids))
+        .all(conn)
+        .await?;
+    let mut by_id: std::collections::HashMap<i64, BTreeMap<String, i16>> =
+        std::collections::HashMap::new();
+    for a in answers {
+        by_id
+            .entry(a.response_id)
+            .or_default()
+            .insert(a.question_key, a.value);
+    }
+    for r in &mut listed {
+        r.answers = by_id.remove(&r.id).unwrap_or_default();
+    }
+    Ok(listed)
+}
+
+/// One page of the listing for people: at most `limit` (1–500) responses of `agency`'s
+/// subtree (the caller's own by default) within `period`, after response `after`, oldest
+/// first. Roles as for the listing.
+pub async fn page(
+    cx: &Context<'_>,
+    agency: Option<&crate::domain::AgencyCode>,
+    period: Period,
+    after: Option<i64>,
+    limit: u64,
+) -> Result<Vec<ListedResponse>> {
+    let Context { db, by, config, .. } = *cx;
+    by.require_role(&Role::READ_RESPONSES)?;
+    let agencies = cx.subtree_or_own(agency).await?;
+    let select = statement(agencies, period.instants(config.timezone));
+    let after = match after {
+        Some(id) => entity::response::Entity::find_by_id(id)
+            .one(&db.read)
+            .await?
+            .map(|r| (r.submitted_at, r.id)),
+        None => None,
+    };
+    Ok(read_page(&db.read, &select, after, limit.clamp(1, PAGE)).await?)
 }
 
 /// Hands a chunk to the client's connection; false when the client is gone or has taken

@@ -143,7 +143,7 @@ async fn checklist_view(
         },
         Step {
             title: "Loại các phiếu không hợp lệ (có lý do)",
-            href: format!("/admin/review?year={y}"),
+            href: format!("/admin/responses?from={y}-01-01&to={y}-12-31"),
             status: format!("Đã loại {} phiếu của năm {y}.", vn_count(r_excluded(r))),
             done: true,
         },

@@ -407,6 +407,7 @@ async fn staff_pages_are_accessible_and_show_the_charts() {
             ("admin-agency", "/admin/agencies/KH.STP".to_string()),
             ("admin-users", "/admin/users".to_string()),
             ("review", "/admin/review".to_string()),
+            ("responses", format!("/admin/responses?agency=KH.STP&from={last}-01-01")),
             ("card", card_path.clone()),
             ("kiosk", kiosk_path.clone()),
             ("unknown-link", "/r/AAAAAAAAAAAAAAAAAAAAAA".to_string()),

@@ -120,7 +120,7 @@ pub async fn sign_in(app: &TestApp, username: &str) -> (String, String) {
     (cookie, hidden(&page.text, "csrf"))
 }
 
-fn urlencode(s: &str) -> String {
+pub fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 

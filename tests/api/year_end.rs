@@ -6,7 +6,7 @@ use axum::http::{Method, Request, StatusCode, header};
 use serde_json::json;
 
 use crate::helpers::{TestApp, TestResponse};
-use crate::pages::{request, setup, sign_in};
+use crate::pages::{request, setup, sign_in, urlencode};
 
 /// A multipart upload of the year-end import form.
 async fn upload(app: &TestApp, cookie: &str, csrf: Option<&str>, csv: &str) -> TestResponse {
@@ -231,4 +231,163 @@ async fn verification_is_a_readable_page() {
         "{}",
         annual.text
     );
+}
+
+/// The ids of the ratings a list page offers to exclude, in its order.
+fn tick_boxes(html: &str) -> Vec<String> {
+    html.split("name=\"id\" value=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test]
+async fn ratings_are_excluded_from_the_response_list_all_or_nothing() {
+    let app = setup(None).await;
+    let (cookie, csrf) = sign_in(&app, "lan").await;
+    let list = "/admin/responses?agency=A&from=2025-05-01&to=2025-05-31";
+    let page = request(&app, Method::GET, list, &cookie, None).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    // A's two ratings of May 2025, with their answers and comments, escaped.
+    let ids = tick_boxes(&page.text);
+    assert_eq!(ids.len(), 2, "{}", page.text);
+    assert!(
+        page.text.contains("Chờ quá lâu &#60;b&#62;"),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains("Phiếu giấy"));
+    let form = |ids: &[&str], reason: &str| {
+        let mut body = format!(
+            "csrf={csrf}&agency=A&from=2025-05-01&to=2025-05-31&reason={}",
+            urlencode(reason)
+        );
+        for id in ids {
+            body.push_str(&format!("&id={id}"));
+        }
+        body
+    };
+    let exclude = |body: String| {
+        let cookie = cookie.clone();
+        let app = &app;
+        async move {
+            request(
+                app,
+                Method::POST,
+                "/admin/responses/exclude",
+                &cookie,
+                Some(body),
+            )
+            .await
+        }
+    };
+    let before = app.fingerprint().await;
+    // Nothing ticked, or no reason: refused in Vietnamese, the input kept, nothing changed.
+    let res = exclude(form(&[], "phiếu thử")).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        res.text
+            .contains("Hãy đánh dấu ít nhất một phiếu cần loại."),
+        "{}",
+        res.text
+    );
+    assert!(res.text.contains("value=\"phiếu thử\""), "{}", res.text);
+    let res = exclude(form(&[&ids[1]], "")).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        res.text.contains("Hãy ghi lý do trên một dòng"),
+        "{}",
+        res.text
+    );
+    assert!(
+        res.text.contains(&format!("value=\"{}\" checked", ids[1])),
+        "{}",
+        res.text
+    );
+    // An unknown rating among the ticked: none is excluded.
+    let res = exclude(form(&[&ids[1], "999999"], "phiếu thử")).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.text);
+    // Without the form's token.
+    let res = exclude(format!("id={}&reason=x", ids[1])).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.fingerprint().await, before);
+
+    // One ticked with a reason: excluded, back to the same list, which says so.
+    let res = exclude(form(&[&ids[1]], "phiếu thử của cán bộ")).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
+    let to = res.headers[header::LOCATION].to_str().unwrap().to_string();
+    assert!(
+        to.starts_with("/admin/responses?agency=A&from=2025-05-01"),
+        "{to}"
+    );
+    let page = request(&app, Method::GET, &to, &cookie, None).await;
+    assert!(
+        page.text.contains("Đã loại 1 phiếu khỏi số liệu."),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains("Đã loại</td>"));
+    assert_eq!(
+        tick_boxes(&page.text),
+        [ids[0].clone()],
+        "an excluded rating has no box"
+    );
+    let report = app
+        .get(
+            "/api/v1/reports/agencies/A?from=2025-05-01&to=2025-05-31",
+            &app.admin,
+        )
+        .await
+        .json();
+    assert_eq!(report["responses"], 1);
+    assert_eq!(report["excluded"], 1);
+
+    // The next page starts after a rating; a bad start is refused.
+    let page = request(
+        &app,
+        Method::GET,
+        &format!("{list}&after={}", ids[0]),
+        &cookie,
+        None,
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        !page.text.contains(&format!("<td>{}</td>", ids[0])),
+        "{}",
+        page.text
+    );
+    assert!(
+        page.text.contains(&format!("<td>{}</td>", ids[1])),
+        "{}",
+        page.text
+    );
+    let page = request(&app, Method::GET, &format!("{list}&after=x"), &cookie, None).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // A manager reads the list of the own agency, without the form, and may not exclude.
+    let (manager, manager_csrf) = sign_in(&app, "minh").await;
+    let page = request(&app, Method::GET, list, &manager, None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(tick_boxes(&page.text).is_empty());
+    assert!(!page.text.contains("Loại các phiếu đã chọn"));
+    let res = request(
+        &app,
+        Method::POST,
+        "/admin/responses/exclude",
+        &manager,
+        Some(format!("csrf={manager_csrf}&id={}&reason=x", ids[0])),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.text);
+    let page = request(
+        &app,
+        Method::GET,
+        "/admin/responses?agency=B",
+        &manager,
+        None,
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
 }

@@ -598,6 +598,13 @@ async fn dashboard_page(
     }
     if Role::READ_RESPONSES.contains(&by.role) {
         links.push((
+            "Danh sách phiếu đánh giá".to_string(),
+            format!(
+                "/admin/responses?agency={}&from={first}&to={today}",
+                agency.code
+            ),
+        ));
+        links.push((
             "Phiếu đánh giá (CSV)".to_string(),
             format!(
                 "/api/v1/responses?agency={}&{period_q}&format=csv",

@@ -40,6 +40,7 @@ mod dashboard;
 mod figure;
 mod login;
 mod ranking;
+mod responses;
 mod review;
 
 use dashboard::dashboard;
@@ -55,6 +56,8 @@ pub fn router() -> Router<AppState> {
         .route("/logout", post(logout))
         .route("/dashboard", get(dashboard))
         .route("/admin/review", get(review_page).post(decide))
+        .route("/admin/responses", get(responses::list_page))
+        .route("/admin/responses/exclude", post(responses::exclude))
         .route("/reports/annual", get(annual_page))
         .route("/reports/annual/freeze", get(freeze_check).post(freeze))
         .route("/public", get(ranking::public_index))
@@ -152,6 +155,8 @@ pub(crate) fn message_vi(e: &Error) -> String {
         "not_found" => "Không có trang hay nội dung này.",
         "agency_not_found" | "unknown_agency" => "Không có cơ quan với mã đã chọn.",
         "unknown_desk" => "Cơ quan này không có quầy đã chọn.",
+        "no_ratings_ticked" => "Hãy đánh dấu ít nhất một phiếu cần loại.",
+        "invalid_reason" => "Hãy ghi lý do trên một dòng, từ 1 đến 500 ký tự.",
         "unknown_channel" => "Không có kênh đánh giá này.",
         "unknown_parent" => "Không có cơ quan cấp trên với mã đã chọn.",
         "case_not_found" => "Không tìm thấy phản ánh này.",
