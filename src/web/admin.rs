@@ -13,7 +13,7 @@ use sea_orm::{EntityTrait, QueryOrder};
 use super::AppState;
 use super::error::Result;
 use super::pages::shown;
-use super::pages::{Chrome, Staff, StaffForm, see_other};
+use super::pages::{Chrome, Kept, Staff, StaffForm, refused, see_other};
 use crate::collect::links;
 use crate::domain::Role;
 use crate::domain::text::fold;
@@ -54,6 +54,8 @@ struct AdminPage {
     /// Those the search finds (all without a search).
     agencies: Vec<AgencyView>,
     q: String,
+    /// The new-agency form, when it was refused.
+    kept: Kept,
 }
 
 #[derive(Template)]
@@ -63,6 +65,8 @@ struct AgencyPage {
     agency: AgencyView,
     parent: Option<(String, String)>,
     saved: bool,
+    /// A refused form of the page: `rename`, `desk`, or `desk-{agency}-{code}`.
+    kept: Kept,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -76,7 +80,8 @@ async fn page(
     staff: Staff,
     Query(q): Query<AdminQuery>,
 ) -> Response {
-    shown(view(&state, &staff, q.q.as_deref().unwrap_or("")).await)
+    let q = q.q.as_deref().unwrap_or("");
+    shown(view(&state, &staff, q, Kept::default()).await)
 }
 
 /// Spaces showing a depth in the tree.
@@ -118,7 +123,7 @@ async fn tree_view(state: &AppState, staff: &Staff) -> Result<Vec<AgencyView>> {
 }
 
 /// The list: every agency, or those whose name or code holds the search (without tones).
-async fn view(state: &AppState, staff: &Staff, q: &str) -> Result<AdminPage> {
+async fn view(state: &AppState, staff: &Staff, q: &str, kept: Kept) -> Result<AdminPage> {
     let all = tree_view(state, staff).await?;
     let wanted = fold(q.trim());
     let agencies = all
@@ -142,6 +147,7 @@ async fn view(state: &AppState, staff: &Staff, q: &str) -> Result<AdminPage> {
         all,
         agencies,
         q: q.to_string(),
+        kept,
     })
 }
 
@@ -152,26 +158,54 @@ async fn detail(
     Path(code): Path<String>,
     Query(q): Query<AdminQuery>,
 ) -> Response {
-    let built = async {
-        let code = org::code_of(&code)?;
-        let all = tree_view(&state, &staff).await?;
-        let agencies = state.context(&staff.signed_in.principal).agencies().await?;
-        let found = agencies.by_code(code.as_str())?;
-        let parent = agencies
-            .get_parent(found)
-            .map(|p| (p.name.clone(), format!("/admin/agencies/{}", p.code)));
-        let agency = all
-            .into_iter()
-            .find(|a| a.code == code.as_str())
-            .ok_or_else(|| crate::Error::not_found("agency_not_found", "no such agency today"))?;
-        Ok::<_, crate::Error>(AgencyPage {
-            chrome: Chrome::of(&staff.signed_in),
-            agency,
-            parent,
-            saved: q.saved.is_some(),
-        })
-    };
-    shown(built.await)
+    shown(detail_view(&state, &staff, &code, q.saved.is_some(), Kept::default()).await)
+}
+
+async fn detail_view(
+    state: &AppState,
+    staff: &Staff,
+    code: &str,
+    saved: bool,
+    kept: Kept,
+) -> Result<AgencyPage> {
+    let code = org::code_of(code)?;
+    let all = tree_view(state, staff).await?;
+    let agencies = state.context(&staff.signed_in.principal).agencies().await?;
+    let found = agencies.by_code(code.as_str())?;
+    let parent = agencies
+        .get_parent(found)
+        .map(|p| (p.name.clone(), format!("/admin/agencies/{}", p.code)));
+    let agency = all
+        .into_iter()
+        .find(|a| a.code == code.as_str())
+        .ok_or_else(|| crate::Error::not_found("agency_not_found", "no such agency today"))?;
+    Ok(AgencyPage {
+        chrome: Chrome::of(&staff.signed_in),
+        agency,
+        parent,
+        saved,
+        kept,
+    })
+}
+
+/// After a form of agency `code`'s page: back to it saying so, or the page again with
+/// the form as typed and why it was refused.
+async fn on_agency_page<T>(
+    form: &StaffForm,
+    code: &str,
+    which: &str,
+    done: crate::error::Result<T>,
+) -> Response {
+    match done {
+        Ok(_) => see_other(Ok(back_to(code))),
+        Err(e) => {
+            let kept = Kept::of(which, &e, form);
+            refused(
+                e,
+                detail_view(&form.state, &form.staff, code, false, kept).await,
+            )
+        }
+    }
 }
 
 /// Where a form about agency `code` returns: its page, saying it was saved.
@@ -186,8 +220,13 @@ async fn add_agency(form: StaffForm) -> Response {
         parent: form.optional("parent"),
         level: None,
     };
-    let done = org::create_agency(&form.context(), input).await;
-    see_other(done.map(|a| back_to(&a.code)))
+    match org::create_agency(&form.context(), input).await {
+        Ok(a) => see_other(Ok(back_to(&a.code))),
+        Err(e) => {
+            let kept = Kept::of("agency", &e, &form);
+            refused(e, view(&form.state, &form.staff, "", kept).await)
+        }
+    }
 }
 
 async fn rename_agency(Path(code): Path<String>, form: StaffForm) -> Response {
@@ -195,8 +234,7 @@ async fn rename_agency(Path(code): Path<String>, form: StaffForm) -> Response {
         name: form.field("name"),
     };
     let done = async { org::rename_agency(&form.context(), &org::code_of(&code)?, input).await };
-    let done = done.await;
-    see_other(done.map(|_| back_to(&code)))
+    on_agency_page(&form, &code, "rename", done.await).await
 }
 
 async fn add_desk(Path(code): Path<String>, form: StaffForm) -> Response {
@@ -205,8 +243,7 @@ async fn add_desk(Path(code): Path<String>, form: StaffForm) -> Response {
         name: form.field("name"),
     };
     let done = async { org::create_desk(&form.context(), &org::code_of(&code)?, input).await };
-    let done = done.await;
-    see_other(done.map(|_| back_to(&code)))
+    on_agency_page(&form, &code, "desk", done.await).await
 }
 
 async fn rename_desk(Path((code, desk_code)): Path<(String, String)>, form: StaffForm) -> Response {
@@ -217,8 +254,8 @@ async fn rename_desk(Path((code, desk_code)): Path<(String, String)>, form: Staf
         let code = org::code_of(&code)?;
         org::rename_desk(&form.context(), &code, &desk_code, input).await
     };
-    let done = done.await;
-    see_other(done.map(|_| back_to(code.as_str())))
+    let which = format!("desk-{code}-{desk_code}");
+    on_agency_page(&form, &code, &which, done.await).await
 }
 
 /// The desk's printable card, its permanent link made on first use.

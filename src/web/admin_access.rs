@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use entity::agency;
@@ -13,7 +13,7 @@ use sea_orm::{EntityTrait, QueryOrder};
 use super::AppState;
 use super::error::Result;
 use super::pages::shown;
-use super::pages::{Chrome, Staff, StaffForm, error_page, see_other};
+use super::pages::{Chrome, Kept, Staff, StaffForm, refused, see_other};
 use crate::domain::Role;
 use crate::govern::access::{self, UserDto};
 
@@ -47,6 +47,27 @@ struct AccessPage {
     agencies: Vec<(String, String)>,
     /// A key just created: shown this once.
     new_key: Option<String>,
+    /// What the last form did, or the refused form as typed.
+    saved: Option<&'static str>,
+    kept: Kept,
+}
+
+/// The query of the page: what was just done.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Done {
+    saved: Option<String>,
+}
+
+/// What each form did, in words.
+fn saved_text(what: &str) -> Option<&'static str> {
+    Some(match what {
+        "user" => "Đã thêm người dùng.",
+        "password" => "Đã đặt mật khẩu mới; các phiên đăng nhập khác của người đó đã kết thúc.",
+        "disabled" => "Đã khóa tài khoản; mọi phiên đăng nhập của tài khoản đã kết thúc.",
+        "enabled" => "Đã mở khóa tài khoản.",
+        "revoked" => "Đã thu hồi khóa API.",
+        _ => return None,
+    })
 }
 
 const ROLES: [(&str, &str); 4] = [
@@ -56,7 +77,15 @@ const ROLES: [(&str, &str); 4] = [
     ("admin", "Quản trị viên (admin)"),
 ];
 
-async fn view(state: &AppState, staff: &Staff, new_key: Option<String>) -> Result<AccessPage> {
+/// The page: with a key just made, a confirmation, or a refused form.
+#[derive(Default)]
+struct Shown {
+    new_key: Option<String>,
+    saved: Option<&'static str>,
+    kept: Kept,
+}
+
+async fn view(state: &AppState, staff: &Staff, shown: Shown) -> Result<AccessPage> {
     let by = &staff.signed_in.principal;
     by.require_role(&[Role::Admin])?;
     let users = access::list_users(&state.context(by)).await?;
@@ -90,20 +119,47 @@ async fn view(state: &AppState, staff: &Staff, new_key: Option<String>) -> Resul
         keys,
         roles: ROLES.to_vec(),
         agencies,
-        new_key,
+        new_key: shown.new_key,
+        saved: shown.saved,
+        kept: shown.kept,
     })
 }
 
-async fn show(state: &AppState, staff: &Staff, new_key: Option<String>) -> Response {
-    shown(view(state, staff, new_key).await)
+async fn users_page(
+    State(state): State<AppState>,
+    staff: Staff,
+    Query(done): Query<Done>,
+) -> Response {
+    let saved = done.saved.as_deref().and_then(saved_text);
+    let page = Shown {
+        saved,
+        ..Shown::default()
+    };
+    shown(view(&state, &staff, page).await)
 }
 
-async fn users_page(State(state): State<AppState>, staff: Staff) -> Response {
-    show(&state, &staff, None).await
+async fn keys_page(state: State<AppState>, staff: Staff, done: Query<Done>) -> Response {
+    users_page(state, staff, done).await
 }
 
-async fn keys_page(State(state): State<AppState>, staff: Staff) -> Response {
-    show(&state, &staff, None).await
+/// After a form: to the page saying what was done (`saved`, `anchor`), or the page again
+/// with form `which` as typed and why it was refused.
+async fn after<T>(
+    form: &StaffForm,
+    which: &str,
+    done: crate::error::Result<T>,
+    (saved, anchor): (&str, &str),
+) -> Response {
+    match done {
+        Ok(_) => see_other(Ok(format!("/admin/users?saved={saved}#{anchor}"))),
+        Err(e) => {
+            let page = Shown {
+                kept: Kept::of(which, &e, form),
+                ..Shown::default()
+            };
+            refused(e, view(&form.state, &form.staff, page).await)
+        }
+    }
 }
 
 fn role_of(raw: &str) -> Result<Role> {
@@ -123,10 +179,8 @@ async fn add_user(form: StaffForm) -> Response {
         )
         .await
     };
-    see_other(done.await.map(|_| USERS.into()))
+    after(&form, "user", done.await, ("user", "users")).await
 }
-
-const USERS: &str = "/admin/users#users";
 
 async fn disable(name: Path<String>, form: StaffForm) -> Response {
     set_active(name, form, false).await
@@ -138,7 +192,8 @@ async fn enable(name: Path<String>, form: StaffForm) -> Response {
 
 async fn set_active(Path(name): Path<String>, form: StaffForm, active: bool) -> Response {
     let done = access::set_active(&form.context(), &name, active).await;
-    see_other(done.map(|_| USERS.into()))
+    let saved = if active { "enabled" } else { "disabled" };
+    after(&form, "active", done, (saved, "users")).await
 }
 
 async fn password(Path(name): Path<String>, form: StaffForm) -> Response {
@@ -147,12 +202,12 @@ async fn password(Path(name): Path<String>, form: StaffForm) -> Response {
     let keep = (staff.signed_in.user.username == name).then_some(staff.token.as_str());
     let password = form.field("password");
     let done = access::set_password(&form.context(), &name, &password, keep).await;
-    see_other(done.map(|_| USERS.into()))
+    after(&form, &format!("pw-{name}"), done, ("password", "users")).await
 }
 
 async fn revoke(Path(id): Path<i64>, form: StaffForm) -> Response {
     let done = access::revoke_key(&form.context(), id).await;
-    see_other(done.map(|_| "/admin/keys#keys".into()))
+    after(&form, "revoke", done, ("revoked", "keys")).await
 }
 
 /// Creates a key and shows it on the page this once (never in a redirect's address).
@@ -171,13 +226,17 @@ async fn create_key(form: StaffForm) -> Response {
     .await;
     match created {
         Ok(key) => {
-            let mut res = show(&form.state, &form.staff, Some(key.0)).await;
+            let page = Shown {
+                new_key: Some(key.0),
+                ..Shown::default()
+            };
+            let mut res = shown(view(&form.state, &form.staff, page).await);
             res.headers_mut().insert(
                 axum::http::header::CACHE_CONTROL,
                 axum::http::HeaderValue::from_static("no-store"),
             );
             res
         }
-        Err(e) => error_page(e),
+        Err(e) => after(&form, "key", Err::<(), _>(e), ("", "keys")).await,
     }
 }

@@ -234,3 +234,68 @@ async fn the_admin_page_disables_users_and_revokes_keys() {
     let res = request(&app, Method::GET, "/admin/users", &minh, None).await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn user_and_key_forms_keep_what_was_typed_and_confirm_what_was_done() {
+    let app = setup(None).await;
+    let (admin, csrf) = sign_in(&app, "lan").await;
+    let post = |path: &'static str, body: String| {
+        let admin = admin.clone();
+        let app = &app;
+        async move { request(app, Method::POST, path, &admin, Some(body)).await }
+    };
+    let before = app.fingerprint().await;
+    // A password too short: refused with the reason, the rest as typed, the password not.
+    let res = post(
+        "/admin/users",
+        format!("csrf={csrf}&username=hoa&password=short1&role=manager&agency=B"),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.text);
+    assert!(
+        res.text.contains("Mật khẩu phải có ít nhất 8 ký tự."),
+        "{}",
+        res.text
+    );
+    assert!(res.text.contains("id=\"u-name\" name=\"username\" required maxlength=\"64\" autocomplete=\"off\" value=\"hoa\""), "{}", res.text);
+    assert!(res.text.contains("<option value=\"manager\" selected>"));
+    assert!(res.text.contains("<option value=\"B\" selected>"));
+    assert!(
+        !res.text.contains("short1"),
+        "a password is never sent back"
+    );
+    // A key with a role that does not exist.
+    let res = post(
+        "/admin/keys",
+        format!("csrf={csrf}&name=H%E1%BB%87+th%E1%BB%91ng&role=boss"),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text.contains("Vai trò không hợp lệ."), "{}", res.text);
+    assert!(res.text.contains("value=\"Hệ thống\""), "{}", res.text);
+    assert_eq!(app.fingerprint().await, before);
+    // Done: back to the page, which says so.
+    let res = post(
+        "/admin/users",
+        format!("csrf={csrf}&username=hoa&password=long+enough+1&role=manager&agency=B"),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text);
+    let to = res.headers[axum::http::header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(to, "/admin/users?saved=user#users");
+    let page = request(&app, Method::GET, "/admin/users?saved=user", &admin, None).await;
+    assert!(page.text.contains("Đã thêm người dùng."), "{}", page.text);
+    let res = post(
+        "/admin/users/hoa/password",
+        format!("csrf={csrf}&password=x"),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        res.text.contains("id=\"pw-error-hoa\""),
+        "the reason stands by the user's form"
+    );
+}

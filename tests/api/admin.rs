@@ -199,6 +199,31 @@ async fn administrators_manage_agencies_desks_and_cards_from_pages() {
     )
     .await;
     assert_eq!(res.status, StatusCode::CONFLICT);
+    // The form again, as typed, with the reason.
+    assert!(
+        res.text
+            .contains("Chưa thêm được: Đã có cơ quan với mã này."),
+        "{}",
+        res.text
+    );
+    assert!(
+        res.text
+            .contains("name=\"code\" required maxlength=\"32\" value=\"C\"")
+    );
+    assert!(res.text.contains("name=\"name\" required value=\"Y\""));
+    assert!(res.text.contains("<option value=\"KH\" selected>"));
+    let res = post(
+        "/admin/agencies/C/desks",
+        format!("csrf={csrf}&code=MC1&name=Qu%E1%BA%A7y+m%E1%BB%9Bi"),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::CONFLICT);
+    assert!(
+        res.text.contains("Cơ quan này đã có quầy với mã này."),
+        "{}",
+        res.text
+    );
+    assert!(res.text.contains("value=\"Quầy mới\""), "{}", res.text);
     let res = post("/admin/agencies/ZZ/desks/MC1/card", format!("csrf={csrf}")).await;
     assert_eq!(res.status, StatusCode::NOT_FOUND);
 

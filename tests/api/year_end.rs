@@ -53,6 +53,7 @@ async fn the_checklist_links_the_year_end_in_order() {
     let steps = [
         "/admin/year-end/import",
         "/admin/review",
+        "/admin/responses?from=2025-01-01&#38;to=2025-12-31",
         "/admin/year-end/settings?year=2025",
         "/reports/annual/freeze?year=2025&#38;parent=KH",
         "/reports/annual/verify?year=2025&#38;parent=KH",

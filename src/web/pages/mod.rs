@@ -155,6 +155,13 @@ pub(crate) fn message_vi(e: &Error) -> String {
         "not_found" => "Không có trang hay nội dung này.",
         "agency_not_found" | "unknown_agency" => "Không có cơ quan với mã đã chọn.",
         "unknown_desk" => "Cơ quan này không có quầy đã chọn.",
+        "agency_exists" => "Đã có cơ quan với mã này.",
+        "desk_exists" => "Cơ quan này đã có quầy với mã này.",
+        "invalid_role" => "Vai trò không hợp lệ.",
+        "weak_password" => "Mật khẩu phải có ít nhất 8 ký tự.",
+        "invalid_username" => {
+            "Tên đăng nhập có từ 1 đến 64 ký tự: chữ cái không dấu, chữ số, dấu . _ - @."
+        }
         "no_ratings_ticked" => "Hãy đánh dấu ít nhất một phiếu cần loại.",
         "invalid_reason" => "Hãy ghi lý do trên một dòng, từ 1 đến 500 ký tự.",
         "unknown_channel" => "Không có kênh đánh giá này.",
@@ -306,6 +313,65 @@ impl StaffForm {
     /// A field's value, `None` when it is missing or empty.
     pub fn optional(&self, key: &str) -> Option<String> {
         self.fields.get(key).filter(|v| !v.is_empty()).cloned()
+    }
+}
+
+/// A refused form, to show again: which form it was, why (in Vietnamese), and what was
+/// typed in it (never a password).
+#[derive(Debug, Default)]
+pub struct Kept {
+    form: String,
+    pub error: String,
+    values: HashMap<String, String>,
+}
+
+impl Kept {
+    /// Form `form` of `sent`, refused with `e`.
+    pub fn of(form: &str, e: &Error, sent: &StaffForm) -> Self {
+        Self {
+            form: form.to_string(),
+            error: message_vi(e),
+            values: sent
+                .fields
+                .iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "csrf" | "password"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        }
+    }
+
+    /// Whether `form` is the one refused.
+    pub fn is(&self, form: &str) -> bool {
+        !self.form.is_empty() && self.form == form
+    }
+
+    /// What was typed in `field` of `form`, else `otherwise`.
+    pub fn value<'a>(&'a self, form: &str, field: &str, otherwise: &'a str) -> &'a str {
+        match self.values.get(field) {
+            Some(v) if self.is(form) => v,
+            _ => otherwise,
+        }
+    }
+
+    /// Whether `option` was chosen in `field` of `form`.
+    pub fn chosen(&self, form: &str, field: &str, option: &str) -> bool {
+        self.is(form) && self.values.get(field).is_some_and(|v| v == option)
+    }
+}
+
+/// A page shown again after a refused form, with the refusal's status (a failure of ours
+/// gets the error page instead, which says nothing of it).
+pub(crate) fn refused(e: Error, page: Result<impl Template, Error>) -> Response {
+    if e.kind.is_ours() {
+        return error_page(e);
+    }
+    match page {
+        Ok(page) => {
+            let mut res = render(super::error::status_of(e.kind), &page);
+            super::error::keep_for_log(&mut res, &e);
+            res
+        }
+        Err(other) => error_page(other),
     }
 }
 
