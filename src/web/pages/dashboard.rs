@@ -259,12 +259,17 @@ async fn dashboard_page(
         from: Some(first),
         to: Some(today),
     };
-    let mut r = report(&cx, &code, period, None).await?;
     let earlier = Period {
         from: Some(before_first),
         to: Some(before_last),
     };
-    let mut b = report(&cx, &code, earlier, None).await?;
+    // The period, the one before, and the rank and band among the siblings (without the
+    // siblings' figures), read side by side.
+    let (mut r, mut b, standing) = tokio::try_join!(
+        report(&cx, &code, period, None),
+        report(&cx, &code, earlier, None),
+        annual::standing(&cx, year, &code),
+    )?;
     let desk_models = desk::Entity::find()
         .filter(desk::Column::AgencyId.eq(agency.id))
         .order_by_asc(desk::Column::Code)
@@ -320,8 +325,6 @@ async fn dashboard_page(
         keep_here.push_str(&format!("&desk={}", d.code));
     }
 
-    // Rank and band among the siblings, without the siblings' figures.
-    let standing = annual::standing(&cx, year, &code).await?;
     let rank_text = match standing.rank {
         Some(rank) => format!("{rank} / {}", standing.of),
         None => "chưa xếp hạng".into(),
@@ -626,46 +629,45 @@ async fn dashboard_page(
             format!("/reports/annual?year={year}&parent={}", agency.code),
         ));
     }
-    // The charts, drawn into the page with their tables.
-    let trend = figure::block(
-        state,
-        charts::trend(&cx, &code, year).await?,
-        format!("/charts/agencies/{}/trend.png?year={year}", agency.code),
-    )
-    .await?;
-    let distribution = match &slice_tally {
-        Some(t) => {
-            let whose = format!("{}, {sliced}", agency.name);
-            charts::distribution_of(&whose, (first, today), t)
-        }
-        None => charts::distribution(&cx, &code, period).await?,
+    // The charts, drawn into the page with their tables, read side by side.
+    let trend = async {
+        let chart = charts::trend(&cx, &code, year).await?;
+        let png = format!("/charts/agencies/{}/trend.png?year={year}", agency.code);
+        figure::block(state, chart, png).await
     };
-    let distribution = figure::block(
-        state,
-        distribution,
-        format!(
+    let distribution = async {
+        let chart = match &slice_tally {
+            Some(t) => {
+                let whose = format!("{}, {sliced}", agency.name);
+                charts::distribution_of(&whose, (first, today), t)
+            }
+            None => charts::distribution(&cx, &code, period).await?,
+        };
+        let png = format!(
             "/charts/agencies/{}/distribution.png?{period_q}",
             agency.code
-        ),
-    )
-    .await?;
-    let (ranking, heatmap) = if r.children.is_empty() {
-        (None, None)
-    } else {
-        let ranking = figure::block(
-            state,
-            charts::ranking(&cx, year, Some(&code)).await?,
-            format!("/charts/ranking.png?year={year}&parent={}", agency.code),
-        )
-        .await?;
-        let heatmap = figure::block(
-            state,
-            charts::heatmap(&cx, year, Some(&code)).await?,
-            format!("/charts/heatmap.png?year={year}&parent={}", agency.code),
-        )
-        .await?;
-        (Some(ranking), Some(heatmap))
+        );
+        figure::block(state, chart, png).await
     };
+    let children_charts = async {
+        if r.children.is_empty() {
+            return Ok::<_, Error>((None, None));
+        }
+        let ranking = async {
+            let chart = charts::ranking(&cx, year, Some(&code)).await?;
+            let png = format!("/charts/ranking.png?year={year}&parent={}", agency.code);
+            figure::block(state, chart, png).await
+        };
+        let heatmap = async {
+            let chart = charts::heatmap(&cx, year, Some(&code)).await?;
+            let png = format!("/charts/heatmap.png?year={year}&parent={}", agency.code);
+            figure::block(state, chart, png).await
+        };
+        let (ranking, heatmap) = tokio::try_join!(ranking, heatmap)?;
+        Ok((Some(ranking), Some(heatmap)))
+    };
+    let (trend, distribution, (ranking, heatmap)) =
+        tokio::try_join!(trend, distribution, children_charts)?;
     let parent = agency
         .parent_id
         .filter(|p| by.covers(tree, *p))
