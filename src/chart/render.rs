@@ -894,6 +894,17 @@ mod tests {
     }
 
     #[test]
+    fn svg_text_is_escaped() {
+        let chart = Chart::Distribution {
+            title: "<script>alert(1)</script> & \"Sở\"".into(),
+            rows: vec![("<b>".into(), [1, 0, 0, 0, 1])],
+        };
+        let svg = String::from_utf8(chart.render(Image::Svg).unwrap()).unwrap();
+        assert!(!svg.contains("<script>") && !svg.contains("<b>"), "{svg}");
+        assert!(svg.contains("&lt;script&gt;"));
+    }
+
+    #[test]
     fn every_chart_renders_as_png_and_svg() {
         for chart in sample() {
             let png = chart.render(Image::Png).unwrap();
