@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use entity::{agency, annual_report};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, SelectStatement};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -280,8 +280,15 @@ fn year_instants(tz: Tz, year: i32) -> (Option<DateTime<Utc>>, Option<DateTime<U
     .instants(tz)
 }
 
+/// How many ranges of response ids a recount reads side by side (each on its own
+/// connection: SQLite reads them on separate threads, PostgreSQL in separate backends).
+const RECOUNT_PARTS: i64 = 4;
+
 /// Each unit's tally counted from the raw responses and answers: those of `year` (local
 /// time) up to response `last_response`, an exclusion counting when made by `excluded_by`.
+///
+/// The year's responses are split into [`RECOUNT_PARTS`] ranges of ids, counted at the same
+/// time and added up.
 pub async fn raw_tallies(
     conn: &impl ConnectionTrait,
     tz: Tz,
@@ -291,6 +298,54 @@ pub async fn raw_tallies(
     units: &[i64],
 ) -> Result<HashMap<i64, Tally>> {
     let (start, end) = year_instants(tz, year);
+    let c = |table: &str, col: &str| Expr::col((Alias::new(table), Alias::new(col)));
+    let within = |q: &mut SelectStatement| {
+        q.and_where(c("r", "id").lte(last_response));
+        if let Some(start) = start {
+            q.and_where(c("r", "submitted_at").gte(start));
+        }
+        if let Some(end) = end {
+            q.and_where(c("r", "submitted_at").lt(end));
+        }
+    };
+    // The first and last ids of the year, through the index on the time.
+    let mut bounds = Query::select();
+    bounds
+        .expr_as(c("r", "id").min(), Alias::new("lo"))
+        .expr_as(c("r", "id").max(), Alias::new("hi"))
+        .from_as(Alias::new("responses"), Alias::new("r"));
+    within(&mut bounds);
+    let (lo, hi) = match conn.query_one(&bounds).await? {
+        Some(row) => (
+            row.try_get::<Option<i64>>("", "lo")?,
+            row.try_get::<Option<i64>>("", "hi")?,
+        ),
+        None => (None, None),
+    };
+    let (Some(lo), Some(hi)) = (lo, hi) else {
+        return Ok(HashMap::new());
+    };
+    let step = (hi - lo) / RECOUNT_PARTS + 1;
+    let parts = (0..RECOUNT_PARTS)
+        .map(|i| (lo + i * step, Ord::min(lo + (i + 1) * step - 1, hi)))
+        .filter(|(first, last)| first <= last)
+        .map(|(first, last)| {
+            let mut q = recount_query(excluded_by, units);
+            within(&mut q);
+            q.and_where(c("r", "id").between(first, last));
+            recount_part(conn, q)
+        });
+    let mut out: HashMap<i64, Tally> = HashMap::new();
+    for part in futures_util::future::try_join_all(parts).await? {
+        for (agency, tally) in part {
+            out.entry(agency).or_default().merge(&tally);
+        }
+    }
+    Ok(out)
+}
+
+/// The answers of `units`' responses counted by unit, question, value and exclusion.
+fn recount_query(excluded_by: DateTime<Utc>, units: &[i64]) -> SelectStatement {
     let t = |n: &str| Alias::new(n);
     let c = |table: &str, col: &str| Expr::col((Alias::new(table), Alias::new(col)));
     let mut q = answer_rows(Some(excluded_by));
@@ -302,18 +357,19 @@ pub async fn raw_tallies(
             t("is_excluded"),
         )
         .expr_as(count_all(), t("n"))
-        .and_where(c("r", "id").lte(last_response))
         .and_where(c("r", "agency_id").is_in(units.iter().copied()))
         .group_by_col((t("r"), t("agency_id")))
         .group_by_col((t("a"), t("question_key")))
         .group_by_col((t("a"), t("value")))
         .group_by_col(t("is_excluded"));
-    if let Some(start) = start {
-        q.and_where(c("r", "submitted_at").gte(start));
-    }
-    if let Some(end) = end {
-        q.and_where(c("r", "submitted_at").lt(end));
-    }
+    q
+}
+
+/// One part of a recount, as tallies per unit.
+async fn recount_part(
+    conn: &impl ConnectionTrait,
+    q: SelectStatement,
+) -> Result<HashMap<i64, Tally>> {
     let mut out: HashMap<i64, Tally> = HashMap::new();
     for row in conn.query_all(&q).await? {
         let agency: i64 = row.try_get("", "agency_id")?;
