@@ -85,19 +85,22 @@ fn reports(c: &mut Criterion) {
         raw.sample_size(10)
             .measurement_time(Duration::from_secs(30));
         let units: Vec<i64> = (1..=(AGENCIES as i64 + 1)).collect();
-        raw.bench_function(BenchmarkId::new("group_by_year", &size), |b| {
-            b.iter(|| {
-                rt.block_on(annual::raw_tallies(
-                    &db.read,
-                    DEFAULT_TIMEZONE,
-                    YEAR,
-                    i64::MAX,
-                    hailong::now(),
-                    &units,
-                ))
-                .unwrap()
-            })
-        });
+        // In one query, and as verification reads it: in ranges of ids side by side.
+        for parts in [1, annual::RECOUNT_PARTS] {
+            let name = format!("group_by_year_in_{parts}");
+            raw.bench_function(BenchmarkId::new(name, &size), |b| {
+                b.iter(|| {
+                    rt.block_on(annual::raw_tallies_in(
+                        &db.read,
+                        DEFAULT_TIMEZONE,
+                        (YEAR, i64::MAX, hailong::now()),
+                        &units,
+                        parts,
+                    ))
+                    .unwrap()
+                })
+            });
+        }
         raw.finish();
         rt.block_on(db.close());
     }

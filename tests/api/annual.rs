@@ -923,3 +923,51 @@ async fn reports_export_as_csv_and_xlsx() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_recount_in_parts_adds_up_to_the_recount_in_one() {
+    use hailong::report::annual::raw_tallies_in;
+    let app = crate::pages::setup(None).await;
+    let rows: Vec<Value> = (0..37)
+        .map(|i| {
+            json!({"agency": if i % 3 == 0 { "A" } else { "B" },
+                   "submitted_at": format!("2025-{:02}-1{}", 1 + i % 12, i % 9),
+                   "answers": {"overall": 1 + i % 5, "staff": 1 + (i * 7) % 5}})
+        })
+        .collect();
+    app.import(rows).await;
+    let listed = app
+        .get(
+            "/api/v1/responses?from=2025-01-01&to=2025-12-31",
+            &app.admin,
+        )
+        .await
+        .json();
+    let id = listed["responses"][5]["id"].as_i64().unwrap();
+    let res = app
+        .post(
+            &format!("/api/v1/responses/{id}/exclude"),
+            &app.admin,
+            json!({"reason": "thử"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    let units: Vec<i64> = (1..=20).collect();
+    let tz = app.state.config.timezone;
+    let within = (2025, i64::MAX, hailong::now());
+    let one = raw_tallies_in(&app.db.read, tz, within, &units, 1)
+        .await
+        .unwrap();
+    let total: u64 = one
+        .values()
+        .map(|t| t.overall().0.iter().sum::<u64>())
+        .sum();
+    // The 37 above and the setup's 3 of 2025, but the excluded one.
+    assert_eq!(total, 37 + 3 - 1);
+    for parts in [0, 2, 4, 7, 100] {
+        let split = raw_tallies_in(&app.db.read, tz, within, &units, parts)
+            .await
+            .unwrap();
+        assert_eq!(split, one, "{parts} parts");
+    }
+}

@@ -282,7 +282,7 @@ fn year_instants(tz: Tz, year: i32) -> (Option<DateTime<Utc>>, Option<DateTime<U
 
 /// How many ranges of response ids a recount reads side by side (each on its own
 /// connection: SQLite reads them on separate threads, PostgreSQL in separate backends).
-const RECOUNT_PARTS: i64 = 4;
+pub const RECOUNT_PARTS: u32 = 4;
 
 /// Each unit's tally counted from the raw responses and answers: those of `year` (local
 /// time) up to response `last_response`, an exclusion counting when made by `excluded_by`.
@@ -297,6 +297,20 @@ pub async fn raw_tallies(
     excluded_by: DateTime<Utc>,
     units: &[i64],
 ) -> Result<HashMap<i64, Tally>> {
+    let within = (year, last_response, excluded_by);
+    raw_tallies_in(conn, tz, within, units, RECOUNT_PARTS).await
+}
+
+/// [`raw_tallies`] in `parts` ranges (at least one): `within` is the year, the last
+/// response and the time exclusions count by.
+pub async fn raw_tallies_in(
+    conn: &impl ConnectionTrait,
+    tz: Tz,
+    (year, last_response, excluded_by): (i32, i64, DateTime<Utc>),
+    units: &[i64],
+    parts: u32,
+) -> Result<HashMap<i64, Tally>> {
+    let parts = i64::from(Ord::max(parts, 1));
     let (start, end) = year_instants(tz, year);
     let c = |table: &str, col: &str| Expr::col((Alias::new(table), Alias::new(col)));
     let within = |q: &mut SelectStatement| {
@@ -325,8 +339,8 @@ pub async fn raw_tallies(
     let (Some(lo), Some(hi)) = (lo, hi) else {
         return Ok(HashMap::new());
     };
-    let step = (hi - lo) / RECOUNT_PARTS + 1;
-    let parts = (0..RECOUNT_PARTS)
+    let step = (hi - lo) / parts + 1;
+    let parts = (0..parts)
         .map(|i| (lo + i * step, Ord::min(lo + (i + 1) * step - 1, hi)))
         .filter(|(first, last)| first <= last)
         .map(|(first, last)| {

@@ -27,7 +27,10 @@ use crate::error::Result;
 use crate::org::{Agencies, agency_by_code};
 use crate::score::{self, Band, Bands, Candidate, METHOD, Tally};
 pub use document::{Canonical, FrozenRow};
-pub use freeze::{FreezeCheck, freeze, freeze_check, frozen_report, raw_tallies, verify_stored};
+pub use freeze::{
+    FreezeCheck, RECOUNT_PARTS, freeze, freeze_check, frozen_report, raw_tallies, raw_tallies_in,
+    verify_stored,
+};
 pub use settings::{YearSettings, YearSettingsInput, get_settings, put_settings, settings};
 
 /// One row of a ranking, as served (the frozen document keeps its own, [`FrozenRow`]).
