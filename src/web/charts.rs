@@ -41,10 +41,21 @@ fn nothing_here() -> Error {
     Error::not_found("not_found", "there is no such chart")
 }
 
-/// `ranking.png` → ("ranking", PNG).
-fn split(file: &str) -> Result<(&str, Image)> {
+/// What a chart's address asks for: a picture, or the table of its figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wanted {
+    Picture(Image),
+    Csv,
+}
+
+/// `ranking.png` → ("ranking", PNG picture); `ranking.csv` → ("ranking", table).
+fn split(file: &str) -> Result<(&str, Wanted)> {
     let (name, ext) = file.rsplit_once('.').ok_or_else(nothing_here)?;
-    Ok((name, Image::from_extension(ext).ok_or_else(nothing_here)?))
+    let wanted = match ext {
+        "csv" => Wanted::Csv,
+        _ => Wanted::Picture(Image::from_extension(ext).ok_or_else(nothing_here)?),
+    };
+    Ok((name, wanted))
 }
 
 /// SVG text names the bundled face; the picture says where to fetch it, so that every
@@ -64,7 +75,21 @@ fn with_fonts(svg: &[u8], base: &str) -> Vec<u8> {
     }
 }
 
-async fn send(state: &AppState, chart: chart::Chart, format: Image) -> Result<Response> {
+async fn send(state: &AppState, chart: chart::Chart, wanted: Wanted) -> Result<Response> {
+    let format = match wanted {
+        Wanted::Picture(format) => format,
+        Wanted::Csv => {
+            let csv = super::pages::chart_csv(&chart)?;
+            return Ok((
+                [
+                    (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                    (header::CACHE_CONTROL, "private, max-age=60"),
+                ],
+                csv,
+            )
+                .into_response());
+        }
+    };
     let bytes = state.charts.render(chart, format).await?;
     let body = match format {
         Image::Png => bytes.to_vec(),
@@ -83,7 +108,7 @@ async fn send(state: &AppState, chart: chart::Chart, format: Image) -> Result<Re
 /// `ranking.{png,svg}?year&parent` (the annual ranking: bars in rank order, Wilson
 /// whiskers, coloured by band) and `heatmap.{png,svg}?year&parent` (children × months).
 #[utoipa::path(get, path = "/charts/{file}", tag = "charts", security(("bearer" = [])),
-    params(("file" = String, Path, description = "ranking.png, ranking.svg, heatmap.png or heatmap.svg"), ChartQuery),
+    params(("file" = String, Path, description = "ranking or heatmap, then .png, .svg or .csv (the table of its figures)"), ChartQuery),
     responses(
         (status = 200, description = "the picture", content_type = "image/png"),
         Denied,
@@ -115,7 +140,7 @@ pub async fn province_chart(
 /// `trend.{png,svg}?year` (the monthly share with its interval, against the parent) and
 /// `distribution.{png,svg}?from&to` (answers 1–5 per question).
 #[utoipa::path(get, path = "/charts/agencies/{code}/{file}", tag = "charts", security(("bearer" = [])),
-    params(("code" = String, Path), ("file" = String, Path, description = "trend.png, trend.svg, distribution.png or distribution.svg"), ChartQuery),
+    params(("code" = String, Path), ("file" = String, Path, description = "trend or distribution, then .png, .svg or .csv (the table of its figures)"), ChartQuery),
     responses(
         (status = 200, description = "the picture", content_type = "image/png"),
         Denied,

@@ -206,3 +206,84 @@ async fn charts_check_scope_and_input() {
     app.assert_rejected("no key", &res, 401, "unauthorized", &before)
         .await;
 }
+
+#[tokio::test]
+async fn a_chart_gives_its_figures_as_csv() {
+    let app = setup().await;
+    let (status, kind, bytes) =
+        fetch(&app, "/charts/heatmap.csv?year=2025&parent=KH", &app.admin).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(kind, "text/csv; charset=utf-8");
+    let text = String::from_utf8(bytes).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "\u{feff}Đơn vị,Th1,Th2,Th3,Th4,Th5,Th6,Th7,Th8,Th9,Th10,Th11,Th12"
+    );
+    // A: January 4 answers (3 satisfied), March A1's 3 (1 satisfied); B: January 5 (4),
+    // December 2, under the minimum of 3.
+    assert_eq!(
+        lines.next().unwrap(),
+        "Cơ quan A,\"75,0\",–,\"33,3\",–,–,–,–,–,–,–,–,–"
+    );
+    assert_eq!(
+        lines.next().unwrap(),
+        "Cơ quan B,\"80,0\",–,–,–,–,–,–,–,–,–,–,n = 2 (dưới tối thiểu)"
+    );
+    let (status, _, bytes) =
+        fetch(&app, "/charts/agencies/A/trend.csv?year=2025", &app.admin).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(String::from_utf8(bytes).unwrap().contains("Th1,4,\"75,0\""));
+    let (status, ..) = fetch(&app, "/charts/heatmap.xls?year=2025&parent=KH", &app.admin).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn pages_link_the_charts_of_many_children_instead_of_drawing_them_in() {
+    let app = setup().await;
+    for i in 0..61 {
+        app.agency(&format!("X{i}"), Some("B")).await;
+    }
+    hailong::govern::users::add(
+        &app.db,
+        &hailong::govern::Principal::cli(),
+        "lan",
+        crate::pages::PASSWORD,
+        Role::Admin,
+        None,
+    )
+    .await
+    .unwrap();
+    let (cookie, _) = crate::pages::sign_in(&app, "lan").await;
+    let get = |path: &'static str| {
+        let cookie = cookie.clone();
+        let app = &app;
+        async move { crate::pages::request(app, axum::http::Method::GET, path, &cookie, None).await }
+    };
+    for path in [
+        "/dashboard?agency=B&year=2025",
+        "/reports/annual?year=2025&parent=B",
+    ] {
+        let page = get(path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        assert!(
+            page.text.contains(
+                "<img class=\"chart\" src=\"/charts/heatmap.svg?year=2025&#38;parent=B\""
+            ),
+            "{path}: {}",
+            page.text
+        );
+        assert!(
+            page.text
+                .contains("href=\"/charts/ranking.csv?year=2025&#38;parent=B\" download")
+        );
+        assert!(
+            page.text.len() < 200_000,
+            "{path}: {} bytes",
+            page.text.len()
+        );
+    }
+    // A few children: drawn into the page.
+    let page = get("/dashboard?agency=KH&year=2025").await;
+    assert!(!page.text.contains("<img class=\"chart\""));
+}

@@ -629,11 +629,12 @@ async fn dashboard_page(
             format!("/reports/annual?year={year}&parent={}", agency.code),
         ));
     }
-    // The charts, drawn into the page with their tables, read side by side.
+    // The charts, drawn into the page with their tables, read side by side; a ranking and
+    // heat map of many children are linked instead, for the browser to fetch.
     let trend = async {
         let chart = charts::trend(&cx, &code, year).await?;
-        let png = format!("/charts/agencies/{}/trend.png?year={year}", agency.code);
-        figure::block(state, chart, png).await
+        let src = format!("/charts/agencies/{}/trend", agency.code);
+        figure::block(state, chart, (src, format!("year={year}"))).await
     };
     let distribution = async {
         let chart = match &slice_tally {
@@ -643,25 +644,35 @@ async fn dashboard_page(
             }
             None => charts::distribution(&cx, &code, period).await?,
         };
-        let png = format!(
-            "/charts/agencies/{}/distribution.png?{period_q}",
-            agency.code
-        );
-        figure::block(state, chart, png).await
+        let src = format!("/charts/agencies/{}/distribution", agency.code);
+        figure::block(state, chart, (src, period_q.clone())).await
     };
     let children_charts = async {
+        let query = format!("year={year}&parent={}", agency.code);
+        let at = |name: &str| (format!("/charts/{name}"), query.clone());
         if r.children.is_empty() {
             return Ok::<_, Error>((None, None));
         }
+        if r.children.len() > figure::INLINE_ROWS {
+            let whose = &agency.name;
+            return Ok((
+                Some(figure::linked(
+                    at("ranking"),
+                    format!("Biểu đồ xếp hạng năm {year} các đơn vị trực thuộc {whose}"),
+                )),
+                Some(figure::linked(
+                    at("heatmap"),
+                    format!("Bản đồ nhiệt theo tháng năm {year} các đơn vị trực thuộc {whose}"),
+                )),
+            ));
+        }
         let ranking = async {
             let chart = charts::ranking(&cx, year, Some(&code)).await?;
-            let png = format!("/charts/ranking.png?year={year}&parent={}", agency.code);
-            figure::block(state, chart, png).await
+            figure::block(state, chart, at("ranking")).await
         };
         let heatmap = async {
             let chart = charts::heatmap(&cx, year, Some(&code)).await?;
-            let png = format!("/charts/heatmap.png?year={year}&parent={}", agency.code);
-            figure::block(state, chart, png).await
+            figure::block(state, chart, at("heatmap")).await
         };
         let (ranking, heatmap) = tokio::try_join!(ranking, heatmap)?;
         Ok((Some(ranking), Some(heatmap)))

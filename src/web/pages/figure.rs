@@ -1,19 +1,28 @@
 //! A chart on a page: its SVG drawn into the page (crisp at any zoom, no second request),
-//! named for screen readers, with a table of the same figures under it and the PNG to
-//! download.
+//! named for screen readers, with a table of the same figures under it and the PNG and the
+//! table's CSV to download. A chart of more than [`INLINE_ROWS`] rows (a province's 500
+//! communes) is not built with the page: the page links its SVG as an image, which the
+//! browser fetches on its own, and its table as CSV.
 
 use super::*;
 use crate::chart::render::{band_short, month_label};
 use crate::chart::{Caveats, Chart, MonthFigure};
 
+/// The most rows (agencies) a chart drawn into the page has.
+pub(super) const INLINE_ROWS: usize = 60;
+
 /// One chart as a page shows it.
 pub(super) struct ChartBlock {
-    /// The SVG, ready to be written into the page.
-    pub svg: String,
-    /// The table of the chart's figures.
-    pub table: DataTable,
-    /// The same chart as a PNG.
-    pub png: String,
+    /// The SVG, ready to be written into the page, and the table of its figures; `None`
+    /// for a large chart, shown from `src` with its table in the CSV.
+    pub svg: Option<String>,
+    pub table: Option<DataTable>,
+    /// The chart's name for screen readers.
+    pub label: String,
+    /// The chart's address without its extension and its query (`/charts/heatmap`,
+    /// `year=2025&parent=KH`): `.svg`, `.png` and `.csv` of it.
+    pub src: String,
+    pub query: String,
 }
 
 /// Rows of text under a header; each row's first cell names it.
@@ -27,11 +36,11 @@ pub(super) struct DataTable {
 pub(super) const INTERVAL: &str = "Khoảng tin cậy 95% (KTC): với số phiếu đã có, tỷ lệ thật \
     nằm trong khoảng này với độ tin cậy 95%; càng ít phiếu, khoảng càng rộng.";
 
-/// Draws `chart` (from the shared cache) for the page; `png` is its download address.
+/// Draws `chart` (from the shared cache) into the page; `(src, query)` is its address.
 pub(super) async fn block(
     state: &AppState,
     chart: Chart,
-    png: String,
+    (src, query): (String, String),
 ) -> Result<ChartBlock, Error> {
     let table = table_of(&chart);
     let label = match &chart {
@@ -42,10 +51,43 @@ pub(super) async fn block(
     };
     let bytes = state.charts.render(chart, Image::Svg).await?;
     Ok(ChartBlock {
-        svg: named(&String::from_utf8_lossy(&bytes), &label),
-        table,
-        png,
+        svg: Some(named(&String::from_utf8_lossy(&bytes), &label)),
+        table: Some(table),
+        label,
+        src,
+        query,
     })
+}
+
+/// A large chart, not built with the page: shown from its address, its table as CSV.
+pub(super) fn linked((src, query): (String, String), label: String) -> ChartBlock {
+    ChartBlock {
+        svg: None,
+        table: None,
+        label: format!("{label} (số liệu trong tệp CSV ngay sau)"),
+        src,
+        query,
+    }
+}
+
+/// The table of `chart` as CSV: a byte-order mark, the Vietnamese header, the rows (text
+/// that a spreadsheet would read as a formula made text).
+pub(crate) fn csv_of(chart: &Chart) -> Result<Vec<u8>, Error> {
+    let table = table_of(chart);
+    let mut out = Vec::from("\u{feff}".as_bytes());
+    {
+        let mut w = csv::Writer::from_writer(&mut out);
+        w.write_record(&table.head).map_err(Error::internal)?;
+        for row in &table.rows {
+            w.write_record(
+                row.iter()
+                    .map(|c| crate::report::export::neutralise(c).into_owned()),
+            )
+            .map_err(Error::internal)?;
+        }
+        w.flush().map_err(Error::internal)?;
+    }
+    Ok(out)
 }
 
 /// The SVG as an image with an accessible name (escaped: a name may hold any text).

@@ -38,6 +38,7 @@ const LOGIN_COOKIE: &str = "hl_l";
 
 mod dashboard;
 mod figure;
+pub(crate) use figure::csv_of as chart_csv;
 mod login;
 mod ranking;
 mod responses;

@@ -102,13 +102,26 @@ pub(super) async fn annual_page(
             report.year,
             report.parent.as_deref().unwrap_or_default()
         );
+        let at = |name: &str| (format!("/charts/{name}"), query.clone());
+        if report.rows.len() > figure::INLINE_ROWS {
+            let year = report.year;
+            return Ok((
+                figure::linked(
+                    at("ranking"),
+                    format!("Biểu đồ xếp hạng năm {year}: {whose}"),
+                ),
+                figure::linked(
+                    at("heatmap"),
+                    format!("Bản đồ nhiệt theo tháng năm {year}: {whose}"),
+                ),
+            ));
+        }
         let chart = crate::report::charts::ranking_chart(&report, &whose);
-        let chart = figure::block(&state, chart, format!("/charts/ranking.png?{query}")).await?;
+        let chart = figure::block(&state, chart, at("ranking")).await?;
         let year = Year::stored(report.year);
         let parent = annual::parent_code(report.parent.as_deref())?;
         let heatmap = crate::report::charts::heatmap(&cx, year, parent.as_ref()).await?;
-        let heatmap =
-            figure::block(&state, heatmap, format!("/charts/heatmap.png?{query}")).await?;
+        let heatmap = figure::block(&state, heatmap, at("heatmap")).await?;
         Ok::<_, Error>((chart, heatmap))
     };
     let charts = match charts.await {
