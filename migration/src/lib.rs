@@ -12,6 +12,7 @@ mod m20261204_000006_listing_index;
 mod m20261205_000007_reorganisation;
 mod m20261206_000008_follow_up;
 mod m20261207_000009_paper_index;
+mod m20261208_000010_monthly_question_index;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000007_reorganisation::Migration),
             Box::new(m20261206_000008_follow_up::Migration),
             Box::new(m20261207_000009_paper_index::Migration),
+            Box::new(m20261208_000010_monthly_question_index::Migration),
         ]
     }
 }

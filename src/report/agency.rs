@@ -96,6 +96,17 @@ pub async fn report(
     given: Period,
     as_of: Option<NaiveDate>,
 ) -> Result<AgencyReport> {
+    Ok(report_and_tally(cx, code, given, as_of).await?.0)
+}
+
+/// [`report`], with the tally of the whole subtree it was computed from (for a page that
+/// also draws it).
+pub async fn report_and_tally(
+    cx: &Context<'_>,
+    code: &AgencyCode,
+    given: Period,
+    as_of: Option<NaiveDate>,
+) -> Result<(AgencyReport, crate::score::Tally)> {
     let Context { db, by, .. } = *cx;
     by.require_role(&[Role::Admin, Role::Manager, Role::Viewer, Role::Integrator])?;
     let (from, to) = period(given, cx.today())?;
@@ -103,7 +114,8 @@ pub async fn report(
     let tree = &agencies.tree;
     let subtree = tree.subtree(root.id);
     let tallies = tallies(&db.read, from, to, Some(&subtree)).await?;
-    let summary = score::summarize(&sum_of(&tallies, &subtree));
+    let total = sum_of(&tallies, &subtree);
+    let summary = score::summarize(&total);
     let mut children: Vec<ChildFigures> = tree
         .children(root.id)
         .iter()
@@ -135,7 +147,7 @@ pub async fn report(
         (agencies.day, restated_from),
     );
     report.loop_figures = loop_figures;
-    Ok(report)
+    Ok((report, total))
 }
 
 /// The follow-up of the cases opened in the period and the dossier figures, over `ids`.

@@ -265,8 +265,8 @@ async fn dashboard_page(
     };
     // The period, the one before, and the rank and band among the siblings (without the
     // siblings' figures), read side by side.
-    let (mut r, mut b, standing) = tokio::try_join!(
-        report(&cx, &code, period, None),
+    let ((mut r, whole), mut b, standing) = tokio::try_join!(
+        crate::report::agency::report_and_tally(&cx, &code, period, None),
         report(&cx, &code, earlier, None),
         annual::standing(&cx, year, &code),
     )?;
@@ -642,7 +642,7 @@ async fn dashboard_page(
                 let whose = format!("{}, {sliced}", agency.name);
                 charts::distribution_of(&whose, (first, today), t)
             }
-            None => charts::distribution(&cx, &code, period).await?,
+            None => charts::distribution_of(&agency.name, (first, today), &whole),
         };
         let src = format!("/charts/agencies/{}/distribution", agency.code);
         figure::block(state, chart, (src, period_q.clone())).await
