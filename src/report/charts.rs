@@ -196,8 +196,9 @@ pub async fn distribution(cx: &Context<'_>, code: &AgencyCode, given: Period) ->
 
 /// The chart of answers 1–5 per question of `total`, the tally of `whose` over a period.
 pub fn distribution_of(whose: &str, (from, to): (NaiveDate, NaiveDate), total: &Tally) -> Chart {
-    let rows = std::iter::once((OVERALL, "Nhìn chung"))
-        .chain(ELEMENTS.iter().map(|k| (*k, element_label(k))))
+    let rows = std::iter::once(OVERALL)
+        .chain(ELEMENTS.iter().copied())
+        .map(|key| (key, element_label(key)))
         .map(|(key, label)| {
             let counts = total.questions.get(key).copied().unwrap_or_default();
             (label.to_string(), counts.0)

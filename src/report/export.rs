@@ -93,6 +93,7 @@ pub struct Table {
 /// Short Vietnamese names of the elements of satisfaction.
 pub fn element_label(key: &str) -> &str {
     match key {
+        crate::score::OVERALL => "Nhìn chung",
         "access" => "Tiếp cận dịch vụ",
         "procedure" => "Thủ tục hành chính",
         "staff" => "Công chức",

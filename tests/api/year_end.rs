@@ -259,6 +259,11 @@ async fn ratings_are_excluded_from_the_response_list_all_or_nothing() {
         page.text
     );
     assert!(page.text.contains("Phiếu giấy"));
+    assert!(
+        page.text.contains("<td>Nhìn chung: 1</td>"),
+        "{}",
+        page.text
+    );
     let form = |ids: &[&str], reason: &str| {
         let mut body = format!(
             "csrf={csrf}&agency=A&from=2025-05-01&to=2025-05-31&reason={}",

@@ -99,10 +99,13 @@ async fn view(
             None => r.agency.clone(),
         },
         channel: Channel::parse(&r.channel).map_or(r.channel.clone(), |c| c.name_vi().to_string()),
-        answers: r
-            .answers
-            .iter()
-            .map(|(k, v)| format!("{}: {v}", crate::report::export::element_label(k)))
+        // The overall answer first, then the elements in the questionnaire's order.
+        answers: std::iter::once(crate::score::OVERALL)
+            .chain(crate::score::ELEMENTS.iter().copied())
+            .filter_map(|k| {
+                let v = r.answers.get(k)?;
+                Some(format!("{}: {v}", crate::report::export::element_label(k)))
+            })
             .collect::<Vec<_>>()
             .join(", "),
         comment: r.comment.clone().unwrap_or_default(),
