@@ -91,6 +91,17 @@ pub async fn tallies(
     to: NaiveDate,
     agencies: Option<&[i64]>,
 ) -> Result<HashMap<i64, Tally>> {
+    tallies_of(conn, (from, to), agencies, None).await
+}
+
+/// [`tallies`] of one `question` only, when given (a ranking's order needs only the overall
+/// question: a seventh of the rows).
+pub async fn tallies_of(
+    conn: &impl ConnectionTrait,
+    (from, to): (NaiveDate, NaiveDate),
+    agencies: Option<&[i64]>,
+    question: Option<&str>,
+) -> Result<HashMap<i64, Tally>> {
     let mut out: HashMap<i64, Tally> = HashMap::new();
     for piece in decompose(from, to) {
         let (grain, lo, hi): (Grain, Value, Value) = match piece {
@@ -106,6 +117,9 @@ pub async fn tallies(
             .order_by(agency.clone(), Order::Asc);
         if let Some(ids) = agencies {
             q.and_where(Expr::col(agency).is_in(ids.iter().copied()));
+        }
+        if let Some(key) = question {
+            q.and_where(Expr::col(grain.col(Col::Question)).eq(key));
         }
         for row in conn.query_all(&q).await? {
             let agency: i64 = row.try_get("", Col::Agency.name())?;

@@ -971,3 +971,48 @@ async fn a_recount_in_parts_adds_up_to_the_recount_in_one() {
         assert_eq!(split, one, "{parts} parts");
     }
 }
+
+#[tokio::test]
+async fn each_agencys_standing_is_its_row_of_the_ranking() {
+    use hailong::report::annual;
+    let app = crate::pages::setup(None).await;
+    for code in ["C", "D", "E"] {
+        app.agency(code, Some("KH")).await;
+    }
+    // Ties on the share, different intervals and counts, and one under the minimum.
+    let mut rows = Vec::new();
+    for (agency, values) in [
+        ("A", vec![5, 5, 1, 4]),
+        ("B", vec![5, 4, 2, 2, 5, 5]),
+        ("C", vec![5, 1]),
+        ("D", vec![4]),
+        ("E", vec![5, 5, 4, 3, 3, 1, 2, 4]),
+    ] {
+        for v in values {
+            rows.push(json!({"agency": agency, "submitted_at": "2025-03-03",
+                             "answers": {"overall": v, "staff": 6 - v}}));
+        }
+    }
+    app.import(rows).await;
+    let by = hailong::govern::Principal::cli();
+    let cx = hailong::app::Context::new(&app.db, &by, &app.state.config);
+    let year = hailong::domain::Year::stored(2025);
+    let cx = &cx;
+    let check = |ranking: annual::AnnualReport| async move {
+        for row in &ranking.rows {
+            let code = hailong::org::code_of(&row.agency).unwrap();
+            let standing = annual::standing(cx, year, &code).await.unwrap();
+            assert_eq!(standing.rank, row.rank, "{}", row.agency);
+            assert_eq!(standing.band, row.band, "{}", row.agency);
+            assert_eq!(standing.of, ranking.rows.len());
+            assert_eq!(standing.min_responses, ranking.min_responses);
+        }
+    };
+    let kh = hailong::org::code_of("KH").unwrap();
+    let live = annual::ranking(cx, year, Some(&kh)).await.unwrap();
+    assert!(live.rows.iter().filter(|r| r.rank.is_some()).count() >= 3);
+    check(live).await;
+    // And once frozen, from the frozen document.
+    app.freeze(2025, "KH").await;
+    check(annual::ranking(cx, year, Some(&kh)).await.unwrap()).await;
+}

@@ -25,7 +25,8 @@ use crate::db::Db;
 use crate::domain::{AgencyCode, Role, Year};
 use crate::error::Result;
 use crate::org::{Agencies, agency_by_code};
-use crate::score::{self, Band, Bands, Candidate, METHOD, Tally};
+use crate::rollup::read::tallies_of;
+use crate::score::{self, Band, Bands, Candidate, METHOD, OVERALL, Tally};
 pub use document::{Canonical, FrozenRow};
 pub use freeze::{
     FreezeCheck, RECOUNT_PARTS, freeze, freeze_check, frozen_report, raw_tallies, raw_tallies_in,
@@ -373,13 +374,33 @@ pub async fn standing(cx: &Context<'_>, year: Year, code: &AgencyCode) -> Result
         .and_then(|o| agencies.get_parent(o))
         .cloned();
     let subject = Subject::of(year.get(), parent, agencies);
-    let report = ranking_of(db, tz, default_min, &subject).await?;
-    let row = report.rows.iter().find(|row| row.agency == own.code);
+    // The frozen ranking once there is one; else the order of the live one, which needs
+    // only the overall answers (not the elements, the loop figures or last year's bands).
+    let (rows, min_responses) = match frozen(&db.read, subject.year, subject.scope()).await? {
+        Some(_) => {
+            let report = ranking_of(db, tz, default_min, &subject).await?;
+            (report.rows, report.min_responses)
+        }
+        None => {
+            let settings = settings(&db.read, subject.year, default_min).await?;
+            let units = subject.units();
+            let ids = subject.ids_of(units.values().flatten().cloned());
+            let (first, last) = subject.days();
+            let overall = tallies_of(&db.read, (first, last), Some(&ids), Some(OVERALL))
+                .await?
+                .into_iter()
+                .map(|(id, t)| (subject.code(id), t))
+                .collect();
+            let rows = rows(&units, &subject.names(), &overall, &settings);
+            (rows, settings.min_responses)
+        }
+    };
+    let row = rows.iter().find(|row| row.agency == own.code);
     Ok(Standing {
         rank: row.and_then(|row| row.rank),
-        of: report.rows.len(),
+        of: rows.len(),
         band: row.map_or(Band::InsufficientData, |row| row.band),
-        min_responses: report.min_responses,
+        min_responses,
     })
 }
 
