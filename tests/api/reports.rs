@@ -268,3 +268,71 @@ async fn reports_check_scope_and_input() {
         assert_eq!(res.error_code(), code, "{case}");
     }
 }
+
+#[tokio::test]
+async fn a_slice_counts_the_raw_ratings_by_the_roll_ups_rules() {
+    use hailong::collect::store::Channel;
+    use hailong::report::slice::{self, Slice};
+    let app = crate::pages::setup(None).await;
+    let channels = ["qr", "kiosk", "paper", "web", "api"];
+    let rows: Vec<serde_json::Value> = (0..53)
+        .map(|i| {
+            json!({"agency": if i % 4 == 0 { "B" } else { "A" },
+                   "submitted_at": format!("2025-0{}-0{}", 1 + i % 9, 1 + i % 7),
+                   "channel": channels[i % 5], "desk": if i % 3 == 0 { "MC1" } else { "" },
+                   "answers": {"overall": 1 + i % 5, "access": 1 + (i * 3) % 5}})
+        })
+        .filter(|r| r["agency"] == "A" || r["desk"] == "")
+        .collect();
+    app.import(rows).await;
+    let listed = app
+        .get(
+            "/api/v1/responses?from=2025-01-01&to=2025-12-31",
+            &app.admin,
+        )
+        .await
+        .json();
+    for k in [3, 10] {
+        let id = listed["responses"][k]["id"].as_i64().unwrap();
+        let res = app
+            .post(
+                &format!("/api/v1/responses/{id}/exclude"),
+                &app.admin,
+                json!({"reason": "thử"}),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    }
+    let ids: Vec<i64> = (1..=10).collect();
+    let (from, to) = (
+        chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
+        chrono::NaiveDate::from_ymd_opt(2025, 12, 31).unwrap(),
+    );
+    let tz = app.state.config.timezone;
+    let span = (
+        hailong::domain::period::start_of(tz, from),
+        hailong::domain::period::start_of(tz, to + chrono::Days::new(1)),
+    );
+    // Every rating, counted raw: the roll-ups' sum.
+    let rolled = hailong::report::sum_of(
+        &hailong::report::tallies(&app.db.read, from, to, Some(&ids))
+            .await
+            .unwrap(),
+        &ids,
+    );
+    let all = slice::tally(&app.db.read, &ids, span, Slice::default())
+        .await
+        .unwrap();
+    assert_eq!(all, rolled);
+    assert_eq!(all.excluded, 2);
+    // The channels part every rating.
+    let mut parts = hailong::score::Tally::default();
+    for c in Channel::ALL {
+        let one = Slice {
+            desk: None,
+            channel: Some(c),
+        };
+        parts.merge(&slice::tally(&app.db.read, &ids, span, one).await.unwrap());
+    }
+    assert_eq!(parts, all);
+}
