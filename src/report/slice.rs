@@ -5,7 +5,8 @@
 //! same rows and rules as the roll-ups: excluded and held ratings apart, assisted ones
 //! counted). That costs time in proportion to the ratings read, so a slice is counted
 //! only over at most [`MAX_RATINGS`]; the caller checks the period's count first (from the
-//! roll-ups) with [`Slice::fits`].
+//! roll-ups) with [`Slice::fits`]. (A desk alone needs no slice: the daily roll-up keeps
+//! desks, `crate::rollup::read::desk_tallies`.)
 
 use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;

@@ -287,7 +287,18 @@ async fn dashboard_page(
     // A slice is counted from the raw ratings: only over a bounded number of them.
     let mut unsliced_why = None;
     let mut slice_tally = None;
-    if !slice.is_all() {
+    // Each desk's tally of the period, from the daily roll-up (for the desk table too).
+    let by_desk = desk_tallies(&db.read, agency.id, first, today).await?;
+    if let (Some(desk), None) = (slice.desk, slice.channel) {
+        // One desk alone: the daily roll-up keeps desks, so any period will do.
+        let before = desk_tallies(&db.read, agency.id, before_first, before_last).await?;
+        let now_t = by_desk.get(&desk).cloned().unwrap_or_default();
+        r.set_figures(score::summarize(&now_t));
+        b.set_figures(score::summarize(
+            &before.get(&desk).cloned().unwrap_or_default(),
+        ));
+        slice_tally = Some(now_t);
+    } else if !slice.is_all() {
         if Slice::fits(r.ratings()) && Slice::fits(b.ratings()) {
             let now_t = slice::tally(&db.read, &subtree, (since, until), slice).await?;
             let before_t = slice::tally(
@@ -476,7 +487,6 @@ async fn dashboard_page(
     .collect();
 
     // Desks of this agency.
-    let by_desk = desk_tallies(&db.read, agency.id, first, today).await?;
     let desks = desk_models
         .iter()
         .map(|d| {
