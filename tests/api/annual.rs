@@ -379,14 +379,7 @@ async fn freezing_keeps_the_figures_and_counts_late_responses() {
         .max()
         .unwrap();
     for id in [first, last_late] {
-        let res = app
-            .post(
-                &format!("/api/v1/responses/{id}/exclude"),
-                &app.admin,
-                json!({"reason": "phiếu thử"}),
-            )
-            .await;
-        assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+        app.exclude(id, "phiếu thử").await;
     }
     let after = app.get(path, &app.admin).await.json();
     assert_eq!(after["frozen"], true);
@@ -936,22 +929,7 @@ async fn a_recount_in_parts_adds_up_to_the_recount_in_one() {
         })
         .collect();
     app.import(rows).await;
-    let listed = app
-        .get(
-            "/api/v1/responses?from=2025-01-01&to=2025-12-31",
-            &app.admin,
-        )
-        .await
-        .json();
-    let id = listed["responses"][5]["id"].as_i64().unwrap();
-    let res = app
-        .post(
-            &format!("/api/v1/responses/{id}/exclude"),
-            &app.admin,
-            json!({"reason": "thử"}),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    app.exclude(app.ids_of_year(2025).await[5], "thử").await;
     let units: Vec<i64> = (1..=20).collect();
     let tz = app.state.config.timezone;
     let within = (2025, i64::MAX, hailong::now());

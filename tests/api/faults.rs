@@ -389,14 +389,7 @@ async fn imports_and_exclusions_under_a_full_file_answer_503_and_store_nothing()
     assert_eq!(app.count("responses").await, 501);
     assert_eq!(health(&app).await, StatusCode::OK);
     let id = first.json()["imported"].as_i64().unwrap();
-    let res = app
-        .post(
-            &format!("/api/v1/responses/{id}/exclude"),
-            &app.admin,
-            json!({"reason": "thử"}),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    app.exclude(id, "thử").await;
     app.db.clone().close().await;
     let check = {
         let db = Db::connect(&app.test_db.url).await.unwrap();

@@ -327,6 +327,34 @@ impl TestApp {
         assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
     }
 
+    /// Excludes response `id` as the administrator with `reason`, asserting 200.
+    pub async fn exclude(&self, id: i64, reason: &str) -> TestResponse {
+        let res = self
+            .post(
+                &format!("/api/v1/responses/{id}/exclude"),
+                &self.admin,
+                serde_json::json!({ "reason": reason }),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+        res
+    }
+
+    /// The ids of the responses listed for `year` (oldest first), as the administrator.
+    pub async fn ids_of_year(&self, year: i32) -> Vec<i64> {
+        let listed = self
+            .get(
+                &format!("/api/v1/responses?from={year}-01-01&to={year}-12-31"),
+                &self.admin,
+            )
+            .await
+            .json();
+        listed["responses"]
+            .as_array()
+            .map(|rows| rows.iter().filter_map(|r| r["id"].as_i64()).collect())
+            .unwrap_or_default()
+    }
+
     /// Imports paper-form rows as the administrator, asserting 201.
     pub async fn import(&self, rows: Vec<Value>) {
         let res = self

@@ -168,14 +168,7 @@ async fn excluded_responses_leave_the_figures() {
         .json()["responses"][0]["id"]
         .as_i64()
         .unwrap();
-    let res = app
-        .post(
-            &format!("/api/v1/responses/{id}/exclude"),
-            &app.admin,
-            json!({"reason": "thử nghiệm"}),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::OK);
+    app.exclude(id, "thử nghiệm").await;
     for path in [
         path,
         "/api/v1/reports/agencies/A?from=2026-03-01&to=2026-03-31",
@@ -285,23 +278,9 @@ async fn a_slice_counts_the_raw_ratings_by_the_roll_ups_rules() {
         .filter(|r| r["agency"] == "A" || r["desk"] == "")
         .collect();
     app.import(rows).await;
-    let listed = app
-        .get(
-            "/api/v1/responses?from=2025-01-01&to=2025-12-31",
-            &app.admin,
-        )
-        .await
-        .json();
+    let listed = app.ids_of_year(2025).await;
     for k in [3, 10] {
-        let id = listed["responses"][k]["id"].as_i64().unwrap();
-        let res = app
-            .post(
-                &format!("/api/v1/responses/{id}/exclude"),
-                &app.admin,
-                json!({"reason": "thử"}),
-            )
-            .await;
-        assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+        app.exclude(listed[k], "thử").await;
     }
     let ids: Vec<i64> = (1..=10).collect();
     let (from, to) = (
