@@ -371,6 +371,16 @@ async fn ratings_are_excluded_from_the_response_list_all_or_nothing() {
     );
     let page = request(&app, Method::GET, &format!("{list}&after=x"), &cookie, None).await;
     assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let page = request(
+        &app,
+        Method::GET,
+        "/admin/responses?from=2025-13-01",
+        &cookie,
+        None,
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.text.contains("Ngày không hợp lệ"), "{}", page.text);
 
     // A manager reads the list of the own agency, without the form, and may not exclude.
     let (manager, manager_csrf) = sign_in(&app, "minh").await;
