@@ -1,25 +1,51 @@
-# Soak: ratings at a steady modest rate against one server; RSS sampled every 30 s.
-import http.client, json, sys, time, os
-port, token, pid, minutes, rate = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
-def rss():
+# Soak: ratings at a steady modest rate against one server, spread over many links, with a
+# report read now and then; the server's RSS sampled every 30 s (minutes, stored, RSS).
+# usage: soak.py PORT PID MINUTES RATE KEY TOKEN...
+import http.client, json, sys, time
+
+port, pid, minutes, rate, key = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
+tokens = sys.argv[6:]
+
+
+def rss_kib():
     for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS"): return int(line.split()[1])
-conn = http.client.HTTPConnection("127.0.0.1", port)
-start = time.time(); sent = ok = 0; next_sample = start
-body = json.dumps({"token": token, "answers": {"overall": 4, "staff": 5}})
+        if line.startswith("VmRSS"):
+            return int(line.split()[1])
+
+
+conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+start = time.time()
+sent = ok = reads = failed = 0
+next_sample = start
+print("minutes,stored,reads,failed,rss_mib", flush=True)
 while time.time() - start < minutes * 60:
     now = time.time()
     if now >= next_sample:
-        print(f"{(now-start)/60:5.1f} min  {ok:7d} stored  rss {rss()/1024:6.1f} MiB", flush=True)
+        print(f"{(now - start) / 60:.1f},{ok},{reads},{failed},{rss_kib() / 1024:.1f}", flush=True)
         next_sample += 30
+    rating = {"token": tokens[sent % len(tokens)],
+              "answers": {"overall": 1 + sent % 5, "staff": 1 + (sent // 5) % 5}}
+    if sent % 7 == 0:
+        rating["comment"] = f"Góp ý số {sent}: thủ tục nhanh, cán bộ tận tình."
+    body = json.dumps(rating)
     try:
         conn.request("POST", "/api/v1/responses", body, {"Content-Type": "application/json"})
-        r = conn.getresponse(); r.read()
-        sent += 1; ok += r.status == 201
-    except Exception as e:
-        conn = http.client.HTTPConnection("127.0.0.1", port)
+        r = conn.getresponse()
+        r.read()
+        ok += r.status == 201
+        failed += r.status >= 500
+        if sent % 200 == 0:
+            conn.request("GET", "/api/v1/reports/agencies/SOAK", headers={"Authorization": f"Bearer {key}"})
+            r = conn.getresponse()
+            r.read()
+            reads += r.status == 200
+    except Exception:
+        failed += 1
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    sent += 1
     delay = start + sent / rate - time.time()
-    if delay > 0: time.sleep(delay)
-print(f"end: {sent} sent, {ok} stored, rss {rss()/1024:.1f} MiB", flush=True)
-time.sleep(60)
-print(f"after 60 s idle: rss {rss()/1024:.1f} MiB", flush=True)
+    if delay > 0:
+        time.sleep(delay)
+print(f"# end: {sent} sent, {ok} stored, {failed} failed, rss {rss_kib() / 1024:.1f} MiB", flush=True)
+time.sleep(120)
+print(f"# after 120 s idle: rss {rss_kib() / 1024:.1f} MiB", flush=True)

@@ -11,12 +11,9 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
-use entity::answer;
 use futures_util::Stream;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType, Order, Query, SelectStatement};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryResult,
-};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
@@ -104,12 +101,16 @@ pub async fn open(
         .map_err(|(field, e)| Error::invalid(field, e))?;
     let agency = crate::org::code_of_opt(query.agency.as_deref())?;
     let agencies = cx.subtree_or_own(agency.as_ref()).await?;
-    let select = statement(agencies, period.instants(tz));
+    let listing = statement(
+        db.read.get_database_backend(),
+        agencies,
+        period.instants(tz),
+    );
     let conn = db.read.clone();
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     tokio::spawn(async move {
         let _permit = permit;
-        if let Err(e) = produce(&conn, select, format, tz, &tx).await {
+        if let Err(e) = produce(&conn, listing, format, tz, &tx).await {
             tracing::error!(error = %e, "the response listing stopped");
             // An error mid-body aborts the connection: the client sees a failed transfer,
             // never a complete-looking file with rows missing.
@@ -127,79 +128,120 @@ pub async fn open(
     ))
 }
 
-/// The responses (without their answers), oldest first; [`produce`] adds the keyset
-/// condition and the limit of each page.
+/// The columns of a listed response (table, column, name), then its `answers`; a page holds
+/// each response as an array of them in this order.
+const COLUMNS: [(&str, &str, &str); 11] = [
+    ("r", "id", "id"),
+    ("a", "code", "agency"),
+    ("d", "code", "desk"),
+    ("q", "key", "questionnaire"),
+    ("r", "channel", "channel"),
+    ("r", "submitted_at", "submitted_at"),
+    ("r", "comment", "comment"),
+    ("r", "assisted", "assisted"),
+    ("e", "reason", "excluded_reason"),
+    ("h", "reasons", "held_reasons"),
+    ("h", "released_at", "released_at"),
+];
+
+/// The responses with their answers, oldest first; [`produce`] adds the keyset condition
+/// and the limit of each page. The answers come as one text column, `key=value,…` (see
+/// [`answers_of`]), so a response is one row: a page used to read its answers in a second
+/// query, nearly four rows per response, and the time went into handing rows over.
 fn statement(
+    backend: DbBackend,
     agencies: Option<Vec<i64>>,
     (start, end): (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
-) -> SelectStatement {
+) -> Listing {
     let t = |name: &str| Alias::new(name);
     let c = super::raw::col;
     let mut q = Query::select();
-    super::raw::pick(
-        &mut q,
-        &[
-            ("r", "id", "id"),
-            ("a", "code", "agency"),
-            ("d", "code", "desk"),
-            ("q", "key", "questionnaire"),
-            ("r", "channel", "channel"),
-            ("r", "submitted_at", "submitted_at"),
-            ("r", "comment", "comment"),
-            ("r", "assisted", "assisted"),
-            ("e", "reason", "excluded_reason"),
-            ("h", "reasons", "held_reasons"),
-            ("h", "released_at", "released_at"),
-        ],
-    )
-    .from_as(t("responses"), t("r"))
-    .join_as(
-        JoinType::InnerJoin,
-        t("agencies"),
-        t("a"),
-        c("a", "id").equals((t("r"), t("agency_id"))),
-    )
-    .join_as(
-        JoinType::LeftJoin,
-        t("desks"),
-        t("d"),
-        c("d", "id").equals((t("r"), t("desk_id"))),
-    )
-    .join_as(
-        JoinType::InnerJoin,
-        t("questionnaires"),
-        t("q"),
-        c("q", "id").equals((t("r"), t("questionnaire_id"))),
-    )
-    .join_as(
-        JoinType::LeftJoin,
-        t("exclusions"),
-        t("e"),
-        c("e", "response_id").equals((t("r"), t("id"))),
-    )
-    .join_as(
-        JoinType::LeftJoin,
-        t("holds"),
-        t("h"),
-        c("h", "response_id").equals((t("r"), t("id"))),
-    )
-    .order_by((t("r"), t("submitted_at")), Order::Asc)
-    .order_by((t("r"), t("id")), Order::Asc);
+    super::raw::pick(&mut q, &COLUMNS)
+        .expr_as(answers_of(backend), t("answers"))
+        .from_as(t("responses"), t("r"))
+        .join_as(
+            JoinType::InnerJoin,
+            t("agencies"),
+            t("a"),
+            c("a", "id").equals((t("r"), t("agency_id"))),
+        )
+        .join_as(
+            JoinType::LeftJoin,
+            t("desks"),
+            t("d"),
+            c("d", "id").equals((t("r"), t("desk_id"))),
+        )
+        .join_as(
+            JoinType::InnerJoin,
+            t("questionnaires"),
+            t("q"),
+            c("q", "id").equals((t("r"), t("questionnaire_id"))),
+        )
+        .join_as(
+            JoinType::LeftJoin,
+            t("exclusions"),
+            t("e"),
+            c("e", "response_id").equals((t("r"), t("id"))),
+        )
+        .join_as(
+            JoinType::LeftJoin,
+            t("holds"),
+            t("h"),
+            c("h", "response_id").equals((t("r"), t("id"))),
+        )
+        .order_by((t("r"), t("submitted_at")), Order::Asc)
+        .order_by((t("r"), t("id")), Order::Asc);
     if let Some(ids) = agencies {
         q.and_where(c("r", "agency_id").is_in(ids));
-    }
-    if let Some(start) = start {
-        q.and_where(c("r", "submitted_at").gte(start));
     }
     if let Some(end) = end {
         q.and_where(c("r", "submitted_at").lt(end));
     }
-    q
+    Listing { select: q, start }
+}
+
+/// What a listing reads: its statement, and its first instant, which [`read_page`] adds as
+/// the lower bound of each page.
+struct Listing {
+    select: SelectStatement,
+    start: Option<DateTime<Utc>>,
+}
+
+/// A response's answers as `key=value` pairs separated by commas (question keys are
+/// built in: letters and `_`), or NULL when it has none.
+fn answers_of(backend: DbBackend) -> Expr {
+    let aggregate = match backend {
+        DbBackend::Postgres => "string_agg",
+        _ => "group_concat",
+    };
+    Expr::cust(format!(
+        "(SELECT {aggregate}(x.question_key || '=' || x.value, ',') \
+         FROM answers x WHERE x.response_id = r.id)"
+    ))
+}
+
+/// The answers of [`answers_of`]'s text.
+fn parse_answers(text: Option<&str>) -> Result<BTreeMap<String, i16>, sea_orm::DbErr> {
+    let mut answers = BTreeMap::new();
+    for pair in text
+        .unwrap_or_default()
+        .split(',')
+        .filter(|p| !p.is_empty())
+    {
+        let parsed = pair
+            .rsplit_once('=')
+            .and_then(|(key, value)| Some((key, value.parse::<i16>().ok()?)));
+        let Some((key, value)) = parsed else {
+            return Err(sea_orm::DbErr::Type(format!("an answer reads {pair:?}")));
+        };
+        answers.insert(key.to_owned(), value);
+    }
+    Ok(answers)
 }
 
 async fn produce(
     conn: &DatabaseConnection,
-    select: SelectStatement,
+    listing: Listing,
     format: Format,
     tz: Tz,
     tx: &mpsc::Sender<Result<Bytes, std::io::Error>>,
@@ -207,7 +249,7 @@ async fn produce(
     let mut out = Renderer::new(format, tz);
     let mut after: Option<(DateTime<Utc>, i64)> = None;
     loop {
-        let listed = read_page(conn, &select, after, PAGE).await?;
+        let listed = read_page(conn, &listing, after, PAGE).await?;
         let Some(last) = listed.last() else { break };
         after = Some((last.submitted_at, last.id));
         for r in &listed {
@@ -225,50 +267,65 @@ async fn produce(
     Ok(())
 }
 
-/// At most `limit` responses of `select` after `after` (its time and id) in listing order,
+/// At most `limit` responses of `listing` after `after` (its time and id) in listing order,
 /// with their answers.
+///
+/// The database hands over the whole page as one JSON text (an array of [`COLUMNS`]
+/// arrays): the SQLite driver passes each row from its worker thread to the server's task
+/// with a wake-up, which cost more than reading and rendering the row (about 20 µs a
+/// response; `docs/PERFORMANCE.md`, "The response listing").
 async fn read_page(
     conn: &impl ConnectionTrait,
-    select: &SelectStatement,
+    listing: &Listing,
     after: Option<(DateTime<Utc>, i64)>,
     limit: u64,
 ) -> Result<Vec<ListedResponse>, sea_orm::DbErr> {
     let c = |column: &str| Expr::col((Alias::new("r"), Alias::new(column)));
-    let mut page = select.clone();
+    let mut page = listing.select.clone();
+    // Each page starts where the last one ended: its lower bound on time is the later of the
+    // period's start and the last response listed (SQLite seeks to one lower bound only, and
+    // took the period's: each page read the index from the start of the period again).
+    let lower = match (listing.start, after) {
+        (Some(start), Some((at, _))) => Some(Ord::max(start, at)),
+        (start, after) => start.or(after.map(|(at, _)| at)),
+    };
+    if let Some(lower) = lower {
+        page.and_where(c("submitted_at").gte(lower));
+    }
     if let Some((at, id)) = after {
-        // A row comparison, which both databases read as one range of the index on
-        // (submitted_at, id): each page starts where the last one ended.
+        // The rest of the keyset: after that response in (submitted_at, id) order.
         page.and_where(
             Expr::tuple([c("submitted_at"), c("id")])
                 .gt(Expr::tuple([Expr::val(at), Expr::val(id)])),
         );
     }
     page.limit(limit);
-    let rows = conn.query_all(&page).await?;
-    let mut listed = rows
+    let (aggregate, array) = match conn.get_database_backend() {
+        DbBackend::Postgres => ("json_agg", "json_build_array"),
+        _ => ("json_group_array", "json_array"),
+    };
+    let fields: Vec<String> = COLUMNS
         .iter()
-        .map(|row| decode(row, row.try_get("", "id")?))
-        .collect::<Result<Vec<_>, _>>()?;
-    let ids: Vec<i64> = listed.iter().map(|r| r.id).collect();
-    if ids.is_empty() {
-        return Ok(listed);
-    }
-    let answers = answer::Entity::find()
-        .filter(answer::Column::ResponseId.is_in(ids))
-        .all(conn)
-        .await?;
-    let mut by_id: std::collections::HashMap<i64, BTreeMap<String, i16>> =
-        std::collections::HashMap::new();
-    for a in answers {
-        by_id
-            .entry(a.response_id)
-            .or_default()
-            .insert(a.question_key, a.value);
-    }
-    for r in &mut listed {
-        r.answers = by_id.remove(&r.id).unwrap_or_default();
-    }
-    Ok(listed)
+        .map(|(_, _, name)| format!("s.{name}"))
+        .chain(["s.answers".to_owned()])
+        .collect();
+    let mut whole = Query::select();
+    whole
+        .expr_as(
+            Expr::cust(format!(
+                "CAST({aggregate}({array}({}) ORDER BY s.submitted_at, s.id) AS TEXT)",
+                fields.join(", ")
+            )),
+            Alias::new("page"),
+        )
+        .from_subquery(page, Alias::new("s"));
+    let Some(row) = conn.query_one(&whole).await? else {
+        return Ok(Vec::new());
+    };
+    let text: Option<String> = row.try_get("", "page")?;
+    let rows: Vec<PageRow> = serde_json::from_str(text.as_deref().unwrap_or("[]"))
+        .map_err(|e| sea_orm::DbErr::Type(format!("a page of the listing: {e}")))?;
+    rows.into_iter().map(PageRow::listed).collect()
 }
 
 /// One page of the listing for people: at most `limit` (1–500) responses of `agency`'s
@@ -284,7 +341,11 @@ pub async fn page(
     let Context { db, by, config, .. } = *cx;
     by.require_role(&Role::READ_RESPONSES)?;
     let agencies = cx.subtree_or_own(agency).await?;
-    let select = statement(agencies, period.instants(config.timezone));
+    let listing = statement(
+        db.read.get_database_backend(),
+        agencies,
+        period.instants(config.timezone),
+    );
     let after = match after {
         Some(id) => entity::response::Entity::find_by_id(id)
             .one(&db.read)
@@ -292,7 +353,7 @@ pub async fn page(
             .map(|r| (r.submitted_at, r.id)),
         None => None,
     };
-    Ok(read_page(&db.read, &select, after, limit.clamp(1, PAGE)).await?)
+    Ok(read_page(&db.read, &listing, after, limit.clamp(1, PAGE)).await?)
 }
 
 /// Hands a chunk to the client's connection; false when the client is gone or has taken
@@ -309,29 +370,78 @@ async fn send(tx: &mpsc::Sender<Result<Bytes, std::io::Error>>, chunk: Bytes) ->
     }
 }
 
-fn decode(row: &QueryResult, id: i64) -> Result<ListedResponse, sea_orm::DbErr> {
-    let reason: Option<String> = row.try_get("", "excluded_reason")?;
-    let held: Option<String> = row.try_get("", "held_reasons")?;
-    let released: Option<DateTime<Utc>> = row.try_get("", "released_at")?;
-    let status = match (&reason, &held, released) {
-        (Some(_), ..) => Status::Excluded,
-        (None, Some(_), None) => Status::Held,
-        _ => Status::Counted,
-    };
-    Ok(ListedResponse {
-        id,
-        agency: row.try_get("", "agency")?,
-        desk: row.try_get("", "desk")?,
-        questionnaire: row.try_get("", "questionnaire")?,
-        channel: row.try_get("", "channel")?,
-        submitted_at: row.try_get("", "submitted_at")?,
-        answers: BTreeMap::new(),
-        comment: row.try_get("", "comment")?,
-        excluded: reason.is_some(),
-        status,
-        reasons: held.as_deref().map(Reason::split).unwrap_or_default(),
-        assisted: row.try_get("", "assisted")?,
-    })
+/// One response of a page, as [`COLUMNS`] and its answers.
+#[derive(Deserialize)]
+struct PageRow(
+    i64,
+    String,
+    Option<String>,
+    String,
+    String,
+    String,
+    Option<String>,
+    Flag,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// A boolean column: SQLite stores 0 or 1.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Flag {
+    Bool(bool),
+    Int(i64),
+}
+
+/// A time as either database writes it into JSON (RFC 3339, with `T` or a space).
+fn instant(text: &str) -> Result<DateTime<Utc>, sea_orm::DbErr> {
+    DateTime::parse_from_rfc3339(text)
+        .or_else(|_| DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f%:z"))
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| sea_orm::DbErr::Type(format!("a time reads {text:?}")))
+}
+
+impl PageRow {
+    fn listed(self) -> Result<ListedResponse, sea_orm::DbErr> {
+        let PageRow(
+            id,
+            agency,
+            desk,
+            questionnaire,
+            channel,
+            submitted_at,
+            comment,
+            assisted,
+            reason,
+            held,
+            released,
+            answers,
+        ) = self;
+        let status = match (&reason, &held, &released) {
+            (Some(_), ..) => Status::Excluded,
+            (None, Some(_), None) => Status::Held,
+            _ => Status::Counted,
+        };
+        Ok(ListedResponse {
+            id,
+            agency,
+            desk,
+            questionnaire,
+            channel,
+            submitted_at: instant(&submitted_at)?,
+            answers: parse_answers(answers.as_deref())?,
+            comment,
+            excluded: reason.is_some(),
+            status,
+            reasons: held.as_deref().map(Reason::split).unwrap_or_default(),
+            assisted: match assisted {
+                Flag::Bool(b) => b,
+                Flag::Int(n) => n != 0,
+            },
+        })
+    }
 }
 
 /// Renders listed responses into a growing buffer that the producer drains in chunks (an
@@ -409,11 +519,13 @@ impl Renderer {
                 // Comments and names that look like formulas stay text (numbers, dates and
                 // words in the other columns never start with a formula character).
                 let record = self.record(r);
-                let record = record.iter().map(|cell| neutralise(cell));
+                let cells: Vec<_> = record.iter().map(|cell| neutralise(cell)).collect();
+                // A small buffer: the writer lives for one row (its default is 8 KiB).
                 let mut w = csv::WriterBuilder::new()
                     .has_headers(false)
+                    .buffer_capacity(512)
                     .from_writer(&mut self.buf);
-                w.write_record(record.map(|c| c.into_owned()))?;
+                w.write_record(cells.iter().map(|cell| cell.as_bytes()))?;
                 w.flush()?;
             }
             Format::Xlsx => {
@@ -480,5 +592,62 @@ impl Renderer {
 
     fn take(&mut self) -> Bytes {
         Bytes::from(std::mem::take(&mut self.buf))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_reads_answers_and_times_as_either_database_writes_them() {
+        let answers = parse_answers(Some("overall=4,staff=5,access=1")).unwrap();
+        assert_eq!(
+            answers.into_iter().collect::<Vec<_>>(),
+            [
+                ("access".into(), 1),
+                ("overall".into(), 4),
+                ("staff".into(), 5)
+            ]
+        );
+        assert!(parse_answers(None).unwrap().is_empty());
+        assert!(parse_answers(Some("overall")).is_err());
+        assert!(parse_answers(Some("overall=high")).is_err());
+        let utc = instant("2025-03-01T00:30:05+00:00").unwrap();
+        assert_eq!(instant("2025-03-01T07:30:05+07:00").unwrap(), utc);
+        assert_eq!(instant("2025-03-01 00:30:05.000+00:00").unwrap(), utc);
+        assert!(instant("yesterday").is_err());
+    }
+
+    #[test]
+    fn a_page_row_says_counted_held_or_excluded() {
+        let row = |reason: Option<&str>, held: Option<&str>, released: Option<&str>| {
+            let json = serde_json::json!([
+                7,
+                "A",
+                null,
+                "one-stop-5",
+                "qr",
+                "2025-03-01T00:30:05+00:00",
+                "Tốt",
+                1,
+                reason,
+                held,
+                released,
+                "overall=5"
+            ]);
+            serde_json::from_value::<PageRow>(json)
+                .unwrap()
+                .listed()
+                .unwrap()
+        };
+        let counted = row(None, None, None);
+        assert_eq!((counted.status, counted.assisted), (Status::Counted, true));
+        assert_eq!(counted.comment.as_deref(), Some("Tốt"));
+        assert_eq!(row(None, Some("burst"), None).status, Status::Held);
+        let released = row(None, Some("burst"), Some("2025-03-02T00:00:00+00:00"));
+        assert_eq!(released.status, Status::Counted);
+        let excluded = row(Some("thử"), None, None);
+        assert!(excluded.excluded && excluded.status == Status::Excluded);
     }
 }
