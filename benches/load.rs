@@ -3,8 +3,13 @@
 //!
 //! ```text
 //! cargo bench --bench load -- [--clients 64] [--seconds 10] [--mode api|form|both] [--rules on|off]
-//!                                [--low-share 0.2]
+//!                                [--low-share 0.2] [--servers 1]
 //! ```
+//!
+//! `--servers 2` starts two servers on the same database, each with its own connections and
+//! caches as two processes would have, and spreads the clients over them (client *i* to
+//! server *i* mod 2): on PostgreSQL (`LOAD_DATABASE_URL`), ingest through two app servers
+//! against one.
 //!
 //! `--low-share 0.2` makes one API rating in five a 1 (*Rất không hài lòng*), which opens a
 //! case in the storing transaction (API.md, "Closing the loop").
@@ -49,6 +54,8 @@ struct Options {
     rules: bool,
     /// One rating in this many is a 1 (which opens a case); 0: none.
     low_every: u64,
+    /// Servers on the one database.
+    servers: usize,
 }
 
 fn options() -> Options {
@@ -77,6 +84,10 @@ fn options() -> Options {
             .and_then(|v| v.parse::<f64>().ok())
             .filter(|s| *s > 0.0)
             .map_or(0, |s| (1.0 / s).round() as u64),
+        servers: value("--servers")
+            .and_then(|v| v.parse().ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(1),
     }
 }
 
@@ -95,19 +106,27 @@ async fn run(options: Options) {
         .unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("load.db").display()));
     let db = Db::connect(&url).await.unwrap();
     hailong::prepare(&db, |_| {}).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let base = format!("http://{addr}");
-    let mut config = Config::new(url.clone(), addr, Some(base.clone()));
-    config.rate_limit = None;
-    let state = AppState::new(db.clone(), config.clone());
-    // The server's own accept loop, with its timeouts and connection cap.
-    tokio::spawn(hailong::web::server::run(
-        listener,
-        router(state),
-        hailong::config::DEFAULT_MAX_CONNECTIONS,
-        std::future::pending(),
-    ));
+    let mut bases = Vec::new();
+    let mut config = None;
+    for _ in 0..options.servers {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let base = format!("http://{addr}");
+        let mut server_config = Config::new(url.clone(), addr, Some(base.clone()));
+        server_config.rate_limit = None;
+        // Each server its own connections and caches, as a process of its own would have.
+        let state = AppState::new(Db::connect(&url).await.unwrap(), server_config.clone());
+        // The server's own accept loop, with its timeouts and connection cap.
+        tokio::spawn(hailong::web::server::run(
+            listener,
+            router(state),
+            hailong::config::DEFAULT_MAX_CONNECTIONS,
+            std::future::pending(),
+        ));
+        bases.push(base);
+        config.get_or_insert(server_config);
+    }
+    let config = config.unwrap();
     let token = fixture(&db, &config).await;
     if !options.rules {
         let cli = Principal::cli();
@@ -117,8 +136,9 @@ async fn run(options: Options) {
             .unwrap();
     }
     println!(
-        "hailong load: {} clients, {} s per mode, rules {}, database {}",
+        "hailong load: {} clients, {} server(s), {} s per mode, rules {}, database {}",
         options.clients,
+        options.servers,
         options.seconds,
         if options.rules { "on" } else { "off" },
         if url.starts_with("sqlite") {
@@ -129,7 +149,7 @@ async fn run(options: Options) {
     );
     for mode in &options.modes {
         phase(
-            &base,
+            &bases,
             &token,
             mode,
             (options.clients, options.low_every),
@@ -137,7 +157,7 @@ async fn run(options: Options) {
         )
         .await;
         let report = phase(
-            &base,
+            &bases,
             &token,
             mode,
             (options.clients, options.low_every),
@@ -237,7 +257,7 @@ async fn send(
 }
 
 async fn phase(
-    base: &str,
+    bases: &[String],
     token: &str,
     mode: &str,
     (clients, low_every): (usize, u64),
@@ -256,8 +276,8 @@ async fn phase(
     let api_body = body_of(5);
     let low_body = body_of(1);
     let mut tasks = Vec::with_capacity(clients);
-    for _ in 0..clients {
-        let base = base.to_string();
+    for i in 0..clients {
+        let base = bases[i % bases.len()].clone();
         let token = token.to_string();
         let api = mode == "api";
         tasks.push(tokio::spawn(async move {

@@ -22,8 +22,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
+use sea_orm::sea_query::{Alias, Expr, Query, SelectStatement};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
 
 use crate::config::redact_url;
 
@@ -37,8 +38,48 @@ pub struct Db {
     pub write: DatabaseConnection,
     /// Whether writes currently fail, shared by every clone.
     pub health: Arc<WriteHealth>,
+    /// Tallies of closed periods read before, shared by every clone
+    /// ([`crate::rollup::kept`]).
+    pub kept: Arc<crate::rollup::kept::Kept>,
     /// On SQLite, the file beside the database that [`Db::startup_lock`] locks.
     lock_file: Option<std::path::PathBuf>,
+}
+
+/// The rows of `select`, each read as a JSON array of its columns `fields` (in that order),
+/// in `order` when given (an `ORDER BY` list over the field names).
+///
+/// The database hands them over as one JSON text. The SQLite driver passes each row from
+/// its worker thread to the async task with a wake-up (a futex and a task switch, several
+/// µs), which costs more than reading a small row: a read of thousands of rows (a report's
+/// roll-up rows, a page of the listing) takes them as one text instead.
+pub async fn json_rows<T: serde::de::DeserializeOwned>(
+    conn: &impl ConnectionTrait,
+    select: SelectStatement,
+    fields: &[&str],
+    order: Option<&str>,
+) -> Result<Vec<T>, DbErr> {
+    let (aggregate, array) = match conn.get_database_backend() {
+        DbBackend::Postgres => ("json_agg", "json_build_array"),
+        _ => ("json_group_array", "json_array"),
+    };
+    let fields: Vec<String> = fields.iter().map(|f| format!("s.{f}")).collect();
+    let order = order.map(|o| format!(" ORDER BY {o}")).unwrap_or_default();
+    let mut whole = Query::select();
+    whole
+        .expr_as(
+            Expr::cust(format!(
+                "CAST({aggregate}({array}({}){order}) AS TEXT)",
+                fields.join(", ")
+            )),
+            Alias::new("rows"),
+        )
+        .from_subquery(select, Alias::new("s"));
+    let Some(row) = conn.query_one(&whole).await? else {
+        return Ok(Vec::new());
+    };
+    let text: Option<String> = row.try_get("", "rows")?;
+    serde_json::from_str(text.as_deref().unwrap_or("[]"))
+        .map_err(|e| DbErr::Type(format!("rows read as JSON: {e}")))
 }
 
 /// Whether the last write transaction failed. Set by every writer that sees a failed
@@ -125,6 +166,7 @@ impl Db {
                 read,
                 write,
                 health: Arc::default(),
+                kept: Arc::default(),
                 lock_file: (!memory).then(|| sqlite_lock_file(&url)),
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
@@ -143,6 +185,7 @@ impl Db {
                 read: pool.clone(),
                 write: pool,
                 health: Arc::default(),
+                kept: Arc::default(),
                 lock_file: None,
             })
         } else {

@@ -68,5 +68,8 @@ async fn prepare_locked(db: &db::Db, progress: impl FnMut(&str)) -> anyhow::Resu
         .get(&db.write)
         .await
         .map_err(|e| anyhow::anyhow!("cannot store the deployment's secret: {}", e.message))?;
+    rollup::kept::ensure(&db.write)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot store the roll-ups' epoch: {e}"))?;
     Ok(applied)
 }

@@ -7,21 +7,28 @@ port, pid, minutes, rate, key = int(sys.argv[1]), int(sys.argv[2]), float(sys.ar
 tokens = sys.argv[6:]
 
 
-def rss_kib():
+def status_kib(field):
     for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS"):
+        if line.startswith(field + ":"):
             return int(line.split()[1])
+
+
+def rss_kib():
+    return status_kib("VmRSS")
 
 
 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
 start = time.time()
 sent = ok = reads = failed = 0
 next_sample = start
-print("minutes,stored,reads,failed,rss_mib", flush=True)
+# RSS is the heap (RssAnon) plus the pages of the program and of files it maps (RssFile):
+# the heap is what could grow without bound.
+print("minutes,stored,reads,failed,rss_mib,anon_mib", flush=True)
 while time.time() - start < minutes * 60:
     now = time.time()
     if now >= next_sample:
-        print(f"{(now - start) / 60:.1f},{ok},{reads},{failed},{rss_kib() / 1024:.1f}", flush=True)
+        print(f"{(now - start) / 60:.1f},{ok},{reads},{failed},{rss_kib() / 1024:.1f},"
+              f"{status_kib('RssAnon') / 1024:.1f}", flush=True)
         next_sample += 30
     rating = {"token": tokens[sent % len(tokens)],
               "answers": {"overall": 1 + sent % 5, "staff": 1 + (sent // 5) % 5}}
@@ -46,6 +53,8 @@ while time.time() - start < minutes * 60:
     delay = start + sent / rate - time.time()
     if delay > 0:
         time.sleep(delay)
-print(f"# end: {sent} sent, {ok} stored, {failed} failed, rss {rss_kib() / 1024:.1f} MiB", flush=True)
+print(f"# end: {sent} sent, {ok} stored, {failed} failed, rss {rss_kib() / 1024:.1f} MiB, "
+      f"anon {status_kib('RssAnon') / 1024:.1f} MiB", flush=True)
 time.sleep(120)
-print(f"# after 120 s idle: rss {rss_kib() / 1024:.1f} MiB", flush=True)
+print(f"# after 120 s idle: rss {rss_kib() / 1024:.1f} MiB, "
+      f"anon {status_kib('RssAnon') / 1024:.1f} MiB", flush=True)

@@ -270,9 +270,8 @@ async fn produce(
 /// At most `limit` responses of `listing` after `after` (its time and id) in listing order,
 /// with their answers.
 ///
-/// The database hands over the whole page as one JSON text (an array of [`COLUMNS`]
-/// arrays): the SQLite driver passes each row from its worker thread to the server's task
-/// with a wake-up, which cost more than reading and rendering the row (about 20 µs a
+/// The database hands over the whole page as one JSON text ([`crate::db::json_rows`]):
+/// handing over rows one by one cost more than reading and rendering them (about 20 µs a
 /// response; `docs/PERFORMANCE.md`, "The response listing").
 async fn read_page(
     conn: &impl ConnectionTrait,
@@ -300,31 +299,13 @@ async fn read_page(
         );
     }
     page.limit(limit);
-    let (aggregate, array) = match conn.get_database_backend() {
-        DbBackend::Postgres => ("json_agg", "json_build_array"),
-        _ => ("json_group_array", "json_array"),
-    };
-    let fields: Vec<String> = COLUMNS
+    let fields: Vec<&str> = COLUMNS
         .iter()
-        .map(|(_, _, name)| format!("s.{name}"))
-        .chain(["s.answers".to_owned()])
+        .map(|(_, _, name)| *name)
+        .chain(["answers"])
         .collect();
-    let mut whole = Query::select();
-    whole
-        .expr_as(
-            Expr::cust(format!(
-                "CAST({aggregate}({array}({}) ORDER BY s.submitted_at, s.id) AS TEXT)",
-                fields.join(", ")
-            )),
-            Alias::new("page"),
-        )
-        .from_subquery(page, Alias::new("s"));
-    let Some(row) = conn.query_one(&whole).await? else {
-        return Ok(Vec::new());
-    };
-    let text: Option<String> = row.try_get("", "page")?;
-    let rows: Vec<PageRow> = serde_json::from_str(text.as_deref().unwrap_or("[]"))
-        .map_err(|e| sea_orm::DbErr::Type(format!("a page of the listing: {e}")))?;
+    let rows: Vec<PageRow> =
+        crate::db::json_rows(conn, page, &fields, Some("s.submitted_at, s.id")).await?;
     rows.into_iter().map(PageRow::listed).collect()
 }
 

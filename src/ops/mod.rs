@@ -412,7 +412,11 @@ async fn must_be_empty(target: &Db) -> anyhow::Result<()> {
 }
 
 /// Settings that a first start writes by itself.
-const FIRST_START_SETTINGS: &[&str] = &["client_hash_secret", "write_probe"];
+const FIRST_START_SETTINGS: &[&str] = &[
+    "client_hash_secret",
+    "write_probe",
+    crate::rollup::kept::EPOCH_KEY,
+];
 
 /// Removes what the target's first start wrote (built-in questionnaires, its own secret):
 /// the source's rows take their place, with their ids.

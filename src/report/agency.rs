@@ -7,7 +7,7 @@ use chrono::{Datelike, Months, NaiveDate};
 use entity::agency;
 use serde::{Deserialize, Serialize};
 
-use super::{MAX_YEARS, sum_of, tallies};
+use super::{MAX_YEARS, sum_of, tallies_kept};
 use crate::app::Context;
 use crate::domain::{AgencyCode, Invalid, Period, Role};
 use crate::error::{Error, Result};
@@ -113,7 +113,7 @@ pub async fn report_and_tally(
     let (root, agencies) = cx.restated(code, as_of).await?;
     let tree = &agencies.tree;
     let subtree = tree.subtree(root.id);
-    let tallies = tallies(&db.read, from, to, Some(&subtree)).await?;
+    let tallies = tallies_kept(db, cx.today(), (from, to), &subtree, None).await?;
     let total = sum_of(&tallies, &subtree);
     let summary = score::summarize(&total);
     let mut children: Vec<ChildFigures> = tree

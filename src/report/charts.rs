@@ -9,7 +9,7 @@ use chrono::{Datelike, NaiveDate};
 use super::agency::period;
 use super::annual::{self, AnnualReport, Subject};
 use super::export::element_label;
-use super::{monthly_tallies, sum_of, tallies};
+use super::{monthly_tallies, sum_of, tallies_kept};
 use crate::app::Context;
 use crate::chart::{Caveats, Chart, MonthFigure, RankBar};
 use crate::db::Db;
@@ -188,7 +188,7 @@ pub async fn distribution(cx: &Context<'_>, code: &AgencyCode, given: Period) ->
     let (from, to) = period(given, today)?;
     let subtree = tree.subtree(root.id);
     let total = sum_of(
-        &tallies(&db.read, from, to, Some(&subtree)).await?,
+        &tallies_kept(db, today, (from, to), &subtree, None).await?,
         &subtree,
     );
     Ok(distribution_of(&root.name, (from, to), &total))

@@ -15,6 +15,7 @@
 //! also count one answer [`ASSISTED`]. Days, months and years are local to the deployment's
 //! time zone.
 
+pub mod kept;
 pub mod read;
 pub mod rebuild;
 
@@ -291,6 +292,15 @@ pub type Additions = HashMap<(Place, String, i16), Count>;
 /// Adds `counts` (negative ones move answers between counts) with multi-row upserts (`n = n + excluded.n`, and the same for
 /// `excluded` and `held`), one statement per table and chunk, in `conn`'s transaction.
 pub async fn add(conn: &impl ConnectionTrait, counts: Additions) -> Result<(), DbErr> {
+    // A write to a day before today (UTC) may change a closed period: the tallies kept of
+    // those are stale from this transaction on (`kept`).
+    let today = crate::now().date_naive();
+    let late = counts
+        .keys()
+        .any(|(place, ..)| matches!(place, Place::Daily { day, .. } if *day < today));
+    if late {
+        kept::renew(conn).await?;
+    }
     let mut by_grain: HashMap<Grain, Vec<(Place, String, i16, Count)>> = HashMap::new();
     for ((place, question, value), n) in counts {
         by_grain

@@ -7,20 +7,38 @@ use std::collections::HashMap;
 
 use chrono::{Datelike, Days, NaiveDate};
 use entity::{rollup_daily as daily, rollup_monthly as monthly};
-use sea_orm::sea_query::{DynIden, Expr, ExprTrait, Order, Query, SelectStatement, SimpleExpr};
-use sea_orm::{ConnectionTrait, IdenStatic, QueryResult, Value};
+use sea_orm::sea_query::{Alias, DynIden, Expr, ExprTrait, Query, SelectStatement, SimpleExpr};
+use sea_orm::{ConnectionTrait, DbErr, Value};
 
 use super::{ASSISTED, Col, Grain};
 use crate::error::Result;
 use crate::score::{OVERALL, Tally};
 
-/// The result columns of a summed read: counted, excluded and held answers.
+/// The result columns of a summed read: what it is summed by (`k`, set by the caller),
+/// question, value, and the counted, excluded and held answers.
+const KEY: &str = "k";
+const QUESTION: &str = "q";
+const VALUE: &str = "v";
 const N: &str = "n";
 const X: &str = "x";
 const H: &str = "h";
 
+/// One row of a summed read: its key (an agency, a desk, a month and an agency), question,
+/// value and the three counts.
+#[derive(serde::Deserialize)]
+struct Summed<K>(K, String, i16, i64, i64, i64);
+
+/// The rows of a [`summed`] read to which the caller added its key as [`KEY`], read as one
+/// JSON text ([`crate::db::json_rows`]: a province's report reads thousands of them).
+async fn summed_rows<K: serde::de::DeserializeOwned>(
+    conn: &impl ConnectionTrait,
+    q: SelectStatement,
+) -> Result<Vec<Summed<K>>> {
+    Ok(crate::db::json_rows(conn, q, &[KEY, QUESTION, VALUE, N, X, H], None).await?)
+}
+
 /// A run of whole periods of one grain, both ends included.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Piece {
     Years(i32, i32),
     /// First days of the first and the last month.
@@ -72,8 +90,8 @@ pub fn decompose(from: NaiveDate, to: NaiveDate) -> Vec<Piece> {
 fn summed(grain: Grain) -> SelectStatement {
     let sum = |c: Col| SimpleExpr::from(Expr::col(grain.col(c)).sum()).cast_as("BIGINT");
     let mut q = Query::select();
-    q.column(grain.col(Col::Question))
-        .column(grain.col(Col::Value))
+    q.expr_as(Expr::col(grain.col(Col::Question)), Alias::new(QUESTION))
+        .expr_as(Expr::col(grain.col(Col::Value)), Alias::new(VALUE))
         .expr_as(sum(Col::N), N)
         .expr_as(sum(Col::Excluded), X)
         .expr_as(sum(Col::Held), H)
@@ -104,51 +122,105 @@ pub async fn tallies_of(
 ) -> Result<HashMap<i64, Tally>> {
     let mut out: HashMap<i64, Tally> = HashMap::new();
     for piece in decompose(from, to) {
-        let (grain, lo, hi): (Grain, Value, Value) = match piece {
-            Piece::Years(a, b) => (Grain::Yearly, a.into(), b.into()),
-            Piece::Months(a, b) => (Grain::Monthly, a.into(), b.into()),
-            Piece::Days(a, b) => (Grain::Daily, a.into(), b.into()),
+        read_piece(conn, piece, agencies, question, &mut out).await?;
+    }
+    Ok(out)
+}
+
+/// Adds the tallies of each agency in `piece` (only `agencies`, when given; one `question`,
+/// when given) to `out`.
+async fn read_piece(
+    conn: &impl ConnectionTrait,
+    piece: Piece,
+    agencies: Option<&[i64]>,
+    question: Option<&str>,
+    out: &mut HashMap<i64, Tally>,
+) -> Result<()> {
+    let (grain, lo, hi): (Grain, Value, Value) = match piece {
+        Piece::Years(a, b) => (Grain::Yearly, a.into(), b.into()),
+        Piece::Months(a, b) => (Grain::Monthly, a.into(), b.into()),
+        Piece::Days(a, b) => (Grain::Daily, a.into(), b.into()),
+    };
+    let agency: DynIden = grain.col(Col::Agency);
+    let mut q = summed(grain);
+    q.expr_as(Expr::col(agency.clone()), Alias::new(KEY))
+        .and_where(Expr::col(grain.period()).between(lo, hi))
+        .group_by_col(agency.clone());
+    if let Some(ids) = agencies {
+        q.and_where(Expr::col(agency).is_in(ids.iter().copied()));
+    }
+    if let Some(key) = question {
+        q.and_where(Expr::col(grain.col(Col::Question)).eq(key));
+    }
+    for row in summed_rows::<i64>(conn, q).await? {
+        row.add_to(out.entry(row.0).or_default());
+    }
+    Ok(())
+}
+
+/// [`tallies_of`] of `agencies`, with the pieces of the period that closed two days or more
+/// before `today` kept in `db`'s memory ([`super::kept`]): a period with partial months
+/// reads one row per agency × question × value × day of its loose days, and it is asked for
+/// again and again (every page of the dashboard). A period of whole years is read at once
+/// (one row per agency × question × value).
+pub async fn tallies_kept(
+    db: &crate::db::Db,
+    today: NaiveDate,
+    (from, to): (NaiveDate, NaiveDate),
+    agencies: &[i64],
+    question: Option<&str>,
+) -> Result<HashMap<i64, Tally>> {
+    let whole_years = decompose(from, to)
+        .iter()
+        .all(|p| matches!(p, Piece::Years(..)));
+    let closed_end = today.checked_sub_days(Days::new(2));
+    let epoch = match (whole_years, closed_end) {
+        (false, Some(_)) => super::kept::epoch(&db.read).await?,
+        _ => None,
+    };
+    let (Some(epoch), Some(closed_end)) = (epoch, closed_end) else {
+        return tallies_of(&db.read, (from, to), Some(agencies), question).await;
+    };
+    let mut out: HashMap<i64, Tally> = HashMap::new();
+    for piece in decompose(from, Ord::min(to, closed_end)) {
+        let part = match db.kept.get(&epoch, piece, question, agencies) {
+            Some(part) => part,
+            None => {
+                let mut part = HashMap::new();
+                read_piece(&db.read, piece, Some(agencies), question, &mut part).await?;
+                let part = std::sync::Arc::new(part);
+                db.kept.put(&epoch, piece, question, agencies, part.clone());
+                part
+            }
         };
-        let agency: DynIden = grain.col(Col::Agency);
-        let mut q = summed(grain);
-        q.column(agency.clone())
-            .and_where(Expr::col(grain.period()).between(lo, hi))
-            .group_by_col(agency.clone())
-            .order_by(agency.clone(), Order::Asc);
-        if let Some(ids) = agencies {
-            q.and_where(Expr::col(agency).is_in(ids.iter().copied()));
+        for (id, tally) in part.iter() {
+            out.entry(*id).or_default().merge(tally);
         }
-        if let Some(key) = question {
-            q.and_where(Expr::col(grain.col(Col::Question)).eq(key));
-        }
-        for row in conn.query_all(&q).await? {
-            let agency: i64 = row.try_get("", Col::Agency.name())?;
-            add_row(out.entry(agency).or_default(), &row)?;
+    }
+    if let Some(open_from) = next_day(closed_end).filter(|d| *d <= to) {
+        for piece in decompose(Ord::max(from, open_from), to) {
+            read_piece(&db.read, piece, Some(agencies), question, &mut out).await?;
         }
     }
     Ok(out)
 }
 
-/// Adds one summed roll-up row (question, value, `n`, `x`, `h`) to `tally`: excluded and
-/// held responses count once, on the overall question; assisted counted ones on
-/// [`ASSISTED`].
-fn add_row(tally: &mut Tally, row: &QueryResult) -> Result<(), sea_orm::DbErr> {
-    let question: String = row.try_get("", Col::Question.name())?;
-    let value: i16 = row.try_get("", Col::Value.name())?;
-    let count = |column| -> Result<u64, sea_orm::DbErr> {
-        let n: i64 = row.try_get("", column)?;
-        Ok(u64::try_from(n).unwrap_or(0))
-    };
-    if question == ASSISTED {
-        tally.assisted += count(N)?;
-        return Ok(());
+impl<K> Summed<K> {
+    /// Adds the row to `tally`: excluded and held responses count once, on the overall
+    /// question; assisted counted ones on [`ASSISTED`].
+    fn add_to(&self, tally: &mut Tally) {
+        let Summed(_, question, value, n, x, h) = self;
+        let count = |n: &i64| u64::try_from(*n).unwrap_or(0);
+        if question == ASSISTED {
+            tally.assisted += count(n);
+            return;
+        }
+        tally.add(question, *value, count(n));
+        if question == OVERALL {
+            tally.excluded += count(x);
+            tally.held += count(h);
+        }
     }
-    tally.add(&question, value, count(N)?);
-    if question == OVERALL {
-        tally.excluded += count(X)?;
-        tally.held += count(H)?;
-    }
-    Ok(())
 }
 
 /// Tallies per month of `year` (index 0 is January) from the monthly roll-up, of
@@ -170,27 +242,30 @@ pub async fn monthly_tallies(
     };
     use monthly::Column as M;
     let mut q = summed(Grain::Monthly);
-    q.column(M::Month)
+    // The key: the month, and the agency when per agency (`2025-03-01/17`).
+    let key = match per_agency {
+        true => "CAST(month AS TEXT) || '/' || CAST(agency_id AS TEXT)",
+        false => "CAST(month AS TEXT)",
+    };
+    q.expr_as(Expr::cust(key), Alias::new(KEY))
         .and_where(Expr::col(M::Month).between(first, last))
         .and_where(Expr::col(M::AgencyId).is_in(agencies.iter().copied()))
         .group_by_col(M::Month);
     if per_agency {
-        q.column(M::AgencyId).group_by_col(M::AgencyId);
+        q.group_by_col(M::AgencyId);
     }
     if let Some(key) = question {
         q.and_where(Expr::col(M::QuestionKey).eq(key));
     }
     let mut out: HashMap<i64, [Tally; 12]> = HashMap::new();
-    for row in conn.query_all(&q).await? {
-        let month: NaiveDate = row.try_get("", M::Month.as_str())?;
-        let agency: i64 = if per_agency {
-            row.try_get("", M::AgencyId.as_str())?
-        } else {
-            0
+    for row in summed_rows::<String>(conn, q).await? {
+        let (month, agency) = row.0.split_once('/').unwrap_or((&row.0, "0"));
+        let (Ok(month), Ok(agency)) = (month.parse::<NaiveDate>(), agency.parse::<i64>()) else {
+            return Err(DbErr::Type(format!("a monthly roll-up key reads {:?}", row.0)).into());
         };
         let months = out.entry(agency).or_default();
         if let Some(tally) = months.get_mut(month.month0() as usize) {
-            add_row(tally, &row)?;
+            row.add_to(tally);
         }
     }
     Ok(out)
@@ -205,14 +280,13 @@ pub async fn desk_tallies(
 ) -> Result<HashMap<i64, Tally>> {
     use daily::Column as D;
     let mut q = summed(Grain::Daily);
-    q.column(D::DeskId)
+    q.expr_as(Expr::col(D::DeskId), Alias::new(KEY))
         .and_where(Expr::col(D::AgencyId).eq(agency))
         .and_where(Expr::col(D::Day).between(from, to))
         .group_by_col(D::DeskId);
     let mut out: HashMap<i64, Tally> = HashMap::new();
-    for row in conn.query_all(&q).await? {
-        let desk: i64 = row.try_get("", D::DeskId.as_str())?;
-        add_row(out.entry(desk).or_default(), &row)?;
+    for row in summed_rows::<i64>(conn, q).await? {
+        row.add_to(out.entry(row.0).or_default());
     }
     Ok(out)
 }

@@ -315,3 +315,67 @@ async fn a_slice_counts_the_raw_ratings_by_the_roll_ups_rules() {
     }
     assert_eq!(parts, all);
 }
+
+/// The figures of a closed period with partial months are kept in memory between requests
+/// (`rollup::kept`); every late write (an import into a past day, an exclusion) makes them
+/// stale at once, and a change that bypassed the writers shows only once the epoch moves.
+#[tokio::test]
+async fn kept_figures_of_closed_days_follow_every_late_write() {
+    use sea_orm::ConnectionTrait;
+    let app = TestApp::spawn().await;
+    app.province().await;
+    let on = |day: &str, agency: &str, overall: i64| json!({"agency": agency, "submitted_at": day, "answers": {"overall": overall}});
+    app.import(vec![
+        on("2025-03-15", "A", 5),
+        on("2025-03-16", "A", 4),
+        on("2025-03-20", "B", 2),
+        on("2025-06-01", "B", 5),
+        on("2025-10-20", "A", 1),
+        on("2025-10-21", "A", 1),
+    ])
+    .await;
+    let path = "/api/v1/reports/agencies/KH?from=2025-03-15&to=2025-10-20";
+    let responses = || async {
+        let res = app.get(path, &app.admin).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+        let report = res.json();
+        let child = |code: &str| {
+            report["children"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["agency"] == code)
+                .map(|c| c["responses"].as_u64().unwrap())
+                .unwrap()
+        };
+        (
+            report["responses"].as_u64().unwrap(),
+            child("A"),
+            child("B"),
+        )
+    };
+    assert_eq!(responses().await, (5, 3, 2));
+    assert!(!app.db.kept.is_empty(), "the closed pieces are kept");
+    assert_eq!(responses().await, (5, 3, 2), "the same from memory");
+
+    // An import into a closed day.
+    app.import(vec![on("2025-03-16", "B", 3)]).await;
+    assert_eq!(responses().await, (6, 3, 3));
+    // An exclusion of a rating of a closed day.
+    let first = app.ids_of_year(2025).await[0];
+    app.exclude(first, "Phiếu thử nghiệm").await;
+    assert_eq!(responses().await, (5, 2, 3));
+
+    // A change behind the writers' back (no epoch) is not seen until the epoch moves: what
+    // is shown is what was kept.
+    app.db
+        .write
+        .execute_unprepared(
+            "UPDATE rollup_daily SET n = n + 100 WHERE day = '2025-03-16' AND question_key = 'overall'",
+        )
+        .await
+        .unwrap();
+    assert_eq!(responses().await, (5, 2, 3));
+    hailong::rollup::kept::renew(&app.db.write).await.unwrap();
+    assert_eq!(responses().await, (205, 102, 103));
+}
