@@ -69,6 +69,21 @@ fn reports(c: &mut Criterion) {
                 })
             });
         }
+        // The same report read afresh each time: nothing kept from the last request.
+        let province = hailong::org::code_of("KH").unwrap();
+        let partial = period("2025-03-15", "2025-10-20");
+        group.bench_function(
+            BenchmarkId::new("agency_province_partial_first", &size),
+            |b| {
+                b.iter(|| {
+                    db.kept.clear();
+                    let report = rt
+                        .block_on(agency::report(&cx, &province, partial, None))
+                        .unwrap();
+                    serde_json::to_vec(&report).unwrap()
+                })
+            },
+        );
         group.bench_function(BenchmarkId::new("annual_ranking", &size), |b| {
             b.iter(|| {
                 let report = rt

@@ -9,10 +9,9 @@ use chrono::{Datelike, NaiveDate};
 use super::agency::period;
 use super::annual::{self, AnnualReport, Subject};
 use super::export::element_label;
-use super::{monthly_tallies, sum_of, tallies_kept};
+use super::{monthly_tallies, months_kept, sum_of, tallies_kept};
 use crate::app::Context;
 use crate::chart::{Caveats, Chart, MonthFigure, RankBar};
-use crate::db::Db;
 use crate::domain::{AgencyCode, Period, Role, Year};
 use crate::error::Result;
 use crate::govern::Principal;
@@ -103,29 +102,26 @@ async fn caveats(cx: &Context<'_>, year: i32) -> Result<Caveats> {
 }
 
 /// The overall answers of `ids` together, per month, summed by the database.
-async fn overall_by_month(db: &Db, year: i32, ids: &[i64]) -> Result<[Tally; 12]> {
-    Ok(monthly_tallies(&db.read, year, ids, Some(OVERALL), false)
-        .await?
-        .remove(&0)
-        .unwrap_or_default())
+async fn overall_by_month(cx: &Context<'_>, year: i32, ids: &[i64]) -> Result<[Tally; 12]> {
+    months_kept(cx.db, cx.today(), year, ids, Some(OVERALL)).await
 }
 
 /// The monthly share of `code`'s subtree with its interval, against its parent's, on the
 /// tree of the year's last day (restated: a successor's line includes its predecessors'),
 /// with each merger or closure it restates marked at its day.
 pub async fn trend(cx: &Context<'_>, code: &AgencyCode, year: Year) -> Result<Chart> {
-    let Context { db, by, .. } = *cx;
+    let Context { by, .. } = *cx;
     reader_roles(by)?;
     let (_, last) = year.days();
     let (root, agencies) = cx.restated(code, Some(last)).await?;
     let tree = &agencies.tree;
     let year = year.get();
-    let own = overall_by_month(db, year, &tree.subtree(root.id)).await?;
+    let own = overall_by_month(cx, year, &tree.subtree(root.id)).await?;
     let months = monthly_figures(&own);
     let parent = match root.parent_id {
         Some(p) => {
             let name = agencies.get(p).map(|a| a.name.clone()).unwrap_or_default();
-            let line = overall_by_month(db, year, &tree.subtree(p)).await?;
+            let line = overall_by_month(cx, year, &tree.subtree(p)).await?;
             Some((name, monthly_shares(&line)))
         }
         None => None,

@@ -7,7 +7,9 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait, LikeExpr, Order};
 
 use crate::collect::raw::{answer_rows, col, pick};
 use crate::error::Result;
-pub use crate::rollup::read::{desk_tallies, monthly_tallies, sum_of, tallies, tallies_kept};
+pub use crate::rollup::read::{
+    desk_tallies, monthly_tallies, months_kept, sum_of, tallies, tallies_kept,
+};
 use crate::score::OVERALL;
 
 /// The longest period a report covers.

@@ -161,8 +161,8 @@ async fn read_piece(
 /// [`tallies_of`] of `agencies`, with the pieces of the period that closed two days or more
 /// before `today` kept in `db`'s memory ([`super::kept`]): a period with partial months
 /// reads one row per agency × question × value × day of its loose days, and it is asked for
-/// again and again (every page of the dashboard). A period of whole years is read at once
-/// (one row per agency × question × value).
+/// again and again (every page of the dashboard). A period of whole years that is not over
+/// yet is read at once (one row per agency × question × value).
 pub async fn tallies_kept(
     db: &crate::db::Db,
     today: NaiveDate,
@@ -170,11 +170,14 @@ pub async fn tallies_kept(
     agencies: &[i64],
     question: Option<&str>,
 ) -> Result<HashMap<i64, Tally>> {
-    let whole_years = decompose(from, to)
-        .iter()
-        .all(|p| matches!(p, Piece::Years(..)));
     let closed_end = today.checked_sub_days(Days::new(2));
-    let epoch = match (whole_years, closed_end) {
+    // A year still open read as a whole is one row per agency × question × value: cut at
+    // the closed days, it would be months and days.
+    let open_years = closed_end.is_none_or(|end| to > end)
+        && decompose(from, to)
+            .iter()
+            .all(|p| matches!(p, Piece::Years(..)));
+    let epoch = match (open_years, closed_end) {
         (false, Some(_)) => super::kept::epoch(&db.read).await?,
         _ => None,
     };
@@ -183,13 +186,15 @@ pub async fn tallies_kept(
     };
     let mut out: HashMap<i64, Tally> = HashMap::new();
     for piece in decompose(from, Ord::min(to, closed_end)) {
-        let part = match db.kept.get(&epoch, piece, question, agencies) {
+        let shape = super::kept::Shape::PerAgency;
+        let part = match db.kept.get(&epoch, shape, piece, question, agencies) {
             Some(part) => part,
             None => {
                 let mut part = HashMap::new();
                 read_piece(&db.read, piece, Some(agencies), question, &mut part).await?;
                 let part = std::sync::Arc::new(part);
-                db.kept.put(&epoch, piece, question, agencies, part.clone());
+                db.kept
+                    .put(&epoch, shape, piece, question, agencies, part.clone());
                 part
             }
         };
@@ -240,6 +245,85 @@ pub async fn monthly_tallies(
     ) else {
         return Ok(HashMap::new());
     };
+    monthly_tallies_in(conn, (first, last), agencies, question, per_agency).await
+}
+
+/// The summed tallies of `agencies` per month of `year` (one `question` when given), with
+/// the months that closed two days or more before `today` kept in `db`'s memory
+/// ([`super::kept`]), as [`tallies_kept`] does for periods: a trend asks for them on every
+/// page.
+pub async fn months_kept(
+    db: &crate::db::Db,
+    today: NaiveDate,
+    year: i32,
+    agencies: &[i64],
+    question: Option<&str>,
+) -> Result<[Tally; 12]> {
+    let summed = |mut by: HashMap<i64, [Tally; 12]>| by.remove(&0).unwrap_or_default();
+    let (Some(january), Some(december)) = (
+        NaiveDate::from_ymd_opt(year, 1, 1),
+        NaiveDate::from_ymd_opt(year, 12, 1),
+    ) else {
+        return Ok(<[Tally; 12]>::default());
+    };
+    // The first of the last month that closed, within the year.
+    let closed = today
+        .checked_sub_days(Days::new(2))
+        .and_then(next_day)
+        .and_then(|after| after.checked_sub_months(chrono::Months::new(1)))
+        .map(|m| Ord::min(m.with_day(1).unwrap_or(m), december))
+        .filter(|m| *m >= january);
+    let epoch = match closed {
+        Some(_) => super::kept::epoch(&db.read).await?,
+        None => None,
+    };
+    let (Some(epoch), Some(closed)) = (epoch, closed) else {
+        let by = monthly_tallies_in(&db.read, (january, december), agencies, question, false);
+        return Ok(summed(by.await?));
+    };
+    let piece = Piece::Months(january, closed);
+    let shape = super::kept::Shape::ByMonth;
+    let kept = match db.kept.get(&epoch, shape, piece, question, agencies) {
+        Some(kept) => kept,
+        None => {
+            let by = monthly_tallies_in(&db.read, (january, closed), agencies, question, false);
+            let months: super::kept::Tallies = summed(by.await?)
+                .into_iter()
+                .zip(0i64..)
+                .map(|(tally, month)| (month, tally))
+                .collect();
+            let months = std::sync::Arc::new(months);
+            db.kept
+                .put(&epoch, shape, piece, question, agencies, months.clone());
+            months
+        }
+    };
+    let mut out = <[Tally; 12]>::default();
+    for (month, tally) in kept.iter() {
+        if let Some(slot) = usize::try_from(*month).ok().and_then(|m| out.get_mut(m)) {
+            *slot = tally.clone();
+        }
+    }
+    if let Some(open) = closed
+        .checked_add_months(chrono::Months::new(1))
+        .filter(|m| *m <= december)
+    {
+        let by = monthly_tallies_in(&db.read, (open, december), agencies, question, false);
+        for (slot, tally) in out.iter_mut().zip(summed(by.await?)) {
+            slot.merge(&tally);
+        }
+    }
+    Ok(out)
+}
+
+/// [`monthly_tallies`] of the months from `first` to `last` (their first days).
+async fn monthly_tallies_in(
+    conn: &impl ConnectionTrait,
+    (first, last): (NaiveDate, NaiveDate),
+    agencies: &[i64],
+    question: Option<&str>,
+    per_agency: bool,
+) -> Result<HashMap<i64, [Tally; 12]>> {
     use monthly::Column as M;
     let mut q = summed(Grain::Monthly);
     // The key: the month, and the agency when per agency (`2025-03-01/17`).

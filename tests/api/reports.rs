@@ -378,4 +378,34 @@ async fn kept_figures_of_closed_days_follow_every_late_write() {
     assert_eq!(responses().await, (5, 2, 3));
     hailong::rollup::kept::renew(&app.db.write).await.unwrap();
     assert_eq!(responses().await, (205, 102, 103));
+
+    // A whole year that is over is kept too, and follows a late write the same way.
+    let year = || async {
+        let res = app
+            .get(
+                "/api/v1/reports/agencies/KH?from=2025-01-01&to=2025-12-31",
+                &app.admin,
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+        res.json()["responses"].as_u64().unwrap()
+    };
+    let before = year().await;
+    assert_eq!(year().await, before);
+    app.import(vec![on("2025-12-31", "B", 4)]).await;
+    assert_eq!(year().await, before + 1);
+
+    // So are the months of a trend.
+    let trend = || async {
+        let res = app
+            .get("/charts/agencies/KH/trend.csv?year=2025", &app.admin)
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+        res.text
+    };
+    let before = trend().await;
+    assert_eq!(trend().await, before);
+    app.import(vec![on("2025-04-02", "A", 5)]).await;
+    let after = trend().await;
+    assert_ne!(after, before, "{after}");
 }
