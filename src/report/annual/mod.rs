@@ -25,7 +25,7 @@ use crate::db::Db;
 use crate::domain::{AgencyCode, Role, Year};
 use crate::error::Result;
 use crate::org::{Agencies, agency_by_code};
-use crate::rollup::read::tallies_of;
+use crate::rollup::read::tallies_kept;
 use crate::score::{self, Band, Bands, Candidate, METHOD, OVERALL, Tally};
 pub use document::{Canonical, FrozenRow};
 pub use freeze::{
@@ -338,11 +338,18 @@ pub(super) async fn live_tallies(
 ) -> Result<HashMap<String, Tally>> {
     let ids = subject.ids_of(units.values().flatten().cloned());
     let (first, last) = subject.days();
-    Ok(tallies(conn, first, last, Some(&ids))
-        .await?
+    Ok(by_code(
+        subject,
+        tallies(conn, first, last, Some(&ids)).await?,
+    ))
+}
+
+/// Tallies by agency id as tallies by the agency's code.
+fn by_code(subject: &Subject, tallies: HashMap<i64, Tally>) -> HashMap<String, Tally> {
+    tallies
         .into_iter()
         .map(|(id, t)| (subject.code(id), t))
-        .collect())
+        .collect()
 }
 
 /// The ranking of `year`: the frozen one when there is one, else computed now.
@@ -386,11 +393,10 @@ pub async fn standing(cx: &Context<'_>, year: Year, code: &AgencyCode) -> Result
             let units = subject.units();
             let ids = subject.ids_of(units.values().flatten().cloned());
             let (first, last) = subject.days();
-            let overall = tallies_of(&db.read, (first, last), Some(&ids), Some(OVERALL))
-                .await?
-                .into_iter()
-                .map(|(id, t)| (subject.code(id), t))
-                .collect();
+            let overall = by_code(
+                &subject,
+                tallies_kept(db, cx.today(), (first, last), &ids, Some(OVERALL)).await?,
+            );
             let rows = rows(&units, &subject.names(), &overall, &settings);
             (rows, settings.min_responses)
         }
@@ -432,7 +438,14 @@ pub(super) async fn ranking_of(
     }
     let settings = settings(&db.read, subject.year, default_min).await?;
     let units = subject.units();
-    let tallies = live_tallies(&db.read, subject, &units).await?;
+    // Kept for a year that is over (`rollup::kept`); freezing reads the roll-ups themselves,
+    // in its transaction.
+    let ids = subject.ids_of(units.values().flatten().cloned());
+    let today = crate::now().with_timezone(&tz).date_naive();
+    let tallies = by_code(
+        subject,
+        tallies_kept(db, today, subject.days(), &ids, None).await?,
+    );
     let mut rows = rows(&units, &subject.names(), &tallies, &settings);
     add_loop_figures(&db.read, subject, tz, &mut rows).await?;
     Ok(AnnualReport {
