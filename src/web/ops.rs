@@ -67,8 +67,10 @@ pub async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, Erro
 /// Prometheus text format.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, content_type = "text/plain", body = String)))]
-pub async fn metrics_text() -> impl IntoResponse {
+pub async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
     let handle = metrics_handle();
+    // Kept tallies of closed periods (`rollup::kept`): their bound in use.
+    metrics::gauge!("hailong_kept_tallies").set(state.db.kept.len() as f64);
     handle.run_upkeep();
     (
         [(

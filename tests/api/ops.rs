@@ -42,6 +42,7 @@ async fn metrics_count_requests_by_route() {
         res.text
             .contains("hailong_http_request_duration_seconds_bucket")
     );
+    assert!(res.text.contains("hailong_kept_tallies"), "{}", res.text);
 }
 
 #[tokio::test]
