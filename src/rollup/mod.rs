@@ -427,8 +427,10 @@ pub async fn stored(conn: &impl ConnectionTrait) -> Result<Additions, DbErr> {
     Ok(out)
 }
 
-/// Empties every roll-up (inside the caller's transaction).
+/// Empties every roll-up (inside the caller's transaction): the tallies kept of closed
+/// periods are stale from this transaction on.
 pub async fn clear(conn: &impl ConnectionTrait) -> Result<(), DbErr> {
+    kept::renew(conn).await?;
     daily::Entity::delete_many().exec(conn).await?;
     monthly::Entity::delete_many().exec(conn).await?;
     yearly::Entity::delete_many().exec(conn).await?;
