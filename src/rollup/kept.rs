@@ -43,7 +43,24 @@ pub enum Shape {
 }
 
 /// What kept tallies answer: their shape, a piece, a question (or all), the agencies read.
-type Key = (Shape, Piece, Option<String>, Vec<i64>);
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Key {
+    shape: Shape,
+    piece: Piece,
+    question: Option<String>,
+    agencies: Vec<i64>,
+}
+
+impl Key {
+    pub fn new(shape: Shape, piece: Piece, question: Option<&str>, agencies: &[i64]) -> Self {
+        Self {
+            shape,
+            piece,
+            question: question.map(str::to_owned),
+            agencies: agencies.to_vec(),
+        }
+    }
+}
 
 /// The kept tallies of one server (one per [`crate::db::Db`]).
 #[derive(Debug, Default)]
@@ -61,33 +78,17 @@ struct Inner {
 
 impl Kept {
     /// The tallies kept for `key` under `epoch`.
-    pub fn get(
-        &self,
-        epoch: &str,
-        shape: Shape,
-        piece: Piece,
-        question: Option<&str>,
-        agencies: &[i64],
-    ) -> Option<Arc<Tallies>> {
+    pub fn get(&self, epoch: &str, key: &Key) -> Option<Arc<Tallies>> {
         let inner = self.inner.lock().ok()?;
         if inner.epoch != epoch {
             return None;
         }
-        let key = (shape, piece, question.map(str::to_owned), agencies.to_vec());
-        inner.entries.get(&key).cloned()
+        inner.entries.get(key).cloned()
     }
 
     /// Keeps `tallies` under `epoch` (forgetting every other epoch's), the oldest going
     /// first beyond [`MAX_TALLIES`].
-    pub fn put(
-        &self,
-        epoch: &str,
-        shape: Shape,
-        piece: Piece,
-        question: Option<&str>,
-        agencies: &[i64],
-        tallies: Arc<Tallies>,
-    ) {
+    pub fn put(&self, epoch: &str, key: Key, tallies: Arc<Tallies>) {
         let Ok(mut inner) = self.inner.lock() else {
             return;
         };
@@ -100,7 +101,6 @@ impl Kept {
         if tallies.len() > MAX_TALLIES {
             return;
         }
-        let key = (shape, piece, question.map(str::to_owned), agencies.to_vec());
         if let Some(old) = inner.entries.insert(key.clone(), tallies.clone()) {
             inner.tallies -= old.len();
         } else {
@@ -178,7 +178,9 @@ mod tests {
     use super::*;
     use chrono::NaiveDate;
 
-    const S: Shape = Shape::PerAgency;
+    fn k(piece: Piece, question: Option<&str>, agencies: &[i64]) -> Key {
+        Key::new(Shape::PerAgency, piece, question, agencies)
+    }
 
     fn piece(day: u32) -> Piece {
         let d = NaiveDate::from_ymd_opt(2025, 3, day).unwrap();
@@ -192,34 +194,31 @@ mod tests {
     #[test]
     fn kept_tallies_answer_their_epoch_only_and_stay_bounded() {
         let kept = Kept::default();
-        kept.put("e1", S, piece(1), None, &[1, 2], tallies(2));
-        assert!(kept.get("e1", S, piece(1), None, &[1, 2]).is_some());
+        kept.put("e1", k(piece(1), None, &[1, 2]), tallies(2));
+        assert!(kept.get("e1", &k(piece(1), None, &[1, 2])).is_some());
         assert!(
-            kept.get("e1", S, piece(1), Some("overall"), &[1, 2])
+            kept.get("e1", &k(piece(1), Some("overall"), &[1, 2]))
                 .is_none()
         );
-        assert!(kept.get("e1", S, piece(2), None, &[1, 2]).is_none());
-        assert!(kept.get("e1", S, piece(1), None, &[1]).is_none());
-        assert!(kept.get("e2", S, piece(1), None, &[1, 2]).is_none());
+        assert!(kept.get("e1", &k(piece(2), None, &[1, 2])).is_none());
+        assert!(kept.get("e1", &k(piece(1), None, &[1])).is_none());
+        assert!(kept.get("e2", &k(piece(1), None, &[1, 2])).is_none());
         // A new epoch forgets the old one's.
-        kept.put("e2", S, piece(2), None, &[1], tallies(1));
-        assert!(kept.get("e2", S, piece(1), None, &[1, 2]).is_none());
+        kept.put("e2", k(piece(2), None, &[1]), tallies(1));
+        assert!(kept.get("e2", &k(piece(1), None, &[1, 2])).is_none());
         assert_eq!(kept.len(), 1);
         // The oldest go first beyond the bound; a piece larger than it is not kept.
         for day in 1..=25 {
-            kept.put("e2", S, piece(day), None, &[7], tallies(1_000));
+            kept.put("e2", k(piece(day), None, &[7]), tallies(1_000));
         }
         assert!(kept.len() <= MAX_TALLIES);
-        assert!(kept.get("e2", S, piece(25), None, &[7]).is_some());
-        assert!(kept.get("e2", S, piece(1), None, &[7]).is_none());
+        assert!(kept.get("e2", &k(piece(25), None, &[7])).is_some());
+        assert!(kept.get("e2", &k(piece(1), None, &[7])).is_none());
         kept.put(
             "e2",
-            S,
-            piece(26),
-            None,
-            &[8],
+            k(piece(26), None, &[8]),
             tallies(MAX_TALLIES as i64 + 1),
         );
-        assert!(kept.get("e2", S, piece(26), None, &[8]).is_none());
+        assert!(kept.get("e2", &k(piece(26), None, &[8])).is_none());
     }
 }

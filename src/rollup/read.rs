@@ -10,6 +10,7 @@ use entity::{rollup_daily as daily, rollup_monthly as monthly};
 use sea_orm::sea_query::{Alias, DynIden, Expr, ExprTrait, Query, SelectStatement, SimpleExpr};
 use sea_orm::{ConnectionTrait, DbErr, Value};
 
+use super::kept::{Key, Shape};
 use super::{ASSISTED, Col, Grain};
 use crate::error::Result;
 use crate::score::{OVERALL, Tally};
@@ -186,15 +187,14 @@ pub async fn tallies_kept(
     };
     let mut out: HashMap<i64, Tally> = HashMap::new();
     for piece in decompose(from, Ord::min(to, closed_end)) {
-        let shape = super::kept::Shape::PerAgency;
-        let part = match db.kept.get(&epoch, shape, piece, question, agencies) {
+        let key = Key::new(Shape::PerAgency, piece, question, agencies);
+        let part = match db.kept.get(&epoch, &key) {
             Some(part) => part,
             None => {
                 let mut part = HashMap::new();
                 read_piece(&db.read, piece, Some(agencies), question, &mut part).await?;
                 let part = std::sync::Arc::new(part);
-                db.kept
-                    .put(&epoch, shape, piece, question, agencies, part.clone());
+                db.kept.put(&epoch, key, part.clone());
                 part
             }
         };
@@ -281,9 +281,13 @@ pub async fn months_kept(
         let by = monthly_tallies_in(&db.read, (january, december), agencies, question, false);
         return Ok(summed(by.await?));
     };
-    let piece = Piece::Months(january, closed);
-    let shape = super::kept::Shape::ByMonth;
-    let kept = match db.kept.get(&epoch, shape, piece, question, agencies) {
+    let key = Key::new(
+        Shape::ByMonth,
+        Piece::Months(january, closed),
+        question,
+        agencies,
+    );
+    let kept = match db.kept.get(&epoch, &key) {
         Some(kept) => kept,
         None => {
             let by = monthly_tallies_in(&db.read, (january, closed), agencies, question, false);
@@ -293,8 +297,7 @@ pub async fn months_kept(
                 .map(|(tally, month)| (month, tally))
                 .collect();
             let months = std::sync::Arc::new(months);
-            db.kept
-                .put(&epoch, shape, piece, question, agencies, months.clone());
+            db.kept.put(&epoch, key, months.clone());
             months
         }
     };
